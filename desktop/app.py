@@ -1,0 +1,247 @@
+"""The desktop application: builds the services, hands them to windows, runs the qasync loop.
+
+This is the one place where services are built (no global registry). Start-up order, as STYLE.md
+describes: QApplication → translations → pick the workspace and its key (dialogs if needed) →
+open the cache and the engine → show the window → ``await shutdown.wait()`` → close everything.
+The loop is never stopped with ``app.quit()``: the last window closing sets the shutdown event,
+so cleanup always runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTimer, QTranslator
+from PySide6.QtWidgets import QApplication, QProgressDialog
+
+from desktop import bridge
+from desktop.services import Services
+from desktop.views.cache_key_dialogs import (
+    ask_passcode,
+    choose_key_protection,
+    offer_cache_reset,
+    show_error,
+)
+from desktop.views.first_run_view import FirstRunChoice, run_first_run
+from sync.settings import Paths, resolve_paths
+from sync.store.cache_key import (
+    CacheKey,
+    CacheKeyError,
+    KeyFileStore,
+    MissingCacheKey,
+    NoKeyringAvailable,
+    PasscodeRequired,
+    WrongPasscode,
+    resolve_cache_key,
+)
+from sync.store.local_cache import CacheIncompatible, WrongCacheKey
+
+_STARTED = time.perf_counter()
+
+# The file the app offers when the OS has no keyring: beside the cache, protected by a passcode
+# unless the user explicitly opted out.
+DEFAULT_KEY_FILE_NAME = "cache-key.json"
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the desktop app until its last window closes; returns the exit code."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("Caixa")
+    app.setOrganizationName("Caixa")
+    app.setQuitOnLastWindowClosed(False)
+    install_translations(app, args.lang)
+    return int(bridge.run(_main(app, args)) or 0)
+
+
+def install_translations(app: QCoreApplication, lang: str | None) -> None:
+    """Load Caixa's and Qt's own translations for ``lang`` (default: the system locale)."""
+    locale = QLocale(lang) if lang else QLocale.system()
+    QLocale.setDefault(locale)
+    for name, folder in (
+        ("qtbase", QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)),
+        ("caixa", str(resources_dir() / "translations")),
+    ):
+        translator = QTranslator(app)
+        if translator.load(locale, name, "_", folder):
+            app.installTranslator(translator)
+
+
+def resources_dir() -> Path:
+    """``resources/`` in a source checkout, or its copy inside the installed package."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "resources", here / "resources"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "resources"
+
+
+async def _main(app: QApplication, args: argparse.Namespace) -> int:
+    paths = resolve_paths(args.data_dir, args.key_file)
+    demo = bool(args.demo)
+    if not demo and not paths.cache_path(demo=False).exists():
+        choice = await run_first_run()
+        if choice is FirstRunChoice.QUIT:
+            return 0
+        demo = choice is FirstRunChoice.DEMO
+    services = await open_services(paths, demo=demo)
+    if services is None:
+        return 1
+    from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.main_window import MainWindow
+
+    shutdown = asyncio.Event()
+    presenter = InboxPresenter(services)
+    window = MainWindow(presenter)
+    window.closed.connect(shutdown.set)
+    try:
+        await presenter.load()
+        window.show()
+        await services.start()
+        if os.environ.get("CAIXA_STARTUP_PROBE"):
+            _probe(app, window, shutdown)
+        await shutdown.wait()
+    finally:
+        window.hide()
+        await bridge.drain()
+        await services.aclose()
+    return 0
+
+
+async def open_services(paths: Paths, *, demo: bool) -> Services | None:
+    """Find the key (asking the user when needed) and open the workspace; None if they quit."""
+    cache_path = paths.cache_path(demo=demo)
+    ephemeral: tempfile.TemporaryDirectory[str] | None = None
+    while True:
+        key = await resolve_key_interactively(cache_path, paths.key_file, demo=demo)
+        if key is None:
+            return None
+        if key == "ephemeral":
+            # Demo without a keyring: fictitious data in a throw-away folder, key in memory only,
+            # so nothing is ever written in clear and the demo still starts with one command.
+            ephemeral = tempfile.TemporaryDirectory(prefix="caixa-demo-")
+            cache_path = Path(ephemeral.name) / cache_path.name
+            key = CacheKey.generate()
+        try:
+            return await _open_with_progress(cache_path, key, demo=demo)
+        except (WrongCacheKey, CacheKeyError) as exc:
+            if not await offer_cache_reset(str(exc), cache_path):
+                return None
+            reset_cache(cache_path)
+        except CacheIncompatible as exc:
+            await show_error(QCoreApplication.translate("App", "Caixa"), str(exc))
+            return None
+
+
+async def resolve_key_interactively(
+    cache_path: Path, key_file: Path | None, *, demo: bool
+) -> CacheKey | str | None:
+    """The cache key from the flag's key file, the keyring, or a key file beside the cache.
+
+    Returns ``"ephemeral"`` for a demo on a machine without keyring, None when the user gives up.
+    """
+    default_file = cache_path.parent / DEFAULT_KEY_FILE_NAME
+    if key_file is None and default_file.exists():
+        key_file = default_file
+    passcode: str | None = None
+    while True:
+        try:
+            return resolve_cache_key(cache_path, key_file=key_file, passcode=passcode)
+        except (PasscodeRequired, WrongPasscode) as exc:
+            passcode = await ask_passcode(
+                key_file or default_file, retry=isinstance(exc, WrongPasscode)
+            )
+            if passcode is None:
+                return None
+        except NoKeyringAvailable:
+            if demo and not cache_path.exists():
+                return "ephemeral"
+            choice = await choose_key_protection(default_file)
+            if choice is None:
+                return None
+            key = CacheKey.generate()
+            store = KeyFileStore(default_file)
+            if choice.passcode is None:
+                store.save_plain(key)
+            else:
+                store.save_protected(key, choice.passcode)
+            key_file, passcode = default_file, choice.passcode
+        except MissingCacheKey as exc:
+            if not await offer_cache_reset(str(exc), cache_path):
+                return None
+            reset_cache(cache_path)
+
+
+def reset_cache(cache_path: Path) -> Path | None:
+    """Move a cache that cannot be opened aside (never delete it) so a new one can start."""
+    if not cache_path.exists():
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = cache_path.with_name(f"{cache_path.name}.unreadable-{stamp}")
+    cache_path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = cache_path.with_name(cache_path.name + suffix)
+        if side.exists():
+            side.rename(target.with_name(target.name + suffix))
+    return target
+
+
+async def _open_with_progress(cache_path: Path, key: CacheKey, *, demo: bool) -> Services:
+    dialog: QProgressDialog | None = None
+    loop = asyncio.get_running_loop()
+    if demo and not cache_path.exists():
+        dialog = QProgressDialog(
+            QCoreApplication.translate("App", "Preparing the demo workspace…"), "", 0, 45_000
+        )
+        dialog.setCancelButton(None)
+        dialog.setWindowTitle(QCoreApplication.translate("App", "Caixa"))
+        dialog.setMinimumDuration(300)
+
+    def progress(count: int) -> None:  # called on the database thread
+        if dialog is not None:
+            loop.call_soon_threadsafe(dialog.setValue, min(count, dialog.maximum() - 1))
+
+    try:
+        return await Services.open(cache_path, key, demo=demo, progress=progress)
+    finally:
+        if dialog is not None:
+            dialog.close()
+            dialog.deleteLater()
+
+
+def _probe(app: QApplication, window: object, shutdown: asyncio.Event) -> None:
+    """Benchmark hook (``CAIXA_STARTUP_PROBE=1``): report first paint and idle memory, then quit."""
+    window.repaint()  # type: ignore[attr-defined]
+    app.processEvents()
+    print(
+        "caixa-startup-probe "
+        + json.dumps(
+            {"first_paint_ms": (time.perf_counter() - _STARTED) * 1000, "rss_mb": _rss_mb()}
+        ),
+        flush=True,
+    )
+
+    def idle() -> None:
+        print("caixa-idle-probe " + json.dumps({"rss_mb": _rss_mb()}), flush=True)
+        shutdown.set()
+
+    QTimer.singleShot(3000, idle)
+
+
+def _rss_mb() -> float:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,1 @@
+"""Windows, panes and dialogs, each with its presenter."""

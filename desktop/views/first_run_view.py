@@ -1,0 +1,112 @@
+"""The first-run screen: try the demo, add a number (next version), join a team (later)."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+
+class FirstRunChoice(enum.Enum):
+    """What the newcomer picked."""
+
+    DEMO = "demo"
+    QUIT = "quit"
+
+
+class FirstRunView(QWidget):
+    """Three plain choices. The two not built yet say so instead of pretending."""
+
+    demo_chosen = Signal()
+    closed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Welcome to Caixa"))
+        self.setMinimumWidth(520)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(32, 28, 32, 28)
+        layout.setSpacing(10)
+
+        title = QLabel(self.tr("One inbox for all your WhatsApp numbers"))
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        title.setFont(font)
+        title.setWordWrap(True)
+        layout.addWidget(title)
+        intro = QLabel(self.tr("How would you like to start?"))
+        layout.addWidget(intro)
+        layout.addSpacing(12)
+
+        self.demo_button = QPushButton(self.tr("&Try the demo"))
+        self.demo_button.setDefault(True)
+        self.demo_button.clicked.connect(self.demo_chosen)
+        layout.addWidget(self.demo_button)
+        layout.addWidget(
+            self._note(
+                self.tr(
+                    "Three fictitious shops with their customers, so you can explore "
+                    "everything safely."
+                )
+            )
+        )
+
+        self.add_number_button = QPushButton(self.tr("&Add a WhatsApp number"))
+        self.add_number_button.setEnabled(False)
+        layout.addWidget(self.add_number_button)
+        layout.addWidget(
+            self._note(
+                self.tr(
+                    "Not available yet: connecting numbers through Meta's Cloud API, "
+                    "Evolution API or your own gateway arrives in the next version of Caixa."
+                )
+            )
+        )
+
+        self.join_team_button = QPushButton(self.tr("&Join a team"))
+        self.join_team_button.setEnabled(False)
+        layout.addWidget(self.join_team_button)
+        layout.addWidget(
+            self._note(
+                self.tr(
+                    "Not available yet: sharing conversations with a team through a Caixa server "
+                    "comes in a later version."
+                )
+            )
+        )
+        layout.addStretch(1)
+        self.demo_button.setFocus()
+
+    def _note(self, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+        label.setStyleSheet("color: palette(mid); margin-bottom: 8px;")
+        return label
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.closed.emit()
+        super().closeEvent(event)
+
+
+async def run_first_run(view: FirstRunView | None = None) -> FirstRunChoice:
+    """Show the first-run screen and wait for a choice (closing it means quit)."""
+    view = view or FirstRunView()
+    future: asyncio.Future[FirstRunChoice] = asyncio.get_event_loop().create_future()
+
+    def choose(choice: FirstRunChoice) -> None:
+        if not future.done():
+            future.set_result(choice)
+
+    view.demo_chosen.connect(lambda: choose(FirstRunChoice.DEMO))
+    view.closed.connect(lambda: choose(FirstRunChoice.QUIT))
+    view.show()
+    try:
+        return await future
+    finally:
+        view.hide()
+        view.deleteLater()

@@ -1,0 +1,344 @@
+"""The inbox screen's presenter: what the main window shows, and every action it offers.
+
+Each user action is one awaitable method (tests call them as the buttons do); every store read
+runs on the database thread through ``Database.run``, and what the engine writes comes back as
+change sets, coalesced for a moment so a burst of receipts costs one re-read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop import bridge
+from desktop.models.account_list_model import AccountListModel
+from desktop.models.conversation_list_model import ConversationListModel, DatabaseConversations
+from desktop.models.message_list_model import MessageListModel
+from desktop.models.search_hit_model import SearchHitModel
+from sync.domain.models import Account, Conversation, Direction, Message
+from sync.engine.outbox import OutboxError
+from sync.store import queries
+from sync.store.changes import ChangeSet
+from sync.store.local_cache import LocalCache
+from sync.store.search import SearchHit, search_messages
+
+if TYPE_CHECKING:
+    from desktop.services import Services
+
+MESSAGE_PAGE = 50
+AROUND = 25  # messages loaded on each side of a search hit
+SEARCH_LIMIT = 100
+# Long enough to fold a burst (a message, its conversation, its receipts) into one re-read,
+# short enough to feel instant.
+COALESCE_MS = 30
+
+
+def _rail(cache: LocalCache) -> tuple[list[Account], dict[int, int]]:
+    return queries.list_accounts(cache), queries.unread_by_account(cache)
+
+
+def _open(
+    cache: LocalCache, conversation_id: int, limit: int
+) -> tuple[Conversation | None, list[Message]]:
+    found = queries.conversations_by_id(cache, [conversation_id])
+    if not found:
+        return None, []
+    return found[0], queries.message_page(cache, conversation_id, limit=limit)
+
+
+class InboxPresenter(QObject):
+    """Numbers, their conversations and the open chat, over one ``Services``."""
+
+    account_selected = Signal(object)  # int | None (None: every number)
+    conversation_opened = Signal(object)  # Conversation | None (None: no chat open)
+    conversation_updated = Signal(object)  # Conversation: the open one changed (name, …)
+    message_revealed = Signal(int)  # row of ``messages`` to select and scroll to
+    older_loaded = Signal(int)  # rows added above
+    newer_loaded = Signal(int)  # rows added below
+    message_queued = Signal(object)  # Message: the agent's message is safe on disk
+    send_failed = Signal(str, str)  # text, reason: give the text back to the composer
+    search_finished = Signal(str, int)  # query, hit count
+
+    def __init__(
+        self,
+        services: Services,
+        parent: QObject | None = None,
+        *,
+        message_page_size: int = MESSAGE_PAGE,
+    ) -> None:
+        super().__init__(parent)
+        self._services = services
+        self._db = services.db
+        self._page = message_page_size
+        self.accounts = AccountListModel(self)
+        self.conversations = ConversationListModel(DatabaseConversations(services.db), self)
+        self.messages = MessageListModel(self)
+        self.search_hits = SearchHitModel(self)
+        self._account_id: int | None = None
+        self._current: Conversation | None = None
+        # Bumped whenever another chat is opened: a page read for the previous one is dropped.
+        self._chat_ticket = 0
+        self._search_tickets = itertools.count(1)
+        self._latest_search = 0
+        self._loading_older = False
+        self._loading_newer = False
+        self.attentive = True  # the window is in front: messages arriving in the open chat are read
+        self._pending = ChangeSet()
+        self._apply_lock = asyncio.Lock()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(COALESCE_MS)
+        self._timer.timeout.connect(self._on_timer_timeout)
+        self._unsubscribe: Any = None
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def account_id(self) -> int | None:
+        """The number whose conversations are listed (None: every number)."""
+        return self._account_id
+
+    @property
+    def current_conversation(self) -> Conversation | None:
+        """The open chat's conversation, as last read."""
+        return self._current
+
+    # -- actions -----------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """Fill the rail and the first page of conversations; follow changes from then on."""
+        if self._unsubscribe is None:
+            self._unsubscribe = self._db.subscribe(self._on_db_changed)
+        await asyncio.gather(self._refresh_rail(), self.conversations.reload(self._account_id))
+
+    def close(self) -> None:
+        """Stop following changes (the window closed; the database closes next)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._timer.stop()
+        self._pending = ChangeSet()
+
+    async def select_account(self, account_id: int | None) -> None:
+        """List one number's conversations (None: every number's)."""
+        if account_id == self._account_id and self.conversations.account_id == account_id:
+            return
+        self._account_id = account_id
+        self.account_selected.emit(account_id)
+        await self.conversations.reload(account_id)
+        if (
+            self._current is not None
+            and account_id is not None
+            and self._current.account_id != account_id
+        ):
+            self._close_chat()
+
+    async def open_conversation(self, conversation_id: int) -> None:
+        """Show a conversation's latest messages and mark it read."""
+        self._chat_ticket += 1
+        ticket = self._chat_ticket
+        conversation, page = await self._db.run(_open, conversation_id, self._page)
+        if ticket != self._chat_ticket:
+            return
+        if conversation is None:
+            self._close_chat()
+            return
+        self._current = conversation
+        self._loading_older = self._loading_newer = False
+        self.messages.show(conversation_id, page, has_older=len(page) >= self._page)
+        self.conversation_opened.emit(conversation)
+        await self._mark_read(conversation)
+
+    async def open_hit(self, hit: SearchHit) -> None:
+        """Open a search hit's conversation around the message, and select that message."""
+        if self._account_id is not None and self._account_id != hit.account_id:
+            await self.select_account(hit.account_id)
+        self._chat_ticket += 1
+        ticket = self._chat_ticket
+        conversation, around = await self._db.run(_around, hit.conversation_id, hit.message_id)
+        if ticket != self._chat_ticket:
+            return
+        if conversation is None:
+            self._close_chat()
+            return
+        anchor = next((i for i, m in enumerate(around) if m.id == hit.message_id), None)
+        if anchor is None:  # deleted since the search ran: show the latest instead
+            await self.open_conversation(hit.conversation_id)
+            return
+        self._current = conversation
+        self._loading_older = self._loading_newer = False
+        self.messages.show(
+            conversation.id,
+            around,
+            has_older=anchor >= AROUND,
+            has_newer=len(around) - anchor - 1 >= AROUND,
+        )
+        self.conversation_opened.emit(conversation)
+        row = self.messages.row_of(hit.message_id)
+        if row is not None:
+            self.message_revealed.emit(row)
+        await self._mark_read(conversation)
+
+    async def load_older(self) -> int:
+        """Add the page before the oldest loaded message; returns how many were added."""
+        cursor = self.messages.oldest_cursor()
+        conversation_id = self.messages.conversation_id
+        if (
+            self._loading_older
+            or not self.messages.has_older
+            or cursor is None
+            or conversation_id is None
+        ):
+            return 0
+        self._loading_older = True
+        ticket = self._chat_ticket
+        try:
+            page = await self._db.run(
+                queries.message_page, conversation_id, before=cursor, limit=self._page
+            )
+        finally:
+            if ticket == self._chat_ticket:
+                self._loading_older = False
+        if ticket != self._chat_ticket:
+            return 0
+        added = self.messages.prepend(page, has_older=len(page) >= self._page)
+        self.older_loaded.emit(added)
+        return added
+
+    async def load_newer(self) -> int:
+        """After a jump to a search hit: add the page after the newest loaded message."""
+        cursor = self.messages.newest_cursor()
+        conversation_id = self.messages.conversation_id
+        if (
+            self._loading_newer
+            or not self.messages.has_newer
+            or cursor is None
+            or conversation_id is None
+        ):
+            return 0
+        self._loading_newer = True
+        ticket = self._chat_ticket
+        try:
+            page = await self._db.run(
+                queries.messages_after, conversation_id, cursor, limit=self._page
+            )
+        finally:
+            if ticket == self._chat_ticket:
+                self._loading_newer = False
+        if ticket != self._chat_ticket:
+            return 0
+        added = self.messages.append(page, has_newer=len(page) >= self._page)
+        self.newer_loaded.emit(added)
+        return added
+
+    async def send_text(self, text: str) -> Message | None:
+        """Queue ``text`` in the open chat; None when there is nothing to send or it failed."""
+        conversation = self._current
+        if conversation is None or not text.strip():
+            return None
+        if self.messages.has_newer:  # the chat shows the past: jump to the present first
+            await self.open_conversation(conversation.id)
+        try:
+            message = await self._services.engine.send_text(conversation.id, text)
+        except OutboxError as exc:
+            self.send_failed.emit(text, str(exc))
+            return None
+        self.messages.merge([message])  # at once, not after the change set's round trip
+        self.message_queued.emit(message)
+        return message
+
+    async def search(self, text: str) -> list[SearchHit]:
+        """Search every message of every number; the newest query's hits fill ``search_hits``."""
+        ticket = next(self._search_tickets)
+        self._latest_search = ticket
+        query = text.strip()
+        hits = await self._db.run(search_messages, query, limit=SEARCH_LIMIT) if query else []
+        if ticket == self._latest_search:
+            self.search_hits.set_account_names(self.accounts.account_names())
+            self.search_hits.show(query, hits)
+            self.search_finished.emit(query, len(hits))
+        return hits
+
+    async def reload(self) -> None:
+        """Read everything shown again (after a bulk change)."""
+        await self.load()
+        if self._current is not None:
+            await self.open_conversation(self._current.id)
+
+    async def apply_changes(self, changes: ChangeSet) -> None:
+        """Bring the models up to date with what a write changed."""
+        async with self._apply_lock:
+            if changes.reset:
+                await self.reload()
+                return
+            if changes.accounts:
+                await self._refresh_rail()
+            if changes.conversations:
+                await self.conversations.refresh(changes.conversations)
+            current = self._current
+            if current is None or current.id not in changes.conversations:
+                return
+            fresh = self.conversations.find(current.id)
+            messages: list[Message] = []
+            if fresh is None or changes.messages:
+                fresh_rows, messages = await self._db.run(
+                    _conversation_and_messages, current.id, sorted(changes.messages)
+                )
+                fresh = fresh_rows or fresh
+            if self._current is None or self._current.id != current.id:
+                return  # another chat opened meanwhile
+            self.messages.merge(messages)
+            if fresh is not None and fresh != self._current:
+                self._current = fresh
+                self.conversation_updated.emit(fresh)
+            if self.attentive and any(m.direction is Direction.IN for m in messages):
+                await self._mark_read(self._current)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _close_chat(self) -> None:
+        self._chat_ticket += 1
+        self._current = None
+        self.messages.clear()
+        self.conversation_opened.emit(None)
+
+    async def _mark_read(self, conversation: Conversation | None) -> None:
+        if conversation is not None and conversation.unread_count > 0:
+            await self._services.engine.mark_read(conversation.id)
+
+    async def _refresh_rail(self) -> None:
+        accounts, unread = await self._db.run(_rail)
+        self.accounts.set_accounts(accounts, unread)
+        names = self.accounts.account_names()
+        self.conversations.set_account_names(names)
+        self.search_hits.set_account_names(names)
+
+    def _on_db_changed(self, changes: ChangeSet) -> None:
+        self._pending = self._pending | changes
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _on_timer_timeout(self) -> None:
+        changes, self._pending = self._pending, ChangeSet()
+        if changes:
+            bridge.spawn(self.apply_changes(changes))
+
+
+def _around(
+    cache: LocalCache, conversation_id: int, message_id: str
+) -> tuple[Conversation | None, list[Message]]:
+    found = queries.conversations_by_id(cache, [conversation_id])
+    if not found:
+        return None, []
+    return found[0], queries.messages_around(cache, message_id, before=AROUND, after=AROUND)
+
+
+def _conversation_and_messages(
+    cache: LocalCache, conversation_id: int, message_ids: list[str]
+) -> tuple[Conversation | None, list[Message]]:
+    found = queries.conversations_by_id(cache, [conversation_id])
+    rows = queries.messages_by_id(cache, message_ids)
+    return (found[0] if found else None), [m for m in rows if m.conversation_id == conversation_id]

@@ -1,0 +1,456 @@
+"""The inbox window: numbers on the left, their conversations, the open chat. Wiring only.
+
+What it shows comes from ``InboxPresenter``'s models; what the user does becomes one presenter
+call, started on the event loop with ``bridge.spawn`` so the window never waits for the disk.
+"""
+
+from __future__ import annotations
+
+from string import Template
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from typing_extensions import override
+
+from desktop import bridge
+from desktop.models.account_list_model import AccountListModel, account_label
+from desktop.models.conversation_list_model import ConversationListModel
+from desktop.views.inbox_presenter import InboxPresenter
+from desktop.widgets import painting
+from desktop.widgets.account_delegate import AccountDelegate
+from desktop.widgets.chat_view import ChatView
+from desktop.widgets.composer import Composer
+from desktop.widgets.conversation_delegate import ConversationDelegate
+from sync.domain.models import Conversation, Message
+
+if TYPE_CHECKING:
+    from desktop.views.search_dialog import SearchDialog
+
+_Index = QModelIndex | QPersistentModelIndex
+
+_STYLE = Template("""
+#rail { background: $rail; border: none; }
+#railTitle { color: $text; font-weight: 600; padding: 16px 18px 8px 18px; }
+#listPane, #chatHeader, #composerBar { background: #FFFFFF; }
+#listHeader { background: #FFFFFF; border-bottom: 1px solid $divider; }
+#listTitle { color: $text; font-weight: 600; }
+#chatHeader { border-bottom: 1px solid $divider; }
+#chatTitle { color: $text; font-weight: 600; }
+#chatSubtitle, #placeholder { color: $muted; }
+#composerBar { border-top: 1px solid $divider; }
+#composer { background: #F4F5F7; border-radius: 10px; }
+#sendButton { background: $accent; color: white; border: none; border-radius: 10px;
+              padding: 7px 16px; font-weight: 600; }
+#sendButton:disabled { background: #B9DCC6; }
+#sendButton:focus { outline: none; border: 2px solid #14803F; }
+#sendError { color: #C0392B; }
+#searchButton { border: 1px solid $divider; border-radius: 8px; padding: 4px 10px;
+                background: #FFFFFF; color: $muted; }
+#searchButton:hover { background: $hover; }
+QSplitter::handle { background: $divider; }
+""").substitute(
+    {
+        "rail": painting.RAIL_BACKGROUND.name(),
+        "text": painting.TEXT.name(),
+        "muted": painting.TEXT_MUTED.name(),
+        "divider": painting.DIVIDER.name(),
+        "accent": painting.ACCENT.name(),
+        "hover": painting.HOVER.name(),
+    }
+)
+
+
+class MainWindow(QMainWindow):
+    """The inbox. ``closed`` is emitted when the user closes it (the app then shuts down)."""
+
+    closed = Signal()
+
+    def __init__(self, presenter: InboxPresenter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.presenter = presenter
+        self._search: SearchDialog | None = None
+        self._changing_rows = False  # the list model is moving rows: not a user selection
+        self.setWindowTitle(self.tr("Caixa"))
+        self.resize(1200, 760)
+        self.setStyleSheet(_STYLE)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.setHandleWidth(1)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self._build_rail())
+        splitter.addWidget(self._build_list())
+        splitter.addWidget(self._build_chat())
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 0)
+        splitter.setStretchFactor(2, 1)
+        splitter.setSizes([230, 370, 600])
+        self.splitter = splitter
+        self.setCentralWidget(splitter)
+
+        self.setTabOrder(self.rail_view, self.conversation_view)
+        self.setTabOrder(self.conversation_view, self.chat_view)
+        self.setTabOrder(self.chat_view, self.composer)
+        self.setTabOrder(self.composer, self.send_button)
+
+        self._add_shortcuts()
+        self._connect_presenter()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build_rail(self) -> QWidget:
+        rail = QWidget(self)
+        rail.setObjectName("rail")
+        rail.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        rail.setMinimumWidth(180)
+        layout = QVBoxLayout(rail)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        title = QLabel(self.tr("Numbers"), rail)
+        title.setObjectName("railTitle")
+        layout.addWidget(title)
+        view = QListView(rail)
+        view.setObjectName("railView")
+        view.setAccessibleName(self.tr("WhatsApp numbers"))
+        view.setFrameShape(QFrame.Shape.NoFrame)
+        view.setUniformItemSizes(True)
+        view.setMouseTracking(True)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.setItemDelegate(AccountDelegate(view))
+        _set_base(view, painting.RAIL_BACKGROUND)
+        view.setModel(self.presenter.accounts)
+        view.selectionModel().currentChanged.connect(self._on_rail_current_changed)
+        view.setCurrentIndex(self.presenter.accounts.index(0, 0))
+        layout.addWidget(view)
+        self.rail_view = view
+        return rail
+
+    def _build_list(self) -> QWidget:
+        pane = QWidget(self)
+        pane.setObjectName("listPane")
+        pane.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        pane.setMinimumWidth(260)
+        layout = QVBoxLayout(pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        header = QWidget(pane)
+        header.setObjectName("listHeader")
+        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        row = QHBoxLayout(header)
+        row.setContentsMargins(16, 12, 12, 12)
+        self.list_title = QLabel(self.tr("All numbers"), header)
+        self.list_title.setObjectName("listTitle")
+        row.addWidget(self.list_title, 1)
+        self.search_button = QToolButton(header)
+        self.search_button.setObjectName("searchButton")
+        self.search_button.setText(self.tr("Search…"))
+        self.search_button.setToolTip(self.tr("Search every conversation (Ctrl+F)"))
+        self.search_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.search_button.clicked.connect(self.open_search)
+        row.addWidget(self.search_button)
+        layout.addWidget(header)
+
+        model = self.presenter.conversations
+        # Connected before the view's selection model exists, so these run before it reacts to
+        # the same signal (it moves "current" off a removed row, which is no user choice).
+        model.rowsAboutToBeRemoved.connect(self._on_conversations_rows_about_to_change)
+        model.rowsRemoved.connect(self._on_conversations_rows_changed)
+        model.rowsAboutToBeMoved.connect(self._on_conversations_rows_about_to_change)
+        model.rowsMoved.connect(self._on_conversations_rows_changed)
+        model.modelAboutToBeReset.connect(self._on_conversations_rows_about_to_change)
+        model.modelReset.connect(self._on_conversations_model_reset)
+
+        view = QListView(pane)
+        view.setObjectName("conversationView")
+        view.setAccessibleName(self.tr("Conversations"))
+        view.setFrameShape(QFrame.Shape.NoFrame)
+        view.setUniformItemSizes(True)  # one row height: a million rows lay out instantly
+        view.setMouseTracking(True)
+        view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.setItemDelegate(ConversationDelegate(view))
+        _set_base(view, painting.BUBBLE_IN)
+        view.setModel(model)
+        view.selectionModel().currentChanged.connect(self._on_conversation_view_current_changed)
+        view.clicked.connect(self._on_conversation_view_clicked)
+        view.activated.connect(self._on_conversation_view_clicked)
+        layout.addWidget(view)
+        self.conversation_view = view
+        return pane
+
+    def _build_chat(self) -> QWidget:
+        self.chat_stack = QStackedWidget(self)
+        self.chat_stack.setMinimumWidth(360)
+        placeholder = QLabel(self.tr("Choose a conversation to read and reply."), self)
+        placeholder.setObjectName("placeholder")
+        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        placeholder.setAutoFillBackground(True)
+        _set_window(placeholder, painting.CHAT_BACKGROUND)
+        self.chat_stack.addWidget(placeholder)
+
+        chat = QWidget(self)
+        layout = QVBoxLayout(chat)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        header = QWidget(chat)
+        header.setObjectName("chatHeader")
+        header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        header_layout = QVBoxLayout(header)
+        header_layout.setContentsMargins(18, 10, 18, 10)
+        header_layout.setSpacing(1)
+        self.chat_title = QLabel(header)
+        self.chat_title.setObjectName("chatTitle")
+        self.chat_subtitle = QLabel(header)
+        self.chat_subtitle.setObjectName("chatSubtitle")
+        header_layout.addWidget(self.chat_title)
+        header_layout.addWidget(self.chat_subtitle)
+        layout.addWidget(header)
+
+        self.chat_view = ChatView(chat)
+        self.chat_view.setAccessibleName(self.tr("Messages"))
+        self.chat_view.setModel(self.presenter.messages)
+        self.chat_view.top_reached.connect(self._on_chat_view_top_reached)
+        self.chat_view.bottom_reached.connect(self._on_chat_view_bottom_reached)
+        layout.addWidget(self.chat_view, 1)
+
+        bar = QWidget(chat)
+        bar.setObjectName("composerBar")
+        bar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
+        bar_layout = QVBoxLayout(bar)
+        bar_layout.setContentsMargins(14, 8, 14, 10)
+        bar_layout.setSpacing(4)
+        self.send_error = QLabel(bar)
+        self.send_error.setObjectName("sendError")
+        self.send_error.setWordWrap(True)
+        self.send_error.hide()
+        bar_layout.addWidget(self.send_error)
+        row = QHBoxLayout()
+        row.setSpacing(10)
+        self.composer = Composer(bar)
+        self.composer.setAccessibleName(self.tr("Message"))
+        self.composer.submitted.connect(self._on_composer_submitted)
+        self.composer.textChanged.connect(self._on_composer_text_changed)
+        row.addWidget(self.composer, 1)
+        self.send_button = QPushButton(self.tr("Send"), bar)
+        self.send_button.setObjectName("sendButton")
+        self.send_button.setToolTip(self.tr("Send (Enter) · new line: Shift+Enter"))
+        self.send_button.setEnabled(False)
+        self.send_button.clicked.connect(self._on_send_button_clicked)
+        row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        bar_layout.addLayout(row)
+        layout.addWidget(bar)
+        self.chat_stack.addWidget(chat)
+        self._chat_page = chat
+        return self.chat_stack
+
+    def _add_shortcuts(self) -> None:
+        for number in range(10):
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+            shortcut.activated.connect(lambda row=number: self.select_rail_row(row))
+        # "Ctrl" is Cmd on macOS, as Mac users expect.
+        QShortcut(QKeySequence("Ctrl+F"), self).activated.connect(self.open_search)
+
+    def _connect_presenter(self) -> None:
+        p = self.presenter
+        p.account_selected.connect(self._on_presenter_account_selected)
+        p.conversation_opened.connect(self._on_presenter_conversation_opened)
+        p.conversation_updated.connect(self._on_presenter_conversation_updated)
+        p.message_revealed.connect(self._on_presenter_message_revealed)
+        p.older_loaded.connect(self._on_presenter_more_loaded)
+        p.newer_loaded.connect(self._on_presenter_more_loaded)
+        p.message_queued.connect(self._on_presenter_message_queued)
+        p.send_failed.connect(self._on_presenter_send_failed)
+        p.accounts.dataChanged.connect(self._on_accounts_data_changed)
+        p.accounts.modelReset.connect(self._on_accounts_model_reset)
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def select_rail_row(self, row: int) -> None:
+        """Ctrl+0 shows every number, Ctrl+1…9 one number (rail rows)."""
+        if 0 <= row < self.presenter.accounts.rowCount():
+            self.rail_view.setCurrentIndex(self.presenter.accounts.index(row, 0))
+
+    def open_search(self) -> None:
+        """Show the search dialog (made on first use: start-up doesn't pay for it)."""
+        if self._search is None:
+            from desktop.views.search_dialog import SearchDialog
+
+            self._search = SearchDialog(self.presenter, self)
+        self._search.present()
+
+    @property
+    def search_dialog(self) -> SearchDialog | None:
+        """The search dialog, once opened."""
+        return self._search
+
+    # -- Qt overrides ------------------------------------------------------------------------
+
+    @override
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.presenter.close()
+        if self._search is not None:
+            self._search.close()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    @override
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.ActivationChange:
+            self.presenter.attentive = self.isActiveWindow()
+        super().changeEvent(event)
+
+    # -- rail --------------------------------------------------------------------------------
+
+    def _on_rail_current_changed(self, current: _Index, previous: _Index) -> None:
+        if not current.isValid():
+            return
+        account_id = current.data(AccountListModel.AccountIdRole)
+        if account_id != self.presenter.account_id:
+            bridge.spawn(self.presenter.select_account(account_id))
+
+    def _on_presenter_account_selected(self, account_id: int | None) -> None:
+        row = self.presenter.accounts.row_of(account_id)
+        if row is not None and self.rail_view.currentIndex().row() != row:
+            self.rail_view.setCurrentIndex(self.presenter.accounts.index(row, 0))
+        self._update_list_title()
+
+    def _on_accounts_data_changed(self, *_: object) -> None:
+        self._update_list_title()
+
+    def _on_accounts_model_reset(self) -> None:
+        row = self.presenter.accounts.row_of(self.presenter.account_id) or 0
+        self.rail_view.setCurrentIndex(self.presenter.accounts.index(row, 0))
+        self._update_list_title()
+
+    def _update_list_title(self) -> None:
+        account_id = self.presenter.account_id
+        account = None if account_id is None else self.presenter.accounts.account(account_id)
+        self.list_title.setText(
+            self.tr("All numbers") if account is None else account_label(account)
+        )
+
+    # -- conversation list -------------------------------------------------------------------
+
+    def _on_conversations_rows_about_to_change(self, *_: object) -> None:
+        self._changing_rows = True
+
+    def _on_conversations_rows_changed(self, *_: object) -> None:
+        self._changing_rows = False
+
+    def _on_conversations_model_reset(self) -> None:
+        self._changing_rows = False
+        self._select_open_conversation()
+
+    def _on_conversation_view_current_changed(self, current: _Index, previous: _Index) -> None:
+        if self._changing_rows or not current.isValid():
+            return
+        conversation_id = current.data(ConversationListModel.ConversationIdRole)
+        opened = self.presenter.current_conversation
+        if opened is None or opened.id != conversation_id:
+            bridge.spawn(self.presenter.open_conversation(conversation_id))
+
+    def _on_conversation_view_clicked(self, index: _Index) -> None:
+        self.composer.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _select_open_conversation(self) -> None:
+        opened = self.presenter.current_conversation
+        model = self.presenter.conversations
+        row = None if opened is None else model.row_of(opened.id)
+        selection = self.conversation_view.selectionModel()
+        if row is None:
+            selection.clearCurrentIndex()
+            selection.clearSelection()
+            return
+        index = model.index(row, 0)
+        if self.conversation_view.currentIndex() != index:
+            self.conversation_view.setCurrentIndex(index)
+        self.conversation_view.scrollTo(index)
+
+    # -- chat --------------------------------------------------------------------------------
+
+    def _on_presenter_conversation_opened(self, conversation: Conversation | None) -> None:
+        self.send_error.hide()
+        if conversation is None:
+            self.chat_stack.setCurrentIndex(0)
+            self._select_open_conversation()
+            return
+        self._show_header(conversation)
+        self.chat_stack.setCurrentWidget(self._chat_page)
+        self._select_open_conversation()
+        # A short chat may not fill the view: ask for older messages until it does.
+        QTimer.singleShot(0, self.chat_view.check_edges)
+
+    def _on_presenter_conversation_updated(self, conversation: Conversation) -> None:
+        self._show_header(conversation)
+
+    def _show_header(self, conversation: Conversation) -> None:
+        self.chat_title.setText(conversation.customer_name or conversation.customer_phone)
+        parts = []
+        if conversation.customer_name and conversation.customer_phone:
+            parts.append(conversation.customer_phone)
+        account = self.presenter.accounts.account(conversation.account_id)
+        if account is not None:
+            parts.append(self.tr("via {number}").replace("{number}", account_label(account)))
+        self.chat_subtitle.setText("  ·  ".join(parts))
+
+    def _on_presenter_message_revealed(self, row: int) -> None:
+        self.chat_view.reveal(row)
+
+    def _on_presenter_more_loaded(self, added: int) -> None:
+        if added:
+            self.chat_view.check_edges()
+
+    def _on_presenter_message_queued(self, message: Message) -> None:
+        self.send_error.hide()
+        self.chat_view.doItemsLayout()
+        self.chat_view.scrollToBottom()
+
+    def _on_presenter_send_failed(self, text: str, reason: str) -> None:
+        if not self.composer.toPlainText():
+            self.composer.setPlainText(text)
+        self.send_error.setText(self.tr("Not sent: {reason}").replace("{reason}", reason))
+        self.send_error.show()
+
+    def _on_chat_view_top_reached(self) -> None:
+        bridge.spawn(self.presenter.load_older())
+
+    def _on_chat_view_bottom_reached(self) -> None:
+        bridge.spawn(self.presenter.load_newer())
+
+    def _on_composer_submitted(self, text: str) -> None:
+        bridge.spawn(self.presenter.send_text(text))
+
+    def _on_composer_text_changed(self) -> None:
+        self.send_button.setEnabled(bool(self.composer.toPlainText().strip()))
+
+    def _on_send_button_clicked(self) -> None:
+        self.composer.submit()
+        self.composer.setFocus(Qt.FocusReason.OtherFocusReason)
+
+
+def _set_base(view: QAbstractItemView, colour: object) -> None:
+    palette = view.palette()
+    palette.setColor(QPalette.ColorRole.Base, colour)  # type: ignore[arg-type]
+    view.setPalette(palette)
+
+
+def _set_window(widget: QWidget, colour: object) -> None:
+    palette = widget.palette()
+    palette.setColor(QPalette.ColorRole.Window, colour)  # type: ignore[arg-type]
+    widget.setPalette(palette)

@@ -1,0 +1,1 @@
+"""Painted delegates and small reusable widgets."""

@@ -1,0 +1,88 @@
+"""Headless commands of the ``caixa`` program (no Qt is imported for these).
+
+``caixa export --format jsonl|csv [--account NAME] [--out FILE]`` writes every message of the
+local cache. Exit codes: 0 done, 1 the cache could not be opened (message on stderr), 2 bad
+arguments (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from sync.settings import resolve_paths
+from sync.store.cache_key import CacheKeyError, resolve_cache_key
+from sync.store.export import UnknownAccount, write_export
+from sync.store.local_cache import CacheOpenError, LocalCache
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags every ``caixa`` command understands."""
+    parser.add_argument("--data-dir", help="folder of the local cache (env CAIXA_DATA_DIR)")
+    parser.add_argument(
+        "--key-file", help="keep the cache key in this file, not the keyring (env CAIXA_KEY_FILE)"
+    )
+    parser.add_argument("--demo", action="store_true", help="use the built-in demo workspace")
+
+
+def add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``caixa export``."""
+    export = subparsers.add_parser("export", help="export messages as JSON Lines or CSV")
+    add_common_arguments(export)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--account", help="only this number (its name, as shown in the rail)")
+    export.add_argument("--out", help="write to this file instead of standard output")
+
+
+def run_export(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
+    """Carry out ``caixa export``; returns the exit code."""
+    stdout = stdout or sys.stdout
+    paths = resolve_paths(args.data_dir, args.key_file)
+    cache_path = paths.cache_path(demo=args.demo)
+    if not cache_path.exists():
+        print(f"caixa: there is no local cache at {cache_path}", file=sys.stderr)
+        return 1
+    try:
+        key = resolve_cache_key(
+            cache_path,
+            key_file=paths.key_file,
+            passcode=os.environ.get("CAIXA_PASSCODE"),
+            create=False,
+        )
+        cache = LocalCache.open(cache_path, key)
+    except (CacheKeyError, CacheOpenError) as exc:
+        print(f"caixa: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if args.out is None:
+            count = write_export(cache, stdout, args.format, args.account)
+        else:
+            count = _export_to_file(cache, Path(args.out), args.format, args.account)
+    except UnknownAccount as exc:
+        print(f"caixa: no number is named {exc.args[0]!r}", file=sys.stderr)
+        return 1
+    finally:
+        cache.close()
+    print(f"caixa: exported {count} messages", file=sys.stderr)
+    return 0
+
+
+def _export_to_file(cache: LocalCache, out: Path, fmt: str, account: str | None) -> int:
+    # Written beside the target and renamed at the end: a crash never leaves half a file
+    # under the name the user asked for.
+    out = out.expanduser().resolve()
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            count = write_export(cache, handle, fmt, account)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count

@@ -1,0 +1,347 @@
+"""The outbox: a typed message is never lost and never handed to a provider twice.
+
+The life of an outgoing message, each arrow one committed transaction:
+
+1. ``enqueue``: the message row (status ``queued``, a client-made UUIDv7) and its outbox entry,
+   together. Until this commits the app has not acknowledged the message; after, it survives
+   any crash.
+2. ``claim_next``: the entry becomes ``sending`` and the message ``sending``, committed
+   *before* the provider is called.
+3. ``complete_sent`` / ``complete_failed`` / ``reschedule`` / ``mark_unknown``: the outcome.
+
+If the app dies between 2 and 3 nobody knows whether the provider got the message, so on the
+next start ``recover_interrupted`` marks it ``unknown`` instead of sending it again; a status
+event carrying our id (or the provider's) settles it later. Entries of one number go out one at
+a time in the order they were written, so replies typed offline arrive in order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sync import faults
+from sync.domain.ids import uuid7
+from sync.domain.models import DeliveryStatus, Direction, Message, MessageType, OutgoingMessage
+from sync.store.bulk import preview_of
+from sync.store.changes import ChangeSet
+from sync.store.local_cache import LocalCache
+
+
+class OutboxError(Exception):
+    """A message could not be queued (the message says why, in English, for the log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An entry claimed for sending, with what the adapter needs."""
+
+    message: OutgoingMessage
+    attempts: int
+    conversation_id: int
+
+    @property
+    def changes(self) -> ChangeSet:
+        """What the claim changed (the message is now "sending")."""
+        return ChangeSet(
+            accounts=frozenset({self.message.account_id}),
+            conversations=frozenset({self.conversation_id}),
+            messages=frozenset({self.message.client_id}),
+        )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def enqueue_text(
+    cache: LocalCache,
+    conversation_id: int,
+    text: str,
+    *,
+    reply_to: str | None = None,
+    now_ms: int | None = None,
+    client_id: str | None = None,
+) -> tuple[Message, ChangeSet]:
+    """Write an outgoing text message and its outbox entry in one transaction."""
+    if not text.strip():
+        raise OutboxError("an empty message cannot be sent")
+    ts = _now_ms() if now_ms is None else now_ms
+    message_id = client_id or uuid7(ts)
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            row = cursor.execute(
+                "SELECT account_id FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                raise OutboxError(f"conversation {conversation_id} does not exist")
+            (account_id,) = row
+            cursor.execute(
+                "INSERT INTO messages (id, account_id, conversation_id, direction, ts, type, body,"
+                " reply_to, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    message_id,
+                    account_id,
+                    conversation_id,
+                    Direction.OUT.value,
+                    ts,
+                    MessageType.TEXT.value,
+                    text,
+                    reply_to,
+                    DeliveryStatus.QUEUED.value,
+                ),
+            )
+            seq = cursor.lastrowid
+            faults.point("outbox.enqueue.after_message")
+            cursor.execute(
+                "INSERT INTO outbox (message_id, account_id, state, created_at)"
+                " VALUES (?, ?, 'pending', ?)",
+                (message_id, account_id, ts),
+            )
+            cursor.execute("INSERT INTO message_fts(rowid, body) VALUES (?, ?)", (seq, text))
+            cursor.execute(
+                "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
+                " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
+                " unread_count = 0 WHERE id = ?",
+                (ts, preview_of(MessageType.TEXT, text), seq, conversation_id),
+            )
+            faults.point("outbox.enqueue.before_commit")
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    message = Message(
+        seq=seq,
+        id=message_id,
+        account_id=account_id,
+        conversation_id=conversation_id,
+        provider_message_id=None,
+        direction=Direction.OUT,
+        timestamp_ms=ts,
+        type=MessageType.TEXT,
+        text=text,
+        sender_name="",
+        reply_to=reply_to,
+        status=DeliveryStatus.QUEUED,
+        error=None,
+    )
+    changes = ChangeSet(
+        accounts=frozenset({account_id}),
+        conversations=frozenset({conversation_id}),
+        messages=frozenset({message_id}),
+    )
+    return message, changes
+
+
+def recover_interrupted(cache: LocalCache) -> ChangeSet:
+    """At start-up: entries left ``sending`` by a crash become ``unknown``, never resent."""
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        rows = cursor.execute(
+            "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
+            " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
+        ).fetchall()
+        for message_id, conversation_id, _account in rows:
+            _set_status(
+                cursor,
+                message_id,
+                conversation_id,
+                DeliveryStatus.UNKNOWN,
+                "interrupted while sending",
+            )
+            cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+        cursor.execute("COMMIT")
+    finally:
+        cursor.close()
+    return ChangeSet(
+        accounts=frozenset(r[2] for r in rows),
+        conversations=frozenset(r[1] for r in rows),
+        messages=frozenset(r[0] for r in rows),
+    )
+
+
+_CLAIMABLE = """
+SELECT o.message_id, o.attempts FROM outbox o
+WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox p WHERE p.account_id = o.account_id AND p.rowid < o.rowid)
+{account_filter}
+ORDER BY o.rowid
+LIMIT 1
+"""
+
+
+def claim_next(
+    cache: LocalCache, *, now_ms: int | None = None, account_ids: frozenset[int] | None = None
+) -> Claimed | None:
+    """Claim the next due entry (the oldest of its number) and commit ``sending``.
+
+    ``account_ids`` limits the claim to numbers whose provider is ready to send; the others'
+    entries simply wait.
+    """
+    now = _now_ms() if now_ms is None else now_ms
+    account_filter = ""
+    params: tuple[object, ...] = (now,)
+    if account_ids is not None:
+        if not account_ids:
+            return None
+        account_filter = f"AND o.account_id IN ({','.join('?' * len(account_ids))})"
+        params = (now, *sorted(account_ids))
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            row = cursor.execute(
+                _CLAIMABLE.format(account_filter=account_filter), params
+            ).fetchone()
+            if row is None:
+                cursor.execute("COMMIT")
+                return None
+            message_id, attempts = row
+            detail = cursor.execute(
+                "SELECT m.account_id, m.conversation_id, c.customer_phone, c.chat_key, m.type,"
+                " m.body, m.reply_to FROM messages m JOIN conversations c"
+                " ON c.id = m.conversation_id WHERE m.id = ?",
+                (message_id,),
+            ).fetchone()
+            account_id, conversation_id, phone, chat_key, type_, body, reply_to = detail
+            cursor.execute(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE message_id = ?",
+                (message_id,),
+            )
+            _set_status(cursor, message_id, conversation_id, DeliveryStatus.SENDING, None)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    return Claimed(
+        OutgoingMessage(
+            client_id=message_id,
+            account_id=account_id,
+            to_phone=phone,
+            chat_key=chat_key,
+            type=MessageType(type_),
+            text=body,
+            reply_to=reply_to,
+        ),
+        attempts + 1,
+        conversation_id,
+    )
+
+
+def _finish(
+    cache: LocalCache,
+    message_id: str,
+    status: DeliveryStatus,
+    *,
+    provider_message_id: str | None = None,
+    error: str | None = None,
+    keep_entry_until: int | None = None,
+) -> ChangeSet:
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            row = cursor.execute(
+                "SELECT conversation_id, account_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                cursor.execute("COMMIT")
+                return ChangeSet()
+            conversation_id, account_id = row
+            if provider_message_id is not None:
+                cursor.execute(
+                    "UPDATE messages SET provider_message_id = ? WHERE id = ?",
+                    (provider_message_id, message_id),
+                )
+            if keep_entry_until is not None:
+                cursor.execute(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?"
+                    " WHERE message_id = ?",
+                    (keep_entry_until, error, message_id),
+                )
+                _set_status(
+                    cursor, message_id, conversation_id, DeliveryStatus.QUEUED, error, force=True
+                )
+            else:
+                cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+                _set_status(cursor, message_id, conversation_id, status, error)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    return ChangeSet(
+        accounts=frozenset({account_id}),
+        conversations=frozenset({conversation_id}),
+        messages=frozenset({message_id}),
+    )
+
+
+def complete_sent(cache: LocalCache, message_id: str, provider_message_id: str) -> ChangeSet:
+    """The provider accepted the message and gave it this id."""
+    return _finish(cache, message_id, DeliveryStatus.SENT, provider_message_id=provider_message_id)
+
+
+def complete_failed(cache: LocalCache, message_id: str, reason: str) -> ChangeSet:
+    """The provider refused the message for good; the agent sees ``reason``."""
+    return _finish(cache, message_id, DeliveryStatus.FAILED, error=reason)
+
+
+def mark_unknown(cache: LocalCache, message_id: str, reason: str) -> ChangeSet:
+    """The provider was called but its answer was lost: never resend blindly."""
+    return _finish(cache, message_id, DeliveryStatus.UNKNOWN, error=reason)
+
+
+def reschedule(cache: LocalCache, message_id: str, retry_at_ms: int, reason: str) -> ChangeSet:
+    """The provider certainly did not take the message (refused before sending): try later."""
+    return _finish(
+        cache, message_id, DeliveryStatus.QUEUED, error=reason, keep_entry_until=retry_at_ms
+    )
+
+
+def pending_count(cache: LocalCache) -> int:
+    """How many messages wait in the outbox."""
+    (count,) = cache.conn.exec_driver_sql("SELECT COUNT(*) FROM outbox").fetchone()  # type: ignore[misc]
+    return int(count)
+
+
+def next_due_ms(cache: LocalCache) -> int | None:
+    """When the earliest waiting entry becomes due (None when the outbox is empty)."""
+    row = cache.conn.exec_driver_sql(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'"
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _set_status(
+    cursor: object,
+    message_id: str,
+    conversation_id: int,
+    status: DeliveryStatus,
+    error: str | None,
+    *,
+    force: bool = False,
+) -> None:
+    cur = cursor
+    (current,) = cur.execute(  # type: ignore[attr-defined]
+        "SELECT status FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if not force and not DeliveryStatus(current).can_become(status):
+        return  # a receipt already moved it further (e.g. "delivered" before our "sent")
+    cur.execute(  # type: ignore[attr-defined]
+        "UPDATE messages SET status = ?, error = ? WHERE id = ?", (status.value, error, message_id)
+    )
+    cur.execute(  # type: ignore[attr-defined]
+        "UPDATE conversations SET last_status = ? WHERE id = ?"
+        " AND last_message_seq = (SELECT seq FROM messages WHERE id = ?)",
+        (status.value, conversation_id, message_id),
+    )

@@ -1,0 +1,178 @@
+"""The engine: wires adapters, ingest and the outbox dispatcher around one ``Database``.
+
+It is the only writer of messages in solo mode. Every user action the desktop offers is one
+awaitable method here (Anki's "one function per user action"), so the views stay thin and tests
+call the same methods the buttons do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from sync import faults
+from sync.domain.events import ProviderEvent
+from sync.domain.models import Message
+from sync.engine import outbox
+from sync.engine.ingest import IngestResult, apply_events
+from sync.providers.base import (
+    AuthError,
+    DeliveryUnknown,
+    NotSent,
+    PermanentSendError,
+    ProviderAdapter,
+    RateLimited,
+)
+from sync.store import queries
+from sync.store.database import Database
+
+log = logging.getLogger(__name__)
+
+InboundListener = Callable[[IngestResult], Awaitable[None]]
+
+# Transient failures back off exponentially with jitter, capped, so a provider outage never
+# turns into a storm of retries.
+_BACKOFF_BASE_S = 2.0
+_BACKOFF_CAP_S = 300.0
+_IDLE_POLL_S = 5.0
+
+
+class Engine:
+    """Ingest, outbox and adapters for a set of numbers sharing one database."""
+
+    def __init__(self, db: Database, adapters: Mapping[int, ProviderAdapter]) -> None:
+        self._db = db
+        self._adapters = dict(adapters)
+        self._wake = asyncio.Event()
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._inbound_listeners: list[InboundListener] = []
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"Engine(accounts={sorted(self._adapters)})"
+
+    @property
+    def db(self) -> Database:
+        """The database this engine writes to."""
+        return self._db
+
+    def on_inbound(self, listener: InboundListener) -> None:
+        """Call ``listener`` after each ingested batch (automations hook in here)."""
+        self._inbound_listeners.append(listener)
+
+    async def start(self) -> None:
+        """Settle sends a crash interrupted, connect every adapter, start dispatching."""
+        self._db.publish(await self._db.run(outbox.recover_interrupted))
+        for adapter in self._adapters.values():
+            await adapter.start(self._sink)
+        self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch_forever())
+
+    async def _sink(self, events: Sequence[ProviderEvent]) -> None:
+        await self.ingest(events)
+
+    async def ingest(self, events: Sequence[ProviderEvent]) -> IngestResult:
+        """Persist provider events and tell listeners (the adapters' sink)."""
+        result = await self._db.run(apply_events, events)
+        self._db.publish(result.changes)
+        for listener in self._inbound_listeners:
+            await listener(result)
+        if any(e.kind == "connection" for e in events):
+            self._wake.set()  # a number came online: its waiting messages can go
+        return result
+
+    async def send_text(
+        self, conversation_id: int, text: str, *, reply_to: str | None = None
+    ) -> Message:
+        """Queue a reply; it is safe on disk when this returns, and goes out when it can."""
+        message, changes = await self._db.run(
+            outbox.enqueue_text, conversation_id, text, reply_to=reply_to
+        )
+        self._db.publish(changes)
+        self._wake.set()
+        return message
+
+    async def mark_read(self, conversation_id: int) -> None:
+        """The agent opened the conversation: clear its unread badge."""
+        self._db.publish(await self._db.run(queries.mark_conversation_read, conversation_id))
+
+    async def dispatch_once(self) -> bool:
+        """Send the next due message, if any; True when one was handled."""
+        ready = frozenset(aid for aid, a in self._adapters.items() if a.ready_to_send())
+        claimed = await self._db.run(outbox.claim_next, account_ids=ready)
+        if claimed is None:
+            return False
+        message = claimed.message
+        self._db.publish(claimed.changes)
+        faults.point("dispatch.after_claim")
+        adapter = self._adapters[message.account_id]
+        try:
+            result = await adapter.send(message)
+        except (RateLimited, NotSent) as exc:
+            delay = (
+                exc.retry_after if isinstance(exc, RateLimited) else self._backoff(claimed.attempts)
+            )
+            changes = await self._db.run(
+                outbox.reschedule, message.client_id, _now_ms() + int(delay * 1000), exc.code
+            )
+        except (PermanentSendError, AuthError) as exc:
+            changes = await self._db.run(
+                outbox.complete_failed, message.client_id, f"{exc.code}: {exc.detail}"
+            )
+        except DeliveryUnknown as exc:
+            changes = await self._db.run(outbox.mark_unknown, message.client_id, exc.detail)
+        except asyncio.CancelledError:
+            # Shutting down mid-call: the request may be out; never resend it blindly.
+            await asyncio.shield(
+                self._db.run(outbox.mark_unknown, message.client_id, "interrupted")
+            )
+            raise
+        except Exception as exc:  # an adapter bug must not lose or double the message
+            log.exception("send failed unexpectedly")
+            changes = await self._db.run(outbox.mark_unknown, message.client_id, repr(exc))
+        else:
+            faults.point("dispatch.after_send")
+            changes = await self._db.run(
+                outbox.complete_sent, message.client_id, result.provider_message_id
+            )
+        self._db.publish(changes)
+        return True
+
+    def _backoff(self, attempts: int) -> float:
+        ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempts - 1))
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    async def _dispatch_forever(self) -> None:
+        while True:
+            try:
+                if await self.dispatch_once():
+                    continue
+                due = await self._db.run(outbox.next_due_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox dispatcher error")
+                due = None
+            timeout = _IDLE_POLL_S
+            if due is not None:
+                timeout = max(0.01, min(timeout, (due - _now_ms()) / 1000))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def aclose(self) -> None:
+        """Stop dispatching and disconnect every adapter."""
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        for adapter in self._adapters.values():
+            await adapter.aclose()
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,1 @@
+"""Provider adapters, one per WhatsApp provider, behind one Protocol."""

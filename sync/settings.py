@@ -1,0 +1,52 @@
+"""Where Caixa keeps things, and what each setting means.
+
+Precedence for every path: command-line flag, then environment variable, then the default.
+
+- ``--data-dir`` / ``CAIXA_DATA_DIR``: the folder holding the local cache (default: the
+  platform's user data folder, e.g. ``~/.local/share/Caixa`` or ``%LOCALAPPDATA%\\Caixa``).
+  The real workspace's cache is ``<data dir>/caixa-cache.db``; the demo's is
+  ``<data dir>/demo/caixa-cache.db``.
+- ``--key-file`` / ``CAIXA_KEY_FILE``: keep the cache key in this file instead of the OS keyring
+  (headless machines, scripts). See ``sync.store.cache_key`` for the keyring entry and formats.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sync.store.local_cache import CACHE_FILE_NAME
+
+APP_NAME = "Caixa"
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data folder for Caixa."""
+    import platformdirs  # imported here: only needed when no folder was given
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class Paths:
+    """Resolved locations for one run."""
+
+    data_dir: Path
+    key_file: Path | None
+
+    def cache_path(self, *, demo: bool) -> Path:
+        """The cache file of the demo or the real workspace."""
+        return (self.data_dir / "demo" if demo else self.data_dir) / CACHE_FILE_NAME
+
+
+def resolve_paths(
+    data_dir: str | os.PathLike[str] | None, key_file: str | os.PathLike[str] | None
+) -> Paths:
+    """Apply flag > environment > default to the data folder and the key file."""
+    chosen_dir = data_dir or os.environ.get("CAIXA_DATA_DIR") or None
+    chosen_key = key_file or os.environ.get("CAIXA_KEY_FILE") or None
+    return Paths(
+        data_dir=Path(chosen_dir).expanduser().resolve() if chosen_dir else default_data_dir(),
+        key_file=Path(chosen_key).expanduser().resolve() if chosen_key else None,
+    )

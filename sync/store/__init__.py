@@ -1,0 +1,1 @@
+"""The local encrypted cache: schema, migrations, queries and search."""

@@ -1,0 +1,35 @@
+"""What a write changed, so views refresh only what they show."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """Ids touched by one or more writes. Empty sets mean "nothing of that kind"."""
+
+    accounts: frozenset[int] = field(default_factory=frozenset)
+    conversations: frozenset[int] = field(default_factory=frozenset)
+    messages: frozenset[str] = field(default_factory=frozenset)
+    reset: bool = False  # so much changed (a bulk load, a reset) that views should reload
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts or self.conversations or self.messages or self.reset)
+
+    def __or__(self, other: ChangeSet) -> ChangeSet:
+        return ChangeSet(
+            self.accounts | other.accounts,
+            self.conversations | other.conversations,
+            self.messages | other.messages,
+            self.reset or other.reset,
+        )
+
+    @classmethod
+    def merge(cls, sets: Iterable[ChangeSet]) -> ChangeSet:
+        """Union of several change sets."""
+        result = cls()
+        for item in sets:
+            result = result | item
+        return result

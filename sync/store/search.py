@@ -1,0 +1,91 @@
+"""Full-text search over every message of every number.
+
+The index folds case and accents (``unicode61 remove_diacritics 2``): "acucar" finds "açúcar".
+What the user types is never passed to FTS5 as syntax: it is split into words, each quoted, and
+the last word is a prefix so results follow the typing ("encomend" finds "encomendas").
+Hits come newest first, in index order, so a common word costs the same as a rare one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sync.domain.models import Direction
+from sync.store.local_cache import LocalCache
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One message that matched, with what the results list shows."""
+
+    message_id: str
+    conversation_id: int
+    account_id: int
+    customer_name: str
+    customer_phone: str
+    timestamp_ms: int
+    text: str
+    direction: Direction
+
+
+def build_match(query: str) -> str | None:
+    """Turn typed text into a safe FTS5 MATCH expression, or None when it has no words."""
+    words = _WORD.findall(query)
+    if not words:
+        return None
+    terms = [f'"{w}"' for w in words]
+    terms[-1] += "*"
+    return " ".join(terms)
+
+
+_SQL = """
+SELECT m.id, m.conversation_id, m.account_id, c.customer_name, c.customer_phone,
+       m.ts, m.body, m.direction
+FROM message_fts AS f
+JOIN messages AS m ON m.seq = f.rowid
+JOIN conversations AS c ON c.id = m.conversation_id
+WHERE message_fts MATCH ? {account_filter}
+ORDER BY f.rowid DESC
+LIMIT ?
+"""
+
+
+def search_messages(
+    cache: LocalCache, query: str, *, account_id: int | None = None, limit: int = 50
+) -> list[SearchHit]:
+    """Messages matching ``query``, newest first, across all numbers or one."""
+    match = build_match(query)
+    if match is None:
+        return []
+    params: list[object] = [match]
+    account_filter = ""
+    if account_id is not None:
+        account_filter = "AND m.account_id = ?"
+        params.append(account_id)
+    params.append(limit)
+    rows = cache.conn.exec_driver_sql(_SQL.format(account_filter=account_filter), tuple(params))
+    return [
+        SearchHit(
+            message_id=r[0],
+            conversation_id=r[1],
+            account_id=r[2],
+            customer_name=r[3],
+            customer_phone=r[4],
+            timestamp_ms=r[5],
+            text=r[6],
+            direction=Direction(r[7]),
+        )
+        for r in rows
+    ]
+
+
+def index_messages_from(cursor: object, first_seq: int) -> None:
+    """Add messages with ``seq >= first_seq`` to the index in one statement (bulk loads)."""
+    cursor.execute(  # type: ignore[attr-defined]
+        "INSERT INTO message_fts(rowid, body) SELECT seq, body FROM messages "
+        "WHERE seq >= ? AND body != ''",
+        (first_seq,),
+    )
