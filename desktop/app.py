@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication, QProgressDialog
@@ -42,6 +43,9 @@ from sync.store.cache_key import (
     resolve_cache_key,
 )
 from sync.store.local_cache import CacheIncompatible, WrongCacheKey
+
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 _STARTED = time.perf_counter()
 
@@ -115,12 +119,16 @@ async def _main(app: QApplication, args: argparse.Namespace) -> int:
     return 0
 
 
-async def open_services(paths: Paths, *, demo: bool) -> Services | None:
+async def open_services(
+    paths: Paths, *, demo: bool, keyring_backend: KeyringBackend | None = None
+) -> Services | None:
     """Find the key (asking the user when needed) and open the workspace; None if they quit."""
     cache_path = paths.cache_path(demo=demo)
     ephemeral: tempfile.TemporaryDirectory[str] | None = None
     while True:
-        key = await resolve_key_interactively(cache_path, paths.key_file, demo=demo)
+        key = await resolve_key_interactively(
+            cache_path, paths.key_file, demo=demo, keyring_backend=keyring_backend
+        )
         if key is None:
             return None
         if key == "ephemeral":
@@ -141,7 +149,11 @@ async def open_services(paths: Paths, *, demo: bool) -> Services | None:
 
 
 async def resolve_key_interactively(
-    cache_path: Path, key_file: Path | None, *, demo: bool
+    cache_path: Path,
+    key_file: Path | None,
+    *,
+    demo: bool,
+    keyring_backend: KeyringBackend | None = None,
 ) -> CacheKey | str | None:
     """The cache key from the flag's key file, the keyring, or a key file beside the cache.
 
@@ -153,7 +165,9 @@ async def resolve_key_interactively(
     passcode: str | None = None
     while True:
         try:
-            return resolve_cache_key(cache_path, key_file=key_file, passcode=passcode)
+            return resolve_cache_key(
+                cache_path, key_file=key_file, passcode=passcode, keyring_backend=keyring_backend
+            )
         except (PasscodeRequired, WrongPasscode) as exc:
             passcode = await ask_passcode(
                 key_file or default_file, retry=isinstance(exc, WrongPasscode)
@@ -177,6 +191,11 @@ async def resolve_key_interactively(
             if not await offer_cache_reset(str(exc), cache_path):
                 return None
             reset_cache(cache_path)
+        except CacheKeyError as exc:  # a damaged key file, a key file that cannot be written
+            await show_error(
+                QCoreApplication.translate("App", "Caixa cannot open your messages"), str(exc)
+            )
+            return None
 
 
 def reset_cache(cache_path: Path) -> Path | None:

@@ -18,6 +18,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from typing_extensions import override
 
 from desktop import bridge
+from desktop.models.safe_emit import emit
 from sync.domain.models import Conversation
 from sync.store import queries
 from sync.store.database import Database
@@ -195,8 +196,11 @@ class ConversationListModel(QAbstractListModel):
             return
         self._account_names = dict(names)
         if self._rows and self._account_id is None:
-            self.dataChanged.emit(
-                self.index(0, 0), self.index(len(self._rows) - 1, 0), [self.AccountNameRole]
+            emit(
+                self.dataChanged,
+                self.index(0, 0),
+                self.index(len(self._rows) - 1, 0),
+                [self.AccountNameRole],
             )
 
     async def reload(self, account_id: int | None) -> None:
@@ -235,7 +239,7 @@ class ConversationListModel(QAbstractListModel):
         if list_id != self._list_id:
             return 0
         added = self._append_page(rows, notify=True)
-        self.page_loaded.emit(added)
+        emit(self.page_loaded, added)
         return added
 
     def _append_page(self, page: list[Conversation], *, notify: bool) -> int:
@@ -326,7 +330,7 @@ class ConversationListModel(QAbstractListModel):
             self._keys[row] = key
             self._key_of[fresh.id] = key
             index = self.index(row, 0)
-            self.dataChanged.emit(index, index)
+            emit(self.dataChanged, index, index)
             return
         self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), target)
         del self._rows[row]
@@ -337,4 +341,4 @@ class ConversationListModel(QAbstractListModel):
         self._key_of[fresh.id] = key
         self.endMoveRows()
         index = self.index(final, 0)
-        self.dataChanged.emit(index, index)
+        emit(self.dataChanged, index, index)

@@ -30,6 +30,7 @@ from typing_extensions import override
 from desktop import bridge
 from desktop.models.account_list_model import AccountListModel, account_label
 from desktop.models.conversation_list_model import ConversationListModel
+from desktop.models.safe_emit import emit
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.widgets import painting
 from desktop.widgets.account_delegate import AccountDelegate
@@ -307,7 +308,7 @@ class MainWindow(QMainWindow):
         if self._search is not None:
             self._search.close()
         super().closeEvent(event)
-        self.closed.emit()
+        emit(self.closed)
 
     @override
     def changeEvent(self, event: QEvent) -> None:

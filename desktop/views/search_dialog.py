@@ -77,8 +77,10 @@ class SearchDialog(QDialog):
 
     def present(self) -> None:
         """Show (or raise) the dialog with the text box focused and selected."""
-        self.show()
-        self.raise_()
+        if self.isVisible():
+            self.raise_()  # behind the main window: bring it back
+        else:
+            self.show()
         self.activateWindow()
         self.query_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.query_edit.selectAll()

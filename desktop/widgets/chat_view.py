@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 from typing_extensions import override
 
 from desktop.models.message_list_model import MessageListModel
+from desktop.models.safe_emit import emit
 from desktop.widgets import painting
 from desktop.widgets.message_delegate import MessageDelegate
 
@@ -91,9 +92,9 @@ class ChatView(QListView):
             return
         bar = self.verticalScrollBar()
         if model.has_older and bar.value() <= bar.minimum() + TOP_THRESHOLD:
-            self.top_reached.emit()
+            emit(self.top_reached)
         elif model.has_newer and bar.value() >= bar.maximum() - TOP_THRESHOLD:
-            self.bottom_reached.emit()
+            emit(self.bottom_reached)
 
     # -- Qt overrides ------------------------------------------------------------------------
 

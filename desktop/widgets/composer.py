@@ -7,6 +7,8 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QFrame, QPlainTextEdit, QSizePolicy, QWidget
 from typing_extensions import override
 
+from desktop.models.safe_emit import emit
+
 MAX_LINES = 6
 
 
@@ -33,7 +35,7 @@ class Composer(QPlainTextEdit):
         if not text.strip():
             return
         self.clear()
-        self.submitted.emit(text)
+        emit(self.submitted, text)
 
     @override
     def keyPressEvent(self, e: QKeyEvent) -> None:

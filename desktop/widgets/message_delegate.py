@@ -113,7 +113,7 @@ class MessageDelegate(QStyledItemDelegate):
         if message.type is not MessageType.TEXT:
             head = QTextLayout.FormatRange()
             head.start = 0
-            head.length = len(body.split("\n", 1)[0])
+            head.length = painting.utf16_len(body.split("\n", 1)[0])
             char_format = QTextCharFormat()
             char_format.setForeground(painting.TEXT_MUTED)
             head.format = char_format

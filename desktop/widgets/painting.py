@@ -47,6 +47,11 @@ _AVATAR_COLOURS = [
 TICK_WIDTH = 18  # room reserved after the time for any status mark
 
 
+def utf16_len(text: str) -> int:
+    """Length of ``text`` as Qt counts it (UTF-16 code units: an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def dot_colour(state: ConnectionState) -> QColor:
     """The colour of a number's connection dot."""
     return _DOT_COLOURS.get(state, _DOT_COLOURS[ConnectionState.OFFLINE])

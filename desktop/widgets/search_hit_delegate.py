@@ -107,8 +107,9 @@ class SearchHitDelegate(QStyledItemDelegate):
         formats = []
         for start, length in spans:
             highlight = QTextLayout.FormatRange()
-            highlight.start = start
-            highlight.length = length
+            # Qt counts UTF-16 units: an emoji before the match shifts it by two, not one.
+            highlight.start = painting.utf16_len(text[:start])
+            highlight.length = painting.utf16_len(text[start : start + length])
             char_format = QTextCharFormat()
             char_format.setBackground(painting.HIGHLIGHT)
             char_format.setFontWeight(QFont.Weight.DemiBold)

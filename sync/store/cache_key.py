@@ -206,7 +206,7 @@ def keyring_backend_usable(backend: KeyringBackend) -> bool:
             chained: list[KeyringBackend] = list(backend.backends)
             return bool(chained) and max(float(b.priority) for b in chained) >= 1
         return float(backend.priority) >= 1
-    except ZeroDivisionError:
+    except Exception:
         # keyring documents that ``priority`` raises (RuntimeError, but backends vary) when a
         # backend cannot work here; a backend that cannot say so cleanly is not one to trust.
         return False

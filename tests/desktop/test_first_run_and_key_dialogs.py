@@ -84,7 +84,9 @@ def test_plain_key_file_only_on_explicit_opt_in(qtbot: QtBot, tmp_path: Path) ->
     assert dialog.protection() == KeyProtection(None)
 
 
-def test_choose_key_protection_cancel_returns_none(qtbot: QtBot, arun: ARun, tmp_path: Path) -> None:
+def test_choose_key_protection_cancel_returns_none(
+    qtbot: QtBot, arun: ARun, tmp_path: Path
+) -> None:
     _later(lambda: _active(KeyProtectionDialog).reject())
     assert arun(choose_key_protection(tmp_path / "k.json")) is None
 

@@ -83,9 +83,7 @@ class Spy:
     def __init__(self, model: Any) -> None:
         self.events: list[tuple[str, tuple[Any, ...]]] = []
         for name in ("modelReset", "rowsInserted", "rowsRemoved", "rowsMoved", "layoutChanged"):
-            getattr(model, name).connect(
-                lambda *args, name=name: self.events.append((name, args))
-            )
+            getattr(model, name).connect(lambda *args, name=name: self.events.append((name, args)))
         model.dataChanged.connect(lambda *args: self.events.append(("dataChanged", args)))
 
     def names(self) -> list[str]:
@@ -95,15 +93,15 @@ class Spy:
 @pytest.fixture
 def source() -> FakeConversations:
     # 95 conversations of number 1 and 5 of number 2, one minute apart, newest has id 100.
-    rows = [conversation(i, 1_000_000 + i * 60_000, account_id=2 if i % 20 == 0 else 1)
-            for i in range(1, 101)]
+    rows = [
+        conversation(i, 1_000_000 + i * 60_000, account_id=2 if i % 20 == 0 else 1)
+        for i in range(1, 101)
+    ]
     return FakeConversations(rows)
 
 
 @pytest.fixture
-def conversations(
-    source: FakeConversations, arun: ARun
-) -> ConversationListModel:
+def conversations(source: FakeConversations, arun: ARun) -> ConversationListModel:
     model = ConversationListModel(source, page_size=PAGE)
     arun(model.reload(None))
     return model
@@ -157,7 +155,9 @@ def test_qt_fetch_more_loads_the_next_page_in_the_background(
 
 
 def test_a_new_message_moves_one_row_to_the_top_without_a_reset(
-    conversations: ConversationListModel, source: FakeConversations, arun: ARun,
+    conversations: ConversationListModel,
+    source: FakeConversations,
+    arun: ARun,
     qtmodeltester: ModelTester,
 ) -> None:
     while conversations.canFetchMore(QModelIndex()):
@@ -264,8 +264,14 @@ def test_account_names_only_in_the_all_numbers_list(
 
 
 def account(aid: int, state: ConnectionState = ConnectionState.CONNECTED) -> Account:
-    return Account(id=aid, name=f"Shop {aid}", provider="demo", phone=f"+55 11 4000-000{aid}",
-                   display_name=f"Shop {aid}", state=state)
+    return Account(
+        id=aid,
+        name=f"Shop {aid}",
+        provider="demo",
+        phone=f"+55 11 4000-000{aid}",
+        display_name=f"Shop {aid}",
+        state=state,
+    )
 
 
 def test_rail_lists_all_numbers_first(qtmodeltester: ModelTester) -> None:
@@ -297,15 +303,33 @@ _NOW = int(dt.datetime.now().timestamp() * 1000)
 _DAY = 86_400_000
 
 
-def message(seq: int, ts: int, *, direction: Direction = Direction.IN,
-            status: DeliveryStatus = DeliveryStatus.RECEIVED, text: str = "",
-            type_: MessageType = MessageType.TEXT, error: str | None = None,
-            media: dict[str, Any] | None = None, conversation_id: int = 7) -> Message:
+def message(
+    seq: int,
+    ts: int,
+    *,
+    direction: Direction = Direction.IN,
+    status: DeliveryStatus = DeliveryStatus.RECEIVED,
+    text: str = "",
+    type_: MessageType = MessageType.TEXT,
+    error: str | None = None,
+    media: dict[str, Any] | None = None,
+    conversation_id: int = 7,
+) -> Message:
     return Message(
-        seq=seq, id=f"m{seq}", account_id=1, conversation_id=conversation_id,
-        provider_message_id=None, direction=direction, timestamp_ms=ts, type=type_,
-        text=text or f"message {seq}", sender_name="", reply_to=None, status=status,
-        error=error, media=media,
+        seq=seq,
+        id=f"m{seq}",
+        account_id=1,
+        conversation_id=conversation_id,
+        provider_message_id=None,
+        direction=direction,
+        timestamp_ms=ts,
+        type=type_,
+        text=text or f"message {seq}",
+        sender_name="",
+        reply_to=None,
+        status=status,
+        error=error,
+        media=media,
     )
 
 
@@ -362,12 +386,21 @@ def test_messages_beyond_a_gap_wait_for_their_page() -> None:
 
 def test_failed_and_unknown_messages_explain_themselves_in_the_tooltip() -> None:
     model = MessageListModel()
-    model.show(7, [
-        message(1, _NOW - 2000, direction=Direction.OUT, status=DeliveryStatus.FAILED,
-                error="131026: recipient cannot receive this message"),
-        message(2, _NOW - 1000, direction=Direction.OUT, status=DeliveryStatus.UNKNOWN),
-        message(3, _NOW, direction=Direction.OUT, status=DeliveryStatus.DELIVERED),
-    ], has_older=False)
+    model.show(
+        7,
+        [
+            message(
+                1,
+                _NOW - 2000,
+                direction=Direction.OUT,
+                status=DeliveryStatus.FAILED,
+                error="131026: recipient cannot receive this message",
+            ),
+            message(2, _NOW - 1000, direction=Direction.OUT, status=DeliveryStatus.UNKNOWN),
+            message(3, _NOW, direction=Direction.OUT, status=DeliveryStatus.DELIVERED),
+        ],
+        has_older=False,
+    )
     tips = [model.index(r, 0).data(Qt.ItemDataRole.ToolTipRole) for r in range(3)]
     assert "recipient cannot receive this message" in tips[0]
     assert "may not have been delivered" in tips[1]
@@ -401,18 +434,25 @@ def test_durations() -> None:
 def test_matches_ignore_case_and_accents_and_the_last_word_is_a_prefix() -> None:
     assert fold("Açúcar CAFÉ") == "acucar cafe"
     text = "Tem açúcar e café? Quero fazer encomendas."
-    assert [text[s:s + n] for s, n in match_spans(text, "acucar")] == ["açúcar"]
-    assert [text[s:s + n] for s, n in match_spans(text, "cafe")] == ["café"]
-    assert [text[s:s + n] for s, n in match_spans(text, "encomend")] == ["encomendas"]
-    assert [text[s:s + n] for s, n in match_spans(text, "açucar caf")] == ["açúcar", "café"]
+    assert [text[s : s + n] for s, n in match_spans(text, "acucar")] == ["açúcar"]
+    assert [text[s : s + n] for s, n in match_spans(text, "cafe")] == ["café"]
+    assert [text[s : s + n] for s, n in match_spans(text, "encomend")] == ["encomendas"]
+    assert [text[s : s + n] for s, n in match_spans(text, "açucar caf")] == ["açúcar", "café"]
     assert match_spans(text, "  ") == []
 
 
 def test_search_hit_model(qtmodeltester: ModelTester) -> None:
     model = SearchHitModel()
-    hit = SearchHit(message_id="m1", conversation_id=7, account_id=1, customer_name="Ana",
-                    customer_phone="+55", timestamp_ms=_NOW, text="Tem café?",
-                    direction=Direction.IN)
+    hit = SearchHit(
+        message_id="m1",
+        conversation_id=7,
+        account_id=1,
+        customer_name="Ana",
+        customer_phone="+55",
+        timestamp_ms=_NOW,
+        text="Tem café?",
+        direction=Direction.IN,
+    )
     model.set_account_names({1: "Padaria"})
     model.show("cafe", [hit])
     qtmodeltester.check(model)

@@ -15,7 +15,7 @@ class MemoryKeyring(KeyringBackend):
 
     # Read on the class, as keyring does; 1 is the lowest priority keyring "recommends", so the
     # code under test treats this like a real OS keyring.
-    priority = 1
+    priority: float = 1
 
     # Every KeyringBackend subclass registers itself with keyring when it is defined; this keeps
     # keyring's own auto-detection (keyring.get_keyring() elsewhere in the test process) from

@@ -1,17 +1,19 @@
-"""Child process of the crash tests (``test_crash.py``); not a test module.
+"""Child processes of the crash tests (``test_crash.py``); not a test module.
 
-Run as ``python crash_child.py CONFIG_JSON``. It opens the workspace the parent prepared (a
-cache and its key file), starts an ``Engine`` whose only adapter is the recording fake in durable
-log mode, enqueues ``count`` messages, waits until the outbox is drained, and exits cleanly, unless
-it is killed first: by the parent, or by itself at a fault point (``fault``, on its
+Run as ``python crash_child.py``: a small fork server. It imports everything once (SQLAlchemy
+and friends cost about a second per interpreter, which sixty-odd restarts cannot afford), then
+for each JSON configuration line read on stdin forks one child, which is the "app process" a
+crash test kills. The child opens the workspace the parent prepared (a cache and its key file),
+starts an ``Engine`` whose only adapter is the recording fake in durable log mode, enqueues
+``count`` messages, waits until the outbox is drained, and exits cleanly, unless it is killed
+first: by the test (SIGKILL to its pid), or by itself at a fault point (``fault``, on its
 ``occurrence``-th hit) with SIGKILL, which no ``finally`` or ``atexit`` survives.
 
-It reports on stdout, one line each, flushed:
-``READY`` once the engine has started (recovery and receipts done);
-``ACK <json {"id", "text"}>`` after ``send_text`` returned, i.e. once the app acknowledged it;
-``KILL <point>`` right before killing itself; ``DONE`` once drained.
-"""
-
+Protocol on stdout, one line each: ``PID <pid>`` when a child was forked, then the child's
+lines as it writes them: ``READY`` once its engine has started (recovery and receipts done);
+``ACK <json {"id", "text"}>`` after ``send_text`` returned, i.e. once the app acknowledged the
+message; ``KILL <point>`` right before killing itself; ``DONE`` once drained; and finally
+``EXIT <code>`` (``-9`` for SIGKILL) from the server when the child is gone.
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +23,7 @@ import random
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 # Runs as a script: make the repository importable (tests.fakes, sync).
@@ -33,14 +36,12 @@ from sync.store.cache_key import resolve_cache_key  # noqa: E402
 from sync.store.database import Database  # noqa: E402
 from tests.fakes.recording_provider import RecordingProvider  # noqa: E402
 
-_print_lock = threading.Lock()
+_out_fd = 1
 
 
 def say(line: str) -> None:
-    """One whole line on stdout, flushed at once (the parent reads it even if we die next)."""
-    with _print_lock:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
+    """One whole line in one unbuffered write: the parent has it even if we die right after."""
+    os.write(_out_fd, (line + "\n").encode("utf-8"))
 
 
 def install_kill(point: str, occurrence: int) -> None:
@@ -92,9 +93,44 @@ async def run(config: dict[str, object]) -> None:
     say("DONE")
 
 
+def child(config: dict[str, object], out_fd: int) -> None:
+    """Body of a forked child: run, then leave without the server's cleanup."""
+    global _out_fd
+    _out_fd = out_fd
+    code = 0
+    try:
+        asyncio.run(run(config))
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        code = 1
+    os._exit(code)
+
+
+def serve() -> None:
+    """Fork one child per configuration line; relay its lines; report how it ended."""
+    for line in sys.stdin:
+        config = json.loads(line)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read_fd)
+            child(config, write_fd)
+        os.close(write_fd)
+        sys.stdout.write(f"PID {pid}\n")
+        sys.stdout.flush()
+        with os.fdopen(read_fd, "rb") as lines:
+            for relayed in lines:
+                sys.stdout.write(relayed.decode("utf-8"))
+                sys.stdout.flush()
+        _, status = os.waitpid(pid, 0)
+        sys.stdout.write(f"EXIT {os.waitstatus_to_exitcode(status)}\n")
+        sys.stdout.flush()
+
+
 def main() -> None:
-    """Entry point: the configuration is one JSON argument."""
-    asyncio.run(run(json.loads(sys.argv[1])))
+    """Entry point."""
+    serve()
 
 
 if __name__ == "__main__":

@@ -85,6 +85,16 @@ class BrokenPriorityKeyring(MemoryKeyring):
         raise RuntimeError("backend not usable here")
 
 
+def make_chainer() -> KeyringBackend:
+    """keyring's chainer, over whatever ``ChainerBackend.backends`` was patched to."""
+    return chainer.ChainerBackend()  # type: ignore[no-untyped-call]  # unannotated in keyring
+
+
+def make_fail() -> KeyringBackend:
+    """What keyring picks when the OS offers no keyring."""
+    return fail.Keyring()  # type: ignore[no-untyped-call]  # unannotated in keyring
+
+
 @pytest.fixture
 def memory_keyring() -> MemoryKeyring:
     """A fresh, usable, empty keyring."""
@@ -276,12 +286,12 @@ def test_unusable_backends_are_refused(
 
 def test_chainer_with_nothing_to_chain_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chainer.ChainerBackend, "backends", [])
-    assert not keyring_backend_usable(chainer.ChainerBackend())
+    assert not keyring_backend_usable(make_chainer())
 
 
 def test_chainer_of_only_low_priority_backends_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chainer.ChainerBackend, "backends", [LowPriorityKeyring()])
-    assert not keyring_backend_usable(chainer.ChainerBackend())
+    assert not keyring_backend_usable(make_chainer())
 
 
 def test_chainer_over_a_real_keyring_is_used(
@@ -289,7 +299,7 @@ def test_chainer_over_a_real_keyring_is_used(
 ) -> None:
     inner = MemoryKeyring()
     monkeypatch.setattr(chainer.ChainerBackend, "backends", [inner])
-    store = KeyringKeyStore(cache_file, chainer.ChainerBackend())
+    store = KeyringKeyStore(cache_file, make_chainer())
     assert store.available()
     key = CacheKey.generate()
     store.save(key)
@@ -504,7 +514,12 @@ def test_failed_write_keeps_the_old_file_and_no_temporary_file(
 
 
 KEY = CacheKey.generate()
-PLAIN: dict[str, Any] = {"format": "caixa-cache-key", "version": 1, "kind": "plain", "key": KEY.hex()}
+PLAIN: dict[str, Any] = {
+    "format": "caixa-cache-key",
+    "version": 1,
+    "kind": "plain",
+    "key": KEY.hex(),
+}
 
 
 def protected_record() -> dict[str, Any]:
@@ -568,7 +583,8 @@ INVALID_FILES: dict[str, bytes] = {
     "r zero": with_changes(protected_record(), r=0),
     "p huge": with_changes(protected_record(), p=10**9),
     "too much memory": with_changes(protected_record(), n=2**20, r=32),
-    "huge file": b'{"format": "caixa-cache-key", "pad": "' + b"a" * 200_000 + b'"}',
+    # Valid but for its size: only the size limit can refuse it.
+    "huge file": with_changes(PLAIN, padding="a" * 200_000),
 }
 
 
@@ -597,6 +613,13 @@ def test_truncated_plain_file_error_carries_no_key(tmp_path: Path) -> None:
     assert info.value.__cause__ is None
     assert info.value.__context__ is None
     assert_no_key_material(info.value, key)
+
+
+def test_oversized_key_file_is_refused_by_size(tmp_path: Path) -> None:
+    path = tmp_path / "key.json"
+    path.write_bytes(with_changes(PLAIN, padding="a" * 200_000))
+    with pytest.raises(KeyFileInvalid, match="too large"):
+        KeyFileStore(path).load()
 
 
 def test_key_file_path_is_a_folder(tmp_path: Path) -> None:
@@ -678,6 +701,14 @@ def test_damaged_entry_with_a_cache_is_a_missing_key(
     assert memory_keyring.entries == {entry: "damaged"}
 
 
+def test_damaged_entry_and_create_false(memory_keyring: MemoryKeyring, cache_file: Path) -> None:
+    entry = KeyringKeyStore(cache_file, memory_keyring).entry
+    memory_keyring.set_password(*entry, "damaged")
+    with pytest.raises(MissingCacheKey, match="not a valid Caixa key"):
+        resolve_cache_key(cache_file, keyring_backend=memory_keyring, create=False)
+    assert memory_keyring.entries == {entry: "damaged"}
+
+
 def test_key_file_first_run_is_plain_and_reused(
     memory_keyring: MemoryKeyring, cache_file: Path, tmp_path: Path
 ) -> None:
@@ -702,7 +733,7 @@ def test_key_file_works_without_a_keyring(cache_file: Path, tmp_path: Path) -> N
     key = CacheKey.generate()
     KeyFileStore(key_file).save_plain(key)
     make_cache(cache_file)
-    assert resolve_cache_key(cache_file, key_file=key_file, keyring_backend=fail.Keyring()) == key
+    assert resolve_cache_key(cache_file, key_file=key_file, keyring_backend=make_fail()) == key
 
 
 @pytest.mark.usefixtures("fast_scrypt")

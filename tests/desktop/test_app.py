@@ -1,0 +1,181 @@
+"""The app's start-up: finding the key (with or without a keyring), resetting, running to the end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from keyring.backends import fail
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from desktop import app as app_module
+from desktop.views.cache_key_dialogs import KeyProtectionDialog, PasscodeDialog
+from sync.store.cache_key import CacheKey, KeyFileStore
+from tests.fakes.memory_keyring import MemoryKeyring
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
+
+    from tests.conftest import ARun
+
+
+def _when_visible(kind, action, *, attempts: int = 100) -> None:
+    """Run ``action(widget)`` as soon as a visible top-level ``kind`` shows up."""
+
+    def poll(left: int = attempts) -> None:
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, kind) and widget.isVisible():
+                action(widget)
+                return
+        if left:
+            QTimer.singleShot(20, lambda: poll(left - 1))
+
+    QTimer.singleShot(0, poll)
+
+
+def test_keyring_key_is_made_once_and_found_again(arun: ARun, tmp_path: Path) -> None:
+    backend = MemoryKeyring()
+    cache = tmp_path / "caixa-cache.db"
+    first = arun(
+        app_module.resolve_key_interactively(cache, None, demo=False, keyring_backend=backend)
+    )
+    assert isinstance(first, CacheKey)
+    assert backend.entries == {("caixa", f"cache-key:{cache}"): first.hex()}
+    again = arun(
+        app_module.resolve_key_interactively(cache, None, demo=False, keyring_backend=backend)
+    )
+    assert again == first
+
+
+def test_no_keyring_demo_runs_on_a_throwaway_key(arun: ARun, tmp_path: Path) -> None:
+    cache = tmp_path / "demo" / "caixa-cache.db"
+    result = arun(
+        app_module.resolve_key_interactively(cache, None, demo=True, keyring_backend=fail.Keyring())
+    )
+    assert result == "ephemeral"
+    assert not any(tmp_path.rglob("*"))  # nothing written, not even a folder
+
+
+def test_no_keyring_asks_and_writes_a_passcode_protected_file(
+    qtbot: QtBot, arun: ARun, tmp_path: Path
+) -> None:
+    cache = tmp_path / "caixa-cache.db"
+
+    def choose_passcode(dialog: KeyProtectionDialog) -> None:
+        dialog.passcode_edit.setText("pão-de-queijo")
+        dialog.confirm_edit.setText("pão-de-queijo")
+        dialog.buttons.accepted.emit()
+
+    _when_visible(KeyProtectionDialog, choose_passcode)
+    key = arun(
+        app_module.resolve_key_interactively(
+            cache, None, demo=False, keyring_backend=fail.Keyring()
+        )
+    )
+    assert isinstance(key, CacheKey)
+    key_file = tmp_path / app_module.DEFAULT_KEY_FILE_NAME
+    record = json.loads(key_file.read_text())
+    assert record["kind"] == "scrypt-aesgcm"
+    assert key.hex() not in key_file.read_text()
+
+    # Next start: the file beside the cache is found and its passcode asked for; a wrong one is
+    # refused with a retry, the right one opens it.
+    typed = iter(["errado!", "pão-de-queijo"])
+
+    def type_passcode(dialog: PasscodeDialog) -> None:
+        dialog.passcode_edit.setText(next(typed))
+        dialog.accept()
+        if typed.__length_hint__():
+            _when_visible(PasscodeDialog, type_passcode)
+
+    _when_visible(PasscodeDialog, type_passcode)
+    again = arun(
+        app_module.resolve_key_interactively(
+            cache, None, demo=False, keyring_backend=fail.Keyring()
+        )
+    )
+    assert again == key
+
+
+def test_no_keyring_cancel_gives_up_without_writing(
+    qtbot: QtBot, arun: ARun, tmp_path: Path
+) -> None:
+    _when_visible(KeyProtectionDialog, lambda d: d.reject())
+    result = arun(
+        app_module.resolve_key_interactively(
+            tmp_path / "caixa-cache.db", None, demo=False, keyring_backend=fail.Keyring()
+        )
+    )
+    assert result is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_key_offers_reset_and_keeps_the_old_file(
+    qtbot: QtBot, arun: ARun, tmp_path: Path
+) -> None:
+    cache = tmp_path / "caixa-cache.db"
+    cache.write_bytes(b"old encrypted bytes")
+    (tmp_path / "caixa-cache.db-wal").write_bytes(b"wal")
+
+    def accept(box: QMessageBox) -> None:
+        next(
+            b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole
+        ).click()
+
+    _when_visible(QMessageBox, accept)
+    backend = MemoryKeyring()
+    key = arun(
+        app_module.resolve_key_interactively(cache, None, demo=False, keyring_backend=backend)
+    )
+    assert isinstance(key, CacheKey)
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert len(kept) == 2 and all(".unreadable-" in name for name in kept)
+    assert any(p.read_bytes() == b"old encrypted bytes" for p in tmp_path.iterdir())
+
+
+def test_wrong_key_file_offers_reset_or_quit(qtbot: QtBot, arun: ARun, tmp_path: Path) -> None:
+    from sync.store.local_cache import LocalCache
+
+    data = tmp_path / "data"
+    key_file = tmp_path / "key.json"
+    cache_path = data / "caixa-cache.db"
+    LocalCache.open(cache_path, CacheKey.generate()).close()
+    KeyFileStore(key_file).save_plain(CacheKey.generate())  # not the cache's key
+    paths = app_module.resolve_paths(str(data), str(key_file))
+
+    def quit_(box: QMessageBox) -> None:
+        assert "could not be opened" in box.detailedText()
+        next(
+            b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.RejectRole
+        ).click()
+
+    _when_visible(QMessageBox, quit_)
+    assert arun(app_module.open_services(paths, demo=False)) is None
+    assert cache_path.exists()  # quitting changes nothing
+
+
+@pytest.mark.slow
+def test_app_runs_the_demo_until_its_window_closes(
+    qtbot: QtBot, arun: ARun, tmp_path: Path
+) -> None:
+    from desktop.views.main_window import MainWindow
+
+    args = argparse.Namespace(
+        data_dir=str(tmp_path / "data"), key_file=str(tmp_path / "key.json"), demo=True, lang="en"
+    )
+    app = QApplication.instance()
+    seen: list[MainWindow] = []
+
+    def close_when_filled(window: MainWindow) -> None:
+        seen.append(window)
+        qtbot.waitUntil(lambda: window.presenter.conversations.rowCount() > 0, timeout=10_000)
+        window.close()
+
+    _when_visible(MainWindow, close_when_filled, attempts=1000)
+    assert arun(app_module._main(app, args), timeout=60) == 0
+    assert seen
+    assert (tmp_path / "data" / "demo" / "caixa-cache.db").exists()
