@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sync.settings import resolve_paths
 from sync.store.cache_key import CacheKeyError, resolve_cache_key
@@ -20,19 +20,30 @@ from sync.store.export import UnknownAccount, write_export
 from sync.store.local_cache import CacheOpenError, LocalCache
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags every ``caixa`` command understands."""
-    parser.add_argument("--data-dir", help="folder of the local cache (env CAIXA_DATA_DIR)")
+def add_common_arguments(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
+    """Flags every ``caixa`` command understands, before or after the command's name.
+
+    On a subcommand they default to ``SUPPRESS``: argparse lets a subparser's defaults overwrite
+    what was given before the command (``caixa --data-dir X export``).
+    """
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if subcommand else {}
     parser.add_argument(
-        "--key-file", help="keep the cache key in this file, not the keyring (env CAIXA_KEY_FILE)"
+        "--data-dir", help="folder of the local cache (env CAIXA_DATA_DIR)", **default
     )
-    parser.add_argument("--demo", action="store_true", help="use the built-in demo workspace")
+    parser.add_argument(
+        "--key-file",
+        help="keep the cache key in this file, not the keyring (env CAIXA_KEY_FILE)",
+        **default,
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="use the built-in demo workspace", **default
+    )
 
 
 def add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``caixa export``."""
     export = subparsers.add_parser("export", help="export messages as JSON Lines or CSV")
-    add_common_arguments(export)
+    add_common_arguments(export, subcommand=True)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--account", help="only this number (its name, as shown in the rail)")
     export.add_argument("--out", help="write to this file instead of standard output")

@@ -15,7 +15,6 @@ from PySide6.QtCore import (
 )
 from typing_extensions import override
 
-from desktop.models.safe_emit import emit
 from sync.domain.models import Account, ConnectionState
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -164,7 +163,7 @@ class AccountListModel(QAbstractListModel):
             if old != new:
                 self._rows[row] = new
                 index = self.index(row, 0)
-                emit(self.dataChanged, index, index)
+                self.dataChanged.emit(index, index)
 
     def set_unread(self, unread: Mapping[int, int]) -> None:
         """Update only the badges."""

@@ -18,7 +18,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelInde
 from typing_extensions import override
 
 from desktop import bridge
-from desktop.models.safe_emit import emit
+from desktop.models.formatting import preview_text
 from sync.domain.models import Conversation
 from sync.store import queries
 from sync.store.database import Database
@@ -120,7 +120,7 @@ class ConversationListModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             name = conversation.customer_name or conversation.customer_phone
             if role == Qt.ItemDataRole.AccessibleTextRole:
-                parts = [name, conversation.last_preview]
+                parts = [name, preview_text(conversation.last_preview)]
                 if conversation.unread_count:
                     parts.append(self.tr("%n unread", "", conversation.unread_count))
                 return ", ".join(p for p in parts if p)
@@ -196,8 +196,7 @@ class ConversationListModel(QAbstractListModel):
             return
         self._account_names = dict(names)
         if self._rows and self._account_id is None:
-            emit(
-                self.dataChanged,
+            self.dataChanged.emit(
                 self.index(0, 0),
                 self.index(len(self._rows) - 1, 0),
                 [self.AccountNameRole],
@@ -239,7 +238,7 @@ class ConversationListModel(QAbstractListModel):
         if list_id != self._list_id:
             return 0
         added = self._append_page(rows, notify=True)
-        emit(self.page_loaded, added)
+        self.page_loaded.emit(added)
         return added
 
     def _append_page(self, page: list[Conversation], *, notify: bool) -> int:
@@ -330,7 +329,7 @@ class ConversationListModel(QAbstractListModel):
             self._keys[row] = key
             self._key_of[fresh.id] = key
             index = self.index(row, 0)
-            emit(self.dataChanged, index, index)
+            self.dataChanged.emit(index, index)
             return
         self.beginMoveRows(QModelIndex(), row, row, QModelIndex(), target)
         del self._rows[row]
@@ -341,4 +340,4 @@ class ConversationListModel(QAbstractListModel):
         self._key_of[fresh.id] = key
         self.endMoveRows()
         index = self.index(final, 0)
-        emit(self.dataChanged, index, index)
+        self.dataChanged.emit(index, index)

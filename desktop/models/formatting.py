@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale
@@ -93,6 +94,9 @@ def body_for(type_: MessageType, text: str, media: dict[str, Any] | None) -> str
         head = QCoreApplication.translate("Formatting", "📷 Photo")
     elif type_ is MessageType.VIDEO:
         head = QCoreApplication.translate("Formatting", "🎥 Video")
+        seconds = _media_value(media, "duration_s", "seconds", "duration")
+        if isinstance(seconds, int | float):
+            head += " " + duration(seconds)
     elif type_ is MessageType.STICKER:
         head = QCoreApplication.translate("Formatting", "🏷 Sticker")
     elif type_ is MessageType.DOCUMENT:
@@ -103,7 +107,7 @@ def body_for(type_: MessageType, text: str, media: dict[str, Any] | None) -> str
         if name and caption == str(name):
             caption = ""
     elif type_ is MessageType.AUDIO:
-        seconds = _media_value(media, "seconds", "duration", "duration_s", "length")
+        seconds = _media_value(media, "duration_s", "seconds", "duration")
         head = QCoreApplication.translate("Formatting", "🎤 Voice message")
         if isinstance(seconds, int | float):
             head += " " + duration(seconds)
@@ -124,6 +128,22 @@ def body_for(type_: MessageType, text: str, media: dict[str, Any] | None) -> str
     else:
         head = QCoreApplication.translate("Formatting", "Unsupported message")
     return f"{head}\n{caption}" if caption else head
+
+
+# The store keeps "[audio]"-style previews for media without a caption (``bulk.preview_of``).
+_TYPE_TOKEN = re.compile(r"^\[(\w+)\]$")
+
+
+def preview_text(preview: str) -> str:
+    """The last-message preview as the list shows it ("[audio]" → "🎤 Voice message")."""
+    match = _TYPE_TOKEN.match(preview)
+    if match is None:
+        return preview.replace("\n", " ")
+    try:
+        type_ = MessageType(match.group(1))
+    except ValueError:
+        return preview
+    return body_for(type_, "", None)
 
 
 def status_tooltip(status: DeliveryStatus, error: str | None) -> str | None:

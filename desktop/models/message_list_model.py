@@ -22,7 +22,6 @@ from desktop.models.formatting import (
     message_body,
     status_tooltip,
 )
-from desktop.models.safe_emit import emit
 from sync.domain.models import Direction, Message
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -227,10 +226,10 @@ class MessageListModel(QAbstractListModel):
             self._bodies[row] = message_body(message)
             roles.append(Qt.ItemDataRole.DisplayRole)
         index = self.index(row, 0)
-        emit(self.dataChanged, index, index, roles)
+        self.dataChanged.emit(index, index, roles)
 
     def _separator_changed(self, row: int) -> None:
         """The row after an insertion may gain or lose its day separator."""
         if 0 <= row < len(self._rows):
             index = self.index(row, 0)
-            emit(self.dataChanged, index, index, [self.DaySeparatorRole])
+            self.dataChanged.emit(index, index, [self.DaySeparatorRole])

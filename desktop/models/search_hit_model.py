@@ -10,7 +10,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 from typing_extensions import override
 
-from desktop.models.formatting import full_time
+from desktop.models.formatting import full_time, list_time
 from sync.store.search import SearchHit
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -89,6 +89,8 @@ class SearchHitModel(QAbstractListModel):
         if role == self.AccountNameRole:
             return self._account_names.get(hit.account_id, "")
         if role == self.WhenRole:
+            return list_time(hit.timestamp_ms)
+        if role == Qt.ItemDataRole.ToolTipRole:
             return full_time(hit.timestamp_ms)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             name = hit.customer_name or hit.customer_phone

@@ -17,7 +17,6 @@ from desktop import bridge
 from desktop.models.account_list_model import AccountListModel
 from desktop.models.conversation_list_model import ConversationListModel, DatabaseConversations
 from desktop.models.message_list_model import MessageListModel
-from desktop.models.safe_emit import emit
 from desktop.models.search_hit_model import SearchHitModel
 from sync.domain.models import Account, Conversation, Direction, Message
 from sync.engine.outbox import OutboxError
@@ -128,7 +127,7 @@ class InboxPresenter(QObject):
         if account_id == self._account_id and self.conversations.account_id == account_id:
             return
         self._account_id = account_id
-        emit(self.account_selected, account_id)
+        self.account_selected.emit(account_id)
         await self.conversations.reload(account_id)
         if (
             self._current is not None
@@ -150,7 +149,7 @@ class InboxPresenter(QObject):
         self._current = conversation
         self._loading_older = self._loading_newer = False
         self.messages.show(conversation_id, page, has_older=len(page) >= self._page)
-        emit(self.conversation_opened, conversation)
+        self.conversation_opened.emit(conversation)
         await self._mark_read(conversation)
 
     async def open_hit(self, hit: SearchHit) -> None:
@@ -177,10 +176,10 @@ class InboxPresenter(QObject):
             has_older=anchor >= AROUND,
             has_newer=len(around) - anchor - 1 >= AROUND,
         )
-        emit(self.conversation_opened, conversation)
+        self.conversation_opened.emit(conversation)
         row = self.messages.row_of(hit.message_id)
         if row is not None:
-            emit(self.message_revealed, row)
+            self.message_revealed.emit(row)
         await self._mark_read(conversation)
 
     async def load_older(self) -> int:
@@ -206,7 +205,7 @@ class InboxPresenter(QObject):
         if ticket != self._chat_ticket:
             return 0
         added = self.messages.prepend(page, has_older=len(page) >= self._page)
-        emit(self.older_loaded, added)
+        self.older_loaded.emit(added)
         return added
 
     async def load_newer(self) -> int:
@@ -232,7 +231,7 @@ class InboxPresenter(QObject):
         if ticket != self._chat_ticket:
             return 0
         added = self.messages.append(page, has_newer=len(page) >= self._page)
-        emit(self.newer_loaded, added)
+        self.newer_loaded.emit(added)
         return added
 
     async def send_text(self, text: str) -> Message | None:
@@ -245,10 +244,10 @@ class InboxPresenter(QObject):
         try:
             message = await self._services.engine.send_text(conversation.id, text)
         except OutboxError as exc:
-            emit(self.send_failed, text, str(exc))
+            self.send_failed.emit(text, str(exc))
             return None
         self.messages.merge([message])  # at once, not after the change set's round trip
-        emit(self.message_queued, message)
+        self.message_queued.emit(message)
         return message
 
     async def search(self, text: str) -> list[SearchHit]:
@@ -260,7 +259,7 @@ class InboxPresenter(QObject):
         if ticket == self._latest_search:
             self.search_hits.set_account_names(self.accounts.account_names())
             self.search_hits.show(query, hits)
-            emit(self.search_finished, query, len(hits))
+            self.search_finished.emit(query, len(hits))
         return hits
 
     async def reload(self) -> None:
@@ -294,7 +293,7 @@ class InboxPresenter(QObject):
             self.messages.merge(messages)
             if fresh is not None and fresh != self._current:
                 self._current = fresh
-                emit(self.conversation_updated, fresh)
+                self.conversation_updated.emit(fresh)
             if self.attentive and any(m.direction is Direction.IN for m in messages):
                 await self._mark_read(self._current)
 
@@ -304,7 +303,7 @@ class InboxPresenter(QObject):
         self._chat_ticket += 1
         self._current = None
         self.messages.clear()
-        emit(self.conversation_opened, None)
+        self.conversation_opened.emit(None)
 
     async def _mark_read(self, conversation: Conversation | None) -> None:
         if conversation is not None and conversation.unread_count > 0:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from string import Template
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QKeySequence, QPalette, QShortcut
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QPainter, QPalette, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -30,7 +30,6 @@ from typing_extensions import override
 from desktop import bridge
 from desktop.models.account_list_model import AccountListModel, account_label
 from desktop.models.conversation_list_model import ConversationListModel
-from desktop.models.safe_emit import emit
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.widgets import painting
 from desktop.widgets.account_delegate import AccountDelegate
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from desktop.views.search_dialog import SearchDialog
 
 _Index = QModelIndex | QPersistentModelIndex
+_HEADER_AVATAR = 38
 
 _STYLE = Template("""
 #rail { background: $rail; border: none; }
@@ -212,15 +212,21 @@ class MainWindow(QMainWindow):
         header = QWidget(chat)
         header.setObjectName("chatHeader")
         header.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
-        header_layout = QVBoxLayout(header)
-        header_layout.setContentsMargins(18, 10, 18, 10)
-        header_layout.setSpacing(1)
+        header_row = QHBoxLayout(header)
+        header_row.setContentsMargins(16, 8, 18, 8)
+        header_row.setSpacing(12)
+        self.chat_avatar = QLabel(header)
+        self.chat_avatar.setFixedSize(_HEADER_AVATAR, _HEADER_AVATAR)
+        header_row.addWidget(self.chat_avatar)
+        titles = QVBoxLayout()
+        titles.setSpacing(1)
         self.chat_title = QLabel(header)
         self.chat_title.setObjectName("chatTitle")
         self.chat_subtitle = QLabel(header)
         self.chat_subtitle.setObjectName("chatSubtitle")
-        header_layout.addWidget(self.chat_title)
-        header_layout.addWidget(self.chat_subtitle)
+        titles.addWidget(self.chat_title)
+        titles.addWidget(self.chat_subtitle)
+        header_row.addLayout(titles, 1)
         layout.addWidget(header)
 
         self.chat_view = ChatView(chat)
@@ -308,7 +314,7 @@ class MainWindow(QMainWindow):
         if self._search is not None:
             self._search.close()
         super().closeEvent(event)
-        emit(self.closed)
+        self.closed.emit()
 
     @override
     def changeEvent(self, event: QEvent) -> None:
@@ -401,7 +407,22 @@ class MainWindow(QMainWindow):
         self._show_header(conversation)
 
     def _show_header(self, conversation: Conversation) -> None:
-        self.chat_title.setText(conversation.customer_name or conversation.customer_phone)
+        name = conversation.customer_name or conversation.customer_phone
+        self.chat_title.setText(name)
+        ratio = self.devicePixelRatioF()
+        pixmap = QPixmap(int(_HEADER_AVATAR * ratio), int(_HEADER_AVATAR * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painting.paint_avatar(
+            painter,
+            QRect(0, 0, _HEADER_AVATAR, _HEADER_AVATAR),
+            painting.initials(name),
+            painting.avatar_colour(conversation.id),
+            self.font(),
+        )
+        painter.end()
+        self.chat_avatar.setPixmap(pixmap)
         parts = []
         if conversation.customer_name and conversation.customer_phone:
             parts.append(conversation.customer_phone)

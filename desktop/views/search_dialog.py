@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from typing_extensions import override
 
 from desktop import bridge
-from desktop.views.inbox_presenter import InboxPresenter
+from desktop.views.inbox_presenter import SEARCH_LIMIT, InboxPresenter
 from desktop.widgets.search_hit_delegate import SearchHitDelegate
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -153,6 +153,8 @@ class SearchDialog(QDialog):
             self.status_label.setText("")
         elif count == 0:
             self.status_label.setText(self.tr("No messages found"))
+        elif count >= SEARCH_LIMIT:
+            self.status_label.setText(self.tr("The newest %n matches", "", count))
         else:
             self.status_label.setText(self.tr("%n message(s) found", "", count))
         if count:

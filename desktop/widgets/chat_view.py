@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 from typing_extensions import override
 
 from desktop.models.message_list_model import MessageListModel
-from desktop.models.safe_emit import emit
 from desktop.widgets import painting
 from desktop.widgets.message_delegate import MessageDelegate
 
@@ -33,6 +32,7 @@ class ChatView(QListView):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._top_margin = 0
         self.setObjectName("chatView")
         self.message_delegate = MessageDelegate(self)
         self.setItemDelegate(self.message_delegate)
@@ -47,7 +47,9 @@ class ChatView(QListView):
         self.verticalScrollBar().setSingleStep(24)
         palette = self.palette()
         palette.setColor(QPalette.ColorRole.Base, painting.CHAT_BACKGROUND)
+        palette.setColor(QPalette.ColorRole.Window, painting.CHAT_BACKGROUND)
         self.setPalette(palette)
+        self.setAutoFillBackground(True)  # the margin above a short chat
         self.viewport().setAutoFillBackground(True)
         self._keep_from_bottom: int | None = None
         self._follow = False
@@ -92,11 +94,24 @@ class ChatView(QListView):
             return
         bar = self.verticalScrollBar()
         if model.has_older and bar.value() <= bar.minimum() + TOP_THRESHOLD:
-            emit(self.top_reached)
+            self.top_reached.emit()
         elif model.has_newer and bar.value() >= bar.maximum() - TOP_THRESHOLD:
-            emit(self.bottom_reached)
+            self.bottom_reached.emit()
 
     # -- Qt overrides ------------------------------------------------------------------------
+
+    @override
+    def updateGeometries(self) -> None:
+        super().updateGeometries()
+        # A short chat sits at the bottom, next to the composer, as on a phone: the empty room
+        # goes above the viewport, so rows and scrolling work as in any list.
+        available = self.height() - 2 * self.frameWidth()
+        model = self._model()
+        content = self.contentsSize().height() if model is not None and model.rowCount() else 0
+        top = max(0, available - content) if content else 0
+        if top != self._top_margin:
+            self._top_margin = top
+            self.setViewportMargins(0, top, 0, 0)
 
     @override
     def resizeEvent(self, e: QResizeEvent) -> None:

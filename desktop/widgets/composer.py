@@ -7,8 +7,6 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QFrame, QPlainTextEdit, QSizePolicy, QWidget
 from typing_extensions import override
 
-from desktop.models.safe_emit import emit
-
 MAX_LINES = 6
 
 
@@ -35,7 +33,7 @@ class Composer(QPlainTextEdit):
         if not text.strip():
             return
         self.clear()
-        emit(self.submitted, text)
+        self.submitted.emit(text)
 
     @override
     def keyPressEvent(self, e: QKeyEvent) -> None:

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 from typing_extensions import override
 
 from desktop.models.conversation_list_model import ConversationListModel
-from desktop.models.formatting import list_time
+from desktop.models.formatting import list_time, preview_text
 from desktop.widgets import painting
 from sync.domain.models import Conversation, Direction
 
@@ -114,7 +114,7 @@ class ConversationDelegate(QStyledItemDelegate):
             x += painting.TICK_WIDTH
         painter.setFont(font)
         painter.setPen(painting.TEXT if unread else painting.TEXT_MUTED)
-        preview = conversation.last_preview.replace("\n", " ")
+        preview = preview_text(conversation.last_preview)
         painter.drawText(
             QRect(x, line2.top(), max(0, preview_right - x), line2.height()),
             int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),

@@ -75,7 +75,7 @@ class SearchHitDelegate(QStyledItemDelegate):
         customer = hit.customer_name or hit.customer_phone
         account = str(index.data(SearchHitModel.AccountNameRole) or "")
         account_text = f"  · {account}" if account else ""
-        account_room = min(small_metrics.horizontalAdvance(account_text), name_room // 2)
+        account_room = min(small_metrics.horizontalAdvance(account_text) + 4, name_room // 2)
         name = bold_metrics.elidedText(
             customer, Qt.TextElideMode.ElideRight, max(0, name_room - account_room)
         )

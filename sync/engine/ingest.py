@@ -125,15 +125,29 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
     seq = cursor.lastrowid
     if event.text:
         cursor.execute("INSERT INTO message_fts(rowid, body) VALUES (?, ?)", (seq, event.text))
-    unread = 1 if event.direction is Direction.IN else 0
-    # An older message arriving late (a backfill) must not replace the newer preview.
+    if event.direction is Direction.IN:
+        cursor.execute(
+            "UPDATE conversations SET unread_count = unread_count + 1 WHERE id = ?",
+            (conversation_id,),
+        )
+    # An older message arriving late (a backfill) must not replace the newer preview. A reply
+    # sent from the phone means someone answered: the conversation counts as read.
     cursor.execute(
         "UPDATE conversations SET"
-        " unread_count = CASE WHEN ? THEN unread_count + 1 ELSE 0 END,"
+        " unread_count = CASE WHEN ? = 'out' THEN 0 ELSE unread_count END,"
         " last_message_at = ?, last_preview = ?, last_direction = ?, last_status = ?,"
         " last_message_seq = ?"
         " WHERE id = ? AND last_message_at <= ?",
-        (unread, ts_ms, preview, event.direction.value, status.value, seq, conversation_id, ts_ms),
+        (
+            event.direction.value,
+            ts_ms,
+            preview,
+            event.direction.value,
+            status.value,
+            seq,
+            conversation_id,
+            ts_ms,
+        ),
     )
     return message_id, conversation_id
 
@@ -162,8 +176,10 @@ def _apply_status(cursor: Any, event: StatusEvent) -> tuple[str, int] | None:
                 (event.provider_message_id, message_id),
             )
         return None
+    # The error travels with the status: a receipt that settles an "unknown" message clears
+    # the reason it was unknown.
     cursor.execute(
-        "UPDATE messages SET status = ?, error = COALESCE(?, error),"
+        "UPDATE messages SET status = ?, error = ?,"
         " provider_message_id = COALESCE(provider_message_id, ?) WHERE id = ?",
         (event.status.value, event.error, event.provider_message_id, message_id),
     )

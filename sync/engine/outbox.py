@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from sync import faults
 from sync.domain.ids import uuid7
@@ -185,13 +186,10 @@ def claim_next(
     entries simply wait.
     """
     now = _now_ms() if now_ms is None else now_ms
-    account_filter = ""
-    params: tuple[object, ...] = (now,)
-    if account_ids is not None:
-        if not account_ids:
-            return None
-        account_filter = f"AND o.account_id IN ({','.join('?' * len(account_ids))})"
-        params = (now, *sorted(account_ids))
+    account_filter, ids = _account_filter(account_ids)
+    if account_filter is None:
+        return None
+    params = (now, *ids)
     cursor = cache.raw_cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")
@@ -256,7 +254,9 @@ def _finish(
                 cursor.execute("COMMIT")
                 return ChangeSet()
             conversation_id, account_id = row
+            echo: tuple[str, DeliveryStatus] | None = None
             if provider_message_id is not None:
+                echo = _absorb_echo(cursor, message_id, account_id, provider_message_id)
                 cursor.execute(
                     "UPDATE messages SET provider_message_id = ? WHERE id = ?",
                     (provider_message_id, message_id),
@@ -273,6 +273,8 @@ def _finish(
             else:
                 cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
                 _set_status(cursor, message_id, conversation_id, status, error)
+                if echo is not None:  # receipts may have reached the echo first
+                    _set_status(cursor, message_id, conversation_id, echo[1], None)
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")
@@ -282,8 +284,39 @@ def _finish(
     return ChangeSet(
         accounts=frozenset({account_id}),
         conversations=frozenset({conversation_id}),
-        messages=frozenset({message_id}),
+        messages=frozenset({message_id} | ({echo[0]} if echo else set())),
     )
+
+
+def _absorb_echo(
+    cursor: Any, message_id: str, account_id: int, provider_message_id: str
+) -> tuple[str, DeliveryStatus] | None:
+    """Merge a copy of our own message that the provider echoed before the send returned.
+
+    QR-linked providers report our outgoing messages as "from me" webhooks, sometimes before
+    the send call answers; ingest then stored the echo as a message of its own. Ours is the row
+    the agent wrote, so the echo goes (index entry included) and lends it its receipts.
+    """
+    row = cursor.execute(
+        "SELECT id, seq, status, body FROM messages"
+        " WHERE account_id = ? AND provider_message_id = ? AND id != ?",
+        (account_id, provider_message_id, message_id),
+    ).fetchone()
+    if row is None:
+        return None
+    echo_id, echo_seq, echo_status, echo_body = row
+    if echo_body:
+        cursor.execute(
+            "INSERT INTO message_fts(message_fts, rowid, body) VALUES ('delete', ?, ?)",
+            (echo_seq, echo_body),
+        )
+    cursor.execute("DELETE FROM messages WHERE id = ?", (echo_id,))
+    cursor.execute(
+        "UPDATE conversations SET last_message_seq = (SELECT seq FROM messages WHERE id = ?)"
+        " WHERE last_message_seq = ?",
+        (message_id, echo_seq),
+    )
+    return echo_id, DeliveryStatus(echo_status)
 
 
 def complete_sent(cache: LocalCache, message_id: str, provider_message_id: str) -> ChangeSet:
@@ -314,12 +347,37 @@ def pending_count(cache: LocalCache) -> int:
     return int(count)
 
 
-def next_due_ms(cache: LocalCache) -> int | None:
-    """When the earliest waiting entry becomes due (None when the outbox is empty)."""
+_NEXT_DUE = """
+SELECT MIN(o.next_attempt_at) FROM outbox o
+WHERE o.state = 'pending'
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox p WHERE p.account_id = o.account_id AND p.rowid < o.rowid)
+{account_filter}
+"""
+
+
+def next_due_ms(cache: LocalCache, *, account_ids: frozenset[int] | None = None) -> int | None:
+    """When the next claimable entry becomes due: None when nothing could be claimed.
+
+    Only the head of each number's queue counts (the rest wait behind it), and with
+    ``account_ids`` only numbers ready to send, so the dispatcher sleeps instead of spinning
+    while a number is offline or its head waits out a backoff.
+    """
+    account_filter, params = _account_filter(account_ids)
+    if account_filter is None:
+        return None
     row = cache.conn.exec_driver_sql(
-        "SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'"
+        _NEXT_DUE.format(account_filter=account_filter), tuple(params)
     ).fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+def _account_filter(account_ids: frozenset[int] | None) -> tuple[str | None, list[int]]:
+    if account_ids is None:
+        return "", []
+    if not account_ids:
+        return None, []
+    return f"AND o.account_id IN ({','.join('?' * len(account_ids))})", sorted(account_ids)
 
 
 def _set_status(

@@ -101,8 +101,7 @@ class Engine:
 
     async def dispatch_once(self) -> bool:
         """Send the next due message, if any; True when one was handled."""
-        ready = frozenset(aid for aid, a in self._adapters.items() if a.ready_to_send())
-        claimed = await self._db.run(outbox.claim_next, account_ids=ready)
+        claimed = await self._db.run(outbox.claim_next, account_ids=self._ready_accounts())
         if claimed is None:
             return False
         message = claimed.message
@@ -141,6 +140,9 @@ class Engine:
         self._db.publish(changes)
         return True
 
+    def _ready_accounts(self) -> frozenset[int]:
+        return frozenset(aid for aid, a in self._adapters.items() if a.ready_to_send())
+
     def _backoff(self, attempts: int) -> float:
         ceiling = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2 ** (attempts - 1))
         return self._rng.uniform(ceiling / 2, ceiling)
@@ -150,7 +152,7 @@ class Engine:
             try:
                 if await self.dispatch_once():
                     continue
-                due = await self._db.run(outbox.next_due_ms)
+                due = await self._db.run(outbox.next_due_ms, account_ids=self._ready_accounts())
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -12,7 +12,7 @@ from PySide6.QtCore import QModelIndex, Qt
 
 from desktop.models.account_list_model import AccountListModel
 from desktop.models.conversation_list_model import ConversationListModel, sort_key
-from desktop.models.formatting import body_for, day_label, duration, today
+from desktop.models.formatting import body_for, day_label, duration, preview_text, today
 from desktop.models.message_list_model import MessageListModel
 from desktop.models.search_hit_model import SearchHitModel, fold, match_spans
 from sync.domain.models import (
@@ -413,7 +413,8 @@ def test_failed_and_unknown_messages_explain_themselves_in_the_tooltip() -> None
         (MessageType.IMAGE, "Bolo de cenoura", None, "📷 Photo\nBolo de cenoura"),
         (MessageType.IMAGE, "", None, "📷 Photo"),
         (MessageType.DOCUMENT, "", {"filename": "orcamento.pdf"}, "📄 orcamento.pdf"),
-        (MessageType.AUDIO, "", {"seconds": 12}, "🎤 Voice message 0:12"),
+        (MessageType.AUDIO, "", {"duration_s": 12}, "🎤 Voice message 0:12"),
+        (MessageType.VIDEO, "Olha", {"duration_s": 65}, "🎥 Video 1:05\nOlha"),
         (MessageType.LOCATION, "", None, "📍 Location"),
         (MessageType.TEXT, "olá\nmundo", None, "olá\nmundo"),
     ],
@@ -422,6 +423,13 @@ def test_non_text_messages_read_as_placeholders(
     type_: MessageType, text: str, media: dict[str, Any] | None, expected: str
 ) -> None:
     assert body_for(type_, text, media) == expected
+
+
+def test_media_previews_read_as_placeholders() -> None:
+    assert preview_text("[audio]") == "🎤 Voice message"
+    assert preview_text("[document]") == "📄 Document"
+    assert preview_text("[nonsense]") == "[nonsense]"
+    assert preview_text("Olá\ntudo bem?") == "Olá tudo bem?"
 
 
 def test_durations() -> None:

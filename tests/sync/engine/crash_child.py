@@ -6,37 +6,43 @@ for each JSON configuration line read on stdin forks one child, which is the "ap
 crash test kills. The child opens the workspace the parent prepared (a cache and its key file),
 starts an ``Engine`` whose only adapter is the recording fake in durable log mode, enqueues
 ``count`` messages, waits until the outbox is drained, and exits cleanly, unless it is killed
-first: by the test (SIGKILL to its pid), or by itself at a fault point (``fault``, on its
+first: by the server after a delay the test chose, or by itself at a fault point (``fault``, on its
 ``occurrence``-th hit) with SIGKILL, which no ``finally`` or ``atexit`` survives.
 
 Protocol on stdout, one line each: ``PID <pid>`` when a child was forked, then the child's
 lines as it writes them: ``READY`` once its engine has started (recovery and receipts done);
 ``ACK <json {"id", "text"}>`` after ``send_text`` returned, i.e. once the app acknowledged the
 message; ``KILL <point>`` right before killing itself; ``DONE`` once drained; and finally
-``EXIT <code>`` (``-9`` for SIGKILL) from the server when the child is gone.
+``EXIT <code>`` (``-9`` for SIGKILL) from the server when the child is gone (``HUNG`` first
+if it had to be stopped for taking too long).
+"""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import os
 import random
+import select
 import signal
 import sys
 import threading
+import time
 import traceback
 from pathlib import Path
 
 # Runs as a script: make the repository importable (tests.fakes, sync).
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from sync import faults  # noqa: E402
-from sync.engine import outbox  # noqa: E402
-from sync.engine.service import Engine  # noqa: E402
-from sync.store.cache_key import resolve_cache_key  # noqa: E402
-from sync.store.database import Database  # noqa: E402
-from tests.fakes.recording_provider import RecordingProvider  # noqa: E402
+from sync import faults
+from sync.engine import outbox
+from sync.engine.service import Engine
+from sync.store.cache_key import resolve_cache_key
+from sync.store.database import Database
+from tests.fakes.recording_provider import RecordingProvider
 
 _out_fd = 1
+HANG_LIMIT_S = 60.0  # a child still running after this long is stuck: killed, reported
 
 
 def say(line: str) -> None:
@@ -108,7 +114,12 @@ def child(config: dict[str, object], out_fd: int) -> None:
 
 
 def serve() -> None:
-    """Fork one child per configuration line; relay its lines; report how it ended."""
+    """Fork one child per configuration line; relay its lines; report how it ended.
+
+    A ``kill_after`` in the configuration makes the server SIGKILL the child that many seconds
+    after it said READY. The server does it, not the test, because only the parent knows the
+    pid still belongs to the child: until ``waitpid`` reaps it, it cannot be reused.
+    """
     for line in sys.stdin:
         config = json.loads(line)
         read_fd, write_fd = os.pipe()
@@ -117,15 +128,38 @@ def serve() -> None:
             os.close(read_fd)
             child(config, write_fd)
         os.close(write_fd)
-        sys.stdout.write(f"PID {pid}\n")
-        sys.stdout.flush()
-        with os.fdopen(read_fd, "rb") as lines:
-            for relayed in lines:
-                sys.stdout.write(relayed.decode("utf-8"))
-                sys.stdout.flush()
+        relay(f"PID {pid}")
+        kill_after = config.get("kill_after")
+        hard_stop = time.monotonic() + HANG_LIMIT_S
+        kill_at: float | None = None
+        pending = b""
+        while True:
+            deadline = hard_stop if kill_at is None else min(kill_at, hard_stop)
+            readable, _, _ = select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not readable:
+                if kill_at is None or time.monotonic() >= hard_stop:
+                    relay("HUNG")
+                os.kill(pid, signal.SIGKILL)
+                kill_at, hard_stop = None, time.monotonic() + HANG_LIMIT_S
+                continue
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            while b"\n" in pending:
+                raw, pending = pending.split(b"\n", 1)
+                relay(raw.decode("utf-8"))
+                if raw == b"READY" and kill_after is not None:
+                    kill_at = time.monotonic() + float(kill_after)
+        os.close(read_fd)
         _, status = os.waitpid(pid, 0)
-        sys.stdout.write(f"EXIT {os.waitstatus_to_exitcode(status)}\n")
-        sys.stdout.flush()
+        relay(f"EXIT {os.waitstatus_to_exitcode(status)}")
+
+
+def relay(line: str) -> None:
+    """A line to the test, at once."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from sync.store.cache_key import CacheKey
 from sync.store.changes import ChangeSet
 from sync.store.database import Database
 from tests.fakes.recording_provider import HANG, RecordingProvider, provider_id_for
-from tests.sync.helpers import add_account, conversation_id_for, inbound, receipt
+from tests.sync.helpers import add_account, conversation_id_for, inbound, outbound_echo, receipt
 
 pytestmark = pytest.mark.anyio
 
@@ -92,6 +92,10 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 async def message(db: Database, message_id: str) -> Message:
     (found,) = await db.run(queries.messages_by_id, [message_id])
     return found
+
+
+async def statuses(db: Database, message_ids: list[str]) -> list[DeliveryStatus]:
+    return [(await message(db, i)).status for i in message_ids]
 
 
 async def status_becomes(
@@ -274,6 +278,25 @@ async def test_a_slow_send_holds_back_the_next_message_of_its_number(db: Databas
     assert (await message(db, first.id)).status is DeliveryStatus.SENT
 
 
+async def test_an_echo_of_our_own_message_before_the_answer_does_not_block_the_number(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="sync.engine.service")
+    account, conversation = _setup_number(db)
+    provider = RecordingProvider(account).then(HANG)
+
+    async with running(db, {account: provider}) as engine:
+        first = await engine.send_text(conversation, "eco")
+        await asyncio.wait_for(provider.hanging.wait(), 5)
+        await provider.push([outbound_echo(account, provider_id_for(first.id), "eco")])
+        provider.release()
+        second = await engine.send_text(conversation, "depois do eco")
+        await status_becomes(db, second.id, DeliveryStatus.SENT, timeout=0.5)
+
+    assert (await message(db, first.id)).status is DeliveryStatus.SENT
+    assert await db.run(queries.count_messages, account) == 3  # hello, eco (once), depois
+
+
 # --- ordering and readiness --------------------------------------------------------------------
 
 
@@ -288,7 +311,7 @@ async def test_messages_to_one_number_go_out_in_order_even_through_retries(db: D
     assert [m.client_id for m in provider.accepted] == ids
     assert [m.text for m in provider.accepted] == [f"parte {i}" for i in range(6)]
     assert len(provider.calls) == 7  # one refusal, retried once
-    assert all((await message(db, i)).status is DeliveryStatus.SENT for i in ids)
+    assert await statuses(db, ids) == [DeliveryStatus.SENT] * 6
 
 
 async def test_a_number_not_ready_keeps_its_messages_until_it_connects(db: Database) -> None:
@@ -303,7 +326,7 @@ async def test_a_number_not_ready_keeps_its_messages_until_it_connects(db: Datab
         await status_becomes(db, other.id, DeliveryStatus.SENT)
         await asyncio.sleep(0.1)
         assert offline.calls == []
-        assert all((await message(db, i)).status is DeliveryStatus.QUEUED for i in waiting)
+        assert await statuses(db, waiting) == [DeliveryStatus.QUEUED] * 3
 
         await offline.set_ready(True)
         await status_becomes(db, waiting[-1], DeliveryStatus.SENT)
@@ -314,7 +337,9 @@ async def test_a_number_not_ready_keeps_its_messages_until_it_connects(db: Datab
 
 
 async def _dispatcher_polls(
-    db: Database, adapters: Mapping[int, RecordingProvider], queue: Callable[[Engine], Awaitable[Any]]
+    db: Database,
+    adapters: Mapping[int, RecordingProvider],
+    queue: Callable[[Engine], Awaitable[Any]],
 ) -> int:
     async with running(db, adapters) as engine:
         await queue(engine)
@@ -324,12 +349,6 @@ async def _dispatcher_polls(
         return sum(a.ready_checks for a in adapters.values()) - before
 
 
-@pytest.mark.xfail(
-    reason="BUG sync/engine/service.py _dispatch_forever: outbox.next_due_ms counts entries that "
-    "cannot be claimed (numbers not ready, entries behind a rescheduled head), so the dispatcher "
-    "wakes every 10 ms for as long as a number is offline with messages waiting",
-    strict=True,
-)
 async def test_the_dispatcher_does_not_spin_while_a_number_is_offline(db: Database) -> None:
     account, conversation = _setup_number(db)
     offline = RecordingProvider(account, ready=False)
@@ -342,11 +361,6 @@ async def test_the_dispatcher_does_not_spin_while_a_number_is_offline(db: Databa
     assert polls <= 5, f"{polls} dispatch rounds in 0.5 s with nothing it could send"
 
 
-@pytest.mark.xfail(
-    reason="BUG sync/engine/service.py _dispatch_forever: entries queued behind a rescheduled "
-    "head make next_due_ms return a time in the past: the dispatcher spins every 10 ms",
-    strict=True,
-)
 async def test_the_dispatcher_does_not_spin_behind_a_rescheduled_message(db: Database) -> None:
     account, conversation = _setup_number(db)
     provider = RecordingProvider(account).then(RateLimited(retry_after=30))

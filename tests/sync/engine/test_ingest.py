@@ -206,6 +206,19 @@ def test_client_ref_of_another_number_does_not_settle(cache: LocalCache) -> None
     assert (stored.status, stored.provider_message_id) == ("unknown", None)
 
 
+def test_a_settled_unknown_message_no_longer_shows_why_it_was_unknown(cache: LocalCache) -> None:
+    account = add_account(cache)
+    message_id = _queued(cache, account)
+    outbox.claim_next(cache)
+    outbox.recover_interrupted(cache)  # the app died mid-send
+    assert message_row(cache, message_id).error == "interrupted while sending"
+
+    apply_events(cache, [receipt(account, "wamid.r", D.DELIVERED, client_ref=message_id)])
+
+    stored = message_row(cache, message_id)
+    assert (stored.status, stored.error) == ("delivered", None)
+
+
 def test_a_receipt_that_arrives_before_sent_is_written_is_kept(cache: LocalCache) -> None:
     account = add_account(cache)
     message_id = _queued(cache, account)
@@ -305,18 +318,13 @@ def test_unread_counts_customer_messages_until_the_business_answers(cache: Local
     assert queries.unread_by_account(cache) == {shop: 1, garage: 1}
 
 
-@pytest.mark.xfail(
-    reason="BUG sync/engine/ingest.py _store_message: the unread increment shares the "
-    "'last_message_at <= ts' guard of the preview update, so an inbound message older than the "
-    "conversation's newest (out-of-order batch, backfill) is never counted as unread",
-    strict=True,
-)
 def test_an_out_of_order_inbound_message_still_counts_as_unread(cache: LocalCache) -> None:
     account = add_account(cache)
 
     # A provider flushing its backlog newest first, in one batch.
     apply_events(
-        cache, [inbound(account, "wamid.2", ts=BASE_TS + 2), inbound(account, "wamid.1", ts=BASE_TS)]
+        cache,
+        [inbound(account, "wamid.2", ts=BASE_TS + 2), inbound(account, "wamid.1", ts=BASE_TS)],
     )
 
     assert queries.latest_conversations(cache)[0].unread_count == 2

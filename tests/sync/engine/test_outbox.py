@@ -277,7 +277,9 @@ def test_a_late_outcome_does_not_undo_a_receipt(cache: LocalCache) -> None:
     message, _ = outbox.enqueue_text(cache, _conversation(cache, account), "ok")
     outbox.claim_next(cache)
     # The "delivered" webhook beat the HTTP answer, which then reported a timeout.
-    apply_events(cache, [receipt(account, "wamid.r", DeliveryStatus.DELIVERED, client_ref=message.id)])
+    apply_events(
+        cache, [receipt(account, "wamid.r", DeliveryStatus.DELIVERED, client_ref=message.id)]
+    )
     outbox.mark_unknown(cache, message.id, "timeout")
 
     assert message_row(cache, message.id).status == "delivered"

@@ -56,18 +56,26 @@ def _fill(cache: LocalCache) -> None:
     apply_events(
         cache,
         [
-            inbound(garage, "wamid.g1", "Meu carro está pronto?", phone=CAIO, name="Caio",
-                    ts=BASE_TS + 50.5),
+            inbound(
+                garage,
+                "wamid.g1",
+                "Meu carro está pronto?",
+                phone=CAIO,
+                name="Caio",
+                ts=BASE_TS + 50.5,
+            ),
             inbound(shop, "wamid.b1", TRICKY, phone=BIA, name="Bia", ts=BASE_TS + 20),
-            inbound(shop, "wamid.a1", "Tem açúcar mascavo?", phone=ANA, name="Ana",
-                    ts=BASE_TS + 0.123),
+            inbound(
+                shop, "wamid.a1", "Tem açúcar mascavo?", phone=ANA, name="Ana", ts=BASE_TS + 0.123
+            ),
             outbound_echo(shop, "wamid.a2", "Temos sim!", phone=ANA, ts=BASE_TS + 1.999),
             receipt(shop, "wamid.a2", DeliveryStatus.READ),
         ],
     )
     ana = conversation_id_for(cache, shop, ANA)
-    failed, _ = outbox.enqueue_text(cache, ana, "Chega amanhã", now_ms=int(BASE_TS * 1000) + 3000,
-                                    reply_to="wamid.a1")
+    failed, _ = outbox.enqueue_text(
+        cache, ana, "Chega amanhã", now_ms=int(BASE_TS * 1000) + 3000, reply_to="wamid.a1"
+    )
     outbox.claim_next(cache)
     outbox.complete_failed(cache, failed.id, "rejected: window closed")
     outbox.enqueue_text(cache, ana, "Ainda na fila", now_ms=int(BASE_TS * 1000) + 4000)
@@ -251,15 +259,11 @@ def test_an_unknown_format_is_a_usage_error(
     assert "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.xfail(
-    reason="BUG sync/cli.py add_export_parser: the export subparser re-declares --data-dir/"
-    "--key-file/--demo with default None, which overwrites the values given before 'export' "
-    "(argparse sub-parser defaults win), so `caixa --data-dir X export` reads the default folder",
-    strict=True,
-)
 def test_global_flags_before_the_command_are_honoured(
-    workspace: tuple[Path, Path, CacheKey], capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    workspace: tuple[Path, Path, CacheKey],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("CAIXA_DATA_DIR", str(tmp_path / "not-this-one"))
     data_dir, key_file, _ = workspace
@@ -309,8 +313,11 @@ def test_the_console_script_exports_headless_without_importing_qt(
     )  # fmt: skip
 
     assert result.returncode == 0, result.stderr[-3000:]
-    imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()
-                if line.startswith("import time:")]
+    imported = [
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
     assert "desktop.main" in imported and "sync.store.export" in imported  # the profile works
     qt = [m for m in imported if m.split(".")[0] in ("PySide6", "shiboken6", "qasync")]
     assert qt == []

@@ -228,7 +228,7 @@ def test_a_failed_migration_step_leaves_the_previous_version(
     monkeypatch.setattr(migrations, "MIGRATIONS", broken)
     monkeypatch.setattr(migrations, "LATEST_VERSION", 99)
 
-    with pytest.raises(Exception, match="syntax error|incomplete input"):
+    with pytest.raises(Exception, match=r"syntax error|incomplete input"):
         LocalCache.open(cache_path, cache_key, migrate_to=99)
 
     monkeypatch.undo()

@@ -19,11 +19,15 @@ def _many_conversations(cache: LocalCache) -> tuple[int, int]:
     shop, garage = add_account(cache, "Loja"), add_account(cache, "Oficina", sort_order=1)
     events = []
     for i in range(23):
-        events.append(inbound(shop, f"s{i}", f"loja {i}", phone=f"+55 11 90000-{i:04d}",
-                              ts=BASE_TS + i // 4))
+        events.append(
+            inbound(shop, f"s{i}", f"loja {i}", phone=f"+55 11 90000-{i:04d}", ts=BASE_TS + i // 4)
+        )
     for i in range(14):
-        events.append(inbound(garage, f"g{i}", f"oficina {i}", phone=f"+55 21 90000-{i:04d}",
-                              ts=BASE_TS + i // 3))
+        events.append(
+            inbound(
+                garage, f"g{i}", f"oficina {i}", phone=f"+55 21 90000-{i:04d}", ts=BASE_TS + i // 3
+            )
+        )
     apply_events(cache, events)
     return shop, garage
 
@@ -66,7 +70,9 @@ def test_a_conversation_that_moves_up_is_not_shown_twice_on_later_pages(cache: L
     oldest = queries.latest_conversations(cache, shop)[-1]
 
     # While the user scrolls, the oldest conversation gets a new message and jumps to the top.
-    apply_events(cache, [inbound(shop, "late", "nova", phone=oldest.customer_phone, ts=BASE_TS + 99)])
+    apply_events(
+        cache, [inbound(shop, "late", "nova", phone=oldest.customer_phone, ts=BASE_TS + 99)]
+    )
     rest = []
     after = (first[-1].last_message_at, first[-1].id)
     while page := queries.latest_conversations(cache, shop, limit=5, after=after):
@@ -115,14 +121,22 @@ def test_messages_after_extends_an_open_chat(cache: LocalCache) -> None:
     newer = queries.messages_after(cache, conversation, cursor, limit=5)
 
     assert newer == everything[10:15]
-    assert queries.messages_after(cache, conversation, (everything[-1].timestamp_ms,
-                                                        everything[-1].seq)) == []
+    assert (
+        queries.messages_after(
+            cache, conversation, (everything[-1].timestamp_ms, everything[-1].seq)
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize(
     ("index", "before", "after", "expected"),
-    [(11, 3, 2, range(8, 14)), (0, 3, 2, range(0, 3)), (22, 3, 2, range(19, 23)),
-     (5, 0, 0, range(5, 6))],
+    [
+        (11, 3, 2, range(8, 14)),
+        (0, 3, 2, range(0, 3)),
+        (22, 3, 2, range(19, 23)),
+        (5, 0, 0, range(5, 6)),
+    ],
 )
 def test_messages_around_centres_on_the_hit(
     cache: LocalCache, index: int, before: int, after: int, expected: range
