@@ -12,12 +12,15 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from sync.settings import resolve_paths
 from sync.store.cache_key import CacheKeyError, resolve_cache_key
 from sync.store.export import UnknownAccount, write_export
-from sync.store.local_cache import CacheOpenError, LocalCache
+
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
+from sync.store.cache_errors import CacheOpenError
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
@@ -53,6 +56,9 @@ def run_export(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     """Carry out ``caixa export``; returns the exit code."""
     stdout = stdout or sys.stdout
     paths = resolve_paths(args.data_dir, args.key_file)
+    # Imported here: ``caixa`` without a command (the desktop app) must not pay for SQLAlchemy.
+    from sync.store.local_cache import LocalCache
+
     cache_path = paths.cache_path(demo=args.demo)
     if not cache_path.exists():
         print(f"caixa: there is no local cache at {cache_path}", file=sys.stderr)

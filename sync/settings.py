@@ -16,9 +16,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sync.store.local_cache import CACHE_FILE_NAME
-
 APP_NAME = "Caixa"
+CACHE_FILE_NAME = "caixa-cache.db"
+# SQLCipher cannot read its page size from the encrypted header, so every opener must say it;
+# changing it would make existing caches unreadable. 16 KiB halves the per-page HMAC work of
+# bulk loads compared with the default 4 KiB.
+CIPHER_PAGE_SIZE = 16384
 
 
 def default_data_dir() -> Path:

@@ -210,6 +210,10 @@ class ConversationListModel(QAbstractListModel):
         if ticket != self._latest_reload:
             return  # the user switched again meanwhile
         self._shown_ticket = ticket
+        self.show_page(account_id, rows)
+
+    def show_page(self, account_id: int | None, rows: list[Conversation]) -> None:
+        """Replace the list with this first page (read elsewhere, e.g. for the first paint)."""
         self._list_id += 1
         self.beginResetModel()
         self._account_id = account_id

@@ -22,11 +22,12 @@ from sync.domain.models import Account, Conversation, Direction, Message
 from sync.engine.outbox import OutboxError
 from sync.store import queries
 from sync.store.changes import ChangeSet
-from sync.store.local_cache import LocalCache
 from sync.store.search import SearchHit, search_messages
 
 if TYPE_CHECKING:
     from desktop.services import Services
+    from sync.store.first_screen import FirstScreen
+    from sync.store.local_cache import LocalCache  # on the DB thread, off the start-up path
 
 MESSAGE_PAGE = 50
 AROUND = 25  # messages loaded on each side of a search hit
@@ -107,6 +108,14 @@ class InboxPresenter(QObject):
         return self._current
 
     # -- actions -----------------------------------------------------------------------------
+
+    def preload(self, first: FirstScreen) -> None:
+        """Show what a quick read found, before the cache is fully open (the first paint)."""
+        self.accounts.set_accounts(first.accounts, first.unread)
+        names = self.accounts.account_names()
+        self.conversations.set_account_names(names)
+        self.search_hits.set_account_names(names)
+        self.conversations.show_page(self._account_id, first.conversations)
 
     async def load(self) -> None:
         """Fill the rail and the first page of conversations; follow changes from then on."""

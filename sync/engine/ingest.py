@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync.domain.events import ConnectionEvent, MessageEvent, ProviderEvent, StatusEvent
 from sync.domain.ids import uuid7
 from sync.domain.models import DeliveryStatus, Direction
 from sync.store.bulk import preview_of
 from sync.store.changes import ChangeSet
-from sync.store.local_cache import LocalCache
+
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
 
 
 @dataclass(slots=True)

@@ -19,14 +19,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sync import faults
 from sync.domain.ids import uuid7
 from sync.domain.models import DeliveryStatus, Direction, Message, MessageType, OutgoingMessage
 from sync.store.bulk import preview_of
 from sync.store.changes import ChangeSet
-from sync.store.local_cache import LocalCache
+
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
 
 
 class OutboxError(Exception):

@@ -60,6 +60,12 @@ class Engine:
         """The database this engine writes to."""
         return self._db
 
+    def set_adapters(self, adapters: Mapping[int, ProviderAdapter]) -> None:
+        """Give the engine its numbers (before ``start``)."""
+        if self._dispatcher is not None:
+            raise RuntimeError("adapters are set before the engine starts")
+        self._adapters = dict(adapters)
+
     def on_inbound(self, listener: InboundListener) -> None:
         """Call ``listener`` after each ingested batch (automations hook in here)."""
         self._inbound_listeners.append(listener)

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sync.domain.events import ConnectionEvent, MessageEvent, StatusEvent
 from sync.domain.models import (
@@ -26,8 +26,10 @@ from sync.domain.models import (
     OutgoingMessage,
 )
 from sync.providers.base import Capabilities, EventSink, PermanentSendError, SendResult
-from sync.providers.demo_corpus import DemoCustomer, LiveCustomers
 from sync.store.bulk import chat_key_for_phone
+
+if TYPE_CHECKING:
+    from sync.providers.demo_corpus import DemoCustomer
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class DemoProvider:
     ) -> None:
         self.account_id = account_id
         self._rng = random.Random(f"demo-live:{seed}:{account_id}")
+        from sync.providers.demo_corpus import LiveCustomers  # a large module: load on use
+
         self._live = LiveCustomers(profile_index, customers, self._rng)
         self._customers = {chat_key_for_phone(c.phone): c for c in customers}
         self._timing = timing or DemoTiming()

@@ -54,9 +54,11 @@ class Product:
 
 @dataclass(frozen=True, slots=True)
 class Topic:
-    """One reason to write: customer openers and agent replies, any reply answering any opener.
+    """One reason to write: what customers open with and what agents reply.
 
-    ``qa`` holds follow-up (question, answer) pairs that only make sense inside this topic.
+    When there are as many replies as openers, ``replies[i]`` answers ``openers[i]``;
+    otherwise any reply answers any opener. ``qa`` holds follow-up (question, answer) pairs
+    that only make sense inside this topic.
     """
 
     openers: tuple[str, ...]
@@ -757,8 +759,7 @@ _BAKERY = BusinessProfile(
                 ("Oba! Passo aí às {time} 😍", "Que rápido! Já tô indo"),
             ),
             (
-                "Oi {name}! Passando pra confirmar a encomenda de {items} pra {date}, "
-                "tudo certo?",
+                "Oi {name}! Passando pra confirmar a encomenda de {items} pra {date}, tudo certo?",
                 (
                     "Tudo certo sim, pode manter!",
                     "Confirmado! {Obrigado} por lembrar 🙏",
@@ -1078,8 +1079,8 @@ _REPAIR = BusinessProfile(
                     "How much for the {product}?",
                 ),
                 (
-                    "It's {price} with a 90-day warranty 👍",
                     "Bring it over and I'll give you a quote on the spot, no charge 🔧",
+                    "It's {price} with a 90-day warranty 👍",
                 ),
             ),
             _t(
@@ -1088,9 +1089,9 @@ _REPAIR = BusinessProfile(
                     "Do you fix bikes? I've got a flat tire",
                 ),
                 (
-                    "Sure! Bring it in, we fix flats in 15 minutes 🚲",
                     "Sounds like the derailleur needs adjusting. Bring it over and we'll take a "
                     "look 🔧",
+                    "Sure! Bring it in, we fix flats in 15 minutes 🚲",
                 ),
             ),
             _t(
@@ -1370,7 +1371,7 @@ _CLOTHING = BusinessProfile(
                 ),
                 (
                     "We do! Size {size} is {price} 😊",
-                    "Sorry, {size} is sold out 😕 New stock arrives {date}",
+                    "Yes, we have it in {color}! Want me to hold one for you?",
                 ),
             ),
             _t(
@@ -2613,9 +2614,9 @@ _LANGUAGE_SCHOOL = BusinessProfile(
                     "Vocês têm turma de {product} à noite?",
                 ),
                 (
+                    "Que bom que se interessou! Posso te mandar o material com os valores?",
                     "Oi {name}! {O_product} sai {price} por mês, com material incluso 😊",
                     "Temos turmas às terças e quintas, 19h e 20h30 🌙",
-                    "Que bom que se interessou! Posso te mandar o material com os valores?",
                 ),
                 ("Tem aula experimental?", "Tem sim, gratuita! Quer agendar {date} às {time}?"),
                 ("Tem certificado?", "Tem sim, ao final de cada módulo 🎓"),
@@ -3521,6 +3522,7 @@ class _HistoryWriter:
         context: dict[str, str] = {}
         topic = topics[0]
         answer = ""
+        opener = 0
         acks = lines.acks
         for i in range(count):
             role = roles[i]
@@ -3537,8 +3539,8 @@ class _HistoryWriter:
                 next_start = starts[session] if session < len(starts) else count
             if role < _AGENT:
                 if role == _OPEN:
-                    pool = topic.openers
-                    text = pool[int(r() * len(pool))]
+                    opener = int(r() * len(topic.openers))
+                    text = topic.openers[opener]
                 elif role == _FOLLOW:
                     pairs = topic.qa if topic.qa and r() < 0.5 else qa
                     text, answer = pairs[int(r() * len(pairs))]
@@ -3564,7 +3566,7 @@ class _HistoryWriter:
                     answer = ""
                 elif role == _REPLY:
                     pool = topic.replies
-                    text = pool[int(r() * len(pool))]
+                    text = pool[opener if len(pool) == len(topic.openers) else int(r() * len(pool))]
                 elif role == _AOPEN:
                     text, own_acks = agent_openers[int(r() * len(agent_openers))]
                     acks = own_acks if own_acks and r() < 0.7 else lines.acks

@@ -15,13 +15,15 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain, repeat
 from operator import attrgetter
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sync.domain.ids import uuid7_block
 from sync.domain.models import DeliveryStatus, Direction, MessageType
 from sync.store.changes import ChangeSet
-from sync.store.local_cache import LocalCache
 from sync.store.search import index_messages_from
+
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
 
 
 class HistoryCustomer(Protocol):
@@ -98,8 +100,12 @@ _CONVERSATION_INSERT = (
     " unread_count) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)"
 )
 
-_message_columns = attrgetter("direction", "timestamp_ms", "type", "text", "status")
+_direction = attrgetter("direction")
+_timestamp = attrgetter("timestamp_ms")
+_type = attrgetter("type")
+_text = attrgetter("text")
 _media = attrgetter("media")
+_status = attrgetter("status")
 _error = attrgetter("error")
 _dumps = json.dumps
 
@@ -176,20 +182,18 @@ def _write_batch(
     seqs = range(first_seq, first_seq + count)
     conversation_ids = range(first_conversation, first_conversation + len(message_lists))
 
-    columns = list(zip(*map(_message_columns, messages))) or [(), (), (), (), ()]
-    directions, stamps, types, texts, statuses = columns
     message_rows = zip(
         seqs,
         uuid7_block(count),
         repeat(account_id),
         chain.from_iterable(map(repeat, conversation_ids, sizes)),
         map(f"hist.{account_id:d}.%012d".__mod__, seqs),
-        map(_plain, directions),
-        stamps,
-        map(_plain, types),
-        texts,
+        map(_plain, map(_direction, messages)),
+        map(_timestamp, messages),
+        map(_plain, map(_type, messages)),
+        map(_text, messages),
         [_dumps(media) if media else 0 for media in map(_media, messages)],
-        map(_plain, statuses),
+        map(_plain, map(_status, messages)),
         [0 if error is None else error for error in map(_error, messages)],
     )
 

@@ -57,15 +57,12 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import keyring
-import keyring.errors
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from keyring.backend import KeyringBackend
-from keyring.backends import chainer, fail
+# keyring and cryptography are imported where they are used: together they cost a quarter of a
+# second at start-up, and a start with a plain --key-file needs neither before the first paint.
+if TYPE_CHECKING:
+    from keyring.backend import KeyringBackend
 
 KEY_BYTES: Final = 32
 KEYRING_SERVICE: Final = "caixa"
@@ -197,6 +194,8 @@ def keyring_backend_usable(backend: KeyringBackend) -> bool:
     itself calls those "not recommended"; they include the ``null`` backend (which silently
     forgets) and keyrings.alt's plain-text file, which would store the key in clear.
     """
+    from keyring.backends import chainer, fail
+
     if isinstance(backend, fail.Keyring):
         return False
     try:
@@ -239,6 +238,8 @@ class KeyringKeyStore:
         Raises ``NoKeyringAvailable`` when the keyring is unusable or fails (locked, denied),
         and ``KeyringEntryInvalid`` when the entry holds something that is not a key.
         """
+        import keyring.errors
+
         backend = self._usable_backend()
         service, username = self.entry
         try:
@@ -263,6 +264,8 @@ class KeyringKeyStore:
         Raises ``NoKeyringAvailable`` when the keyring is unusable, fails, or does not give
         the key back afterwards; in every such case nothing was written anywhere else.
         """
+        import keyring.errors
+
         backend = self._usable_backend()
         service, username = self.entry
         try:
@@ -280,6 +283,8 @@ class KeyringKeyStore:
 
     def delete(self) -> None:
         """Remove this cache's entry; deleting an entry that does not exist is not an error."""
+        import keyring.errors
+
         backend = self._usable_backend()
         service, username = self.entry
         try:
@@ -293,7 +298,11 @@ class KeyringKeyStore:
             raise self._failed("delete from", exc) from exc
 
     def _backend(self) -> KeyringBackend:
-        return self._given_backend if self._given_backend is not None else keyring.get_keyring()
+        if self._given_backend is not None:
+            return self._given_backend
+        import keyring
+
+        return keyring.get_keyring()
 
     def _usable_backend(self) -> KeyringBackend:
         backend = self._backend()
@@ -305,7 +314,7 @@ class KeyringKeyStore:
         return backend
 
     @staticmethod
-    def _failed(action: str, exc: keyring.errors.KeyringError) -> NoKeyringAvailable:
+    def _failed(action: str, exc: Exception) -> NoKeyringAvailable:
         # The backend's own message is left out (it is chained for logs): it is written for
         # developers and we cannot vouch for what it contains.
         return NoKeyringAvailable(
@@ -354,6 +363,9 @@ class KeyFileStore:
             raise _invalid(self.path, "its salt or nonce has the wrong length")
         if len(ciphertext) != KEY_BYTES + _TAG_BYTES:
             raise _invalid(self.path, "its ciphertext has the wrong length")
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         kek = _derive_kek(passcode, salt, n, r, p)
         try:
             raw = AESGCM(kek).decrypt(nonce, ciphertext, _ASSOCIATED_DATA)
@@ -385,6 +397,8 @@ class KeyFileStore:
         # A fresh random nonce per file is safe: each file also has a fresh salt, so no
         # key-encryption key ever seals twice.
         nonce = secrets.token_bytes(_NONCE_BYTES)
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         kek = _derive_kek(passcode, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
         ciphertext = AESGCM(kek).encrypt(nonce, key.raw, _ASSOCIATED_DATA)
         self._write(
@@ -502,6 +516,8 @@ def _check_scrypt_parameters(n: int, r: int, p: int, path: Path) -> None:
 def _derive_kek(passcode: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     # NFC: the same passcode typed on macOS and on Windows can arrive as different code point
     # sequences (composed vs decomposed accents); both must open the file.
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
     secret = unicodedata.normalize("NFC", passcode).encode("utf-8")
     return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(secret)
 

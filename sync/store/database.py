@@ -12,11 +12,13 @@ import concurrent.futures
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
-from sync.store.cache_key import CacheKey
 from sync.store.changes import ChangeSet
-from sync.store.local_cache import LocalCache
+
+if TYPE_CHECKING:
+    from sync.store.cache_key import CacheKey
+    from sync.store.local_cache import LocalCache
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -49,6 +51,10 @@ class Database:
         await asyncio.wrap_future(self._executor.submit(self._open))
 
     def _open(self) -> None:
+        # Imported here, on the database thread: SQLAlchemy's import is the slowest part of
+        # start-up, and the window can paint while it happens.
+        from sync.store.local_cache import LocalCache
+
         self._cache = LocalCache.open(self.path, self._key)
 
     @property

@@ -12,9 +12,11 @@ import csv
 import datetime as dt
 import json
 from collections.abc import Iterator
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sync.store.local_cache import LocalCache
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
+
 
 FIELDS = (
     "account",

@@ -20,34 +20,25 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
+from sync.settings import CACHE_FILE_NAME, CIPHER_PAGE_SIZE
+from sync.store.cache_errors import CacheIncompatible, CacheOpenError, WrongCacheKey
 from sync.store.cache_key import CacheKey
 from sync.store.migrations import CacheTooNew, migrate
 
-CACHE_FILE_NAME = "caixa-cache.db"
-CIPHER_PAGE_SIZE = 16384
+# Re-exported: callers catch these from here or, off the start-up path, from cache_errors.
+__all__ = [
+    "CACHE_FILE_NAME",
+    "CIPHER_PAGE_SIZE",
+    "CacheIncompatible",
+    "CacheOpenError",
+    "LocalCache",
+    "WrongCacheKey",
+]
+
 
 # 64 MB page cache (negative = KiB), as the design asks; enough to keep the hot indexes of a
 # 1M-message cache in memory without the process growing past its RSS budget.
 _PAGE_CACHE_KIB = 64 * 1024
-
-
-class CacheOpenError(Exception):
-    """The cache could not be opened; the message is fit to show a user (no key material)."""
-
-
-class WrongCacheKey(CacheOpenError):
-    """The key does not open this file (or the file is not a Caixa cache)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(
-            f"The local cache at {path} could not be opened with the key that was found. "
-            "The key is wrong, or the file is damaged or not a Caixa cache."
-        )
-        self.path = path
-
-
-class CacheIncompatible(CacheOpenError):
-    """The cache was made by a newer Caixa."""
 
 
 class LocalCache:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-from sqlalchemy import func, select, tuple_, update
+from typing import TYPE_CHECKING, Any
 
 from sync.domain.models import (
     Account,
@@ -23,11 +21,32 @@ from sync.domain.models import (
     MessageType,
 )
 from sync.store.changes import ChangeSet
-from sync.store.local_cache import LocalCache
-from sync.store.schema import accounts, conversations, messages, meta
+
+# Plain SQL through the cache's connection: this module sits on the path to the first painted
+# window, and SQLAlchemy's expression language alone costs most of a second to import on a slow
+# machine. The connection (and so SQLAlchemy) is loaded on the database thread, off that path.
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
 
 ConversationCursor = tuple[int, int]  # (last_message_at, id) of the last row shown
 MessageCursor = tuple[int, int]  # (ts, seq) of the oldest message shown
+
+_CONVERSATION_COLUMNS = (
+    "id, account_id, chat_key, customer_phone, customer_name, last_message_at, last_preview,"
+    " last_direction, last_status, unread_count"
+)
+_MESSAGE_COLUMNS = (
+    "seq, id, account_id, conversation_id, provider_message_id, direction, ts, type, body,"
+    " sender_name, reply_to, status, error, media"
+)
+
+
+def _rows(cache: LocalCache, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    return list(cache.conn.exec_driver_sql(sql, tuple(params)))
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
 
 
 def add_account(
@@ -43,35 +62,39 @@ def add_account(
 ) -> int:
     """Add a number and return its id."""
     with cache.transaction() as conn:
-        result = conn.execute(
-            accounts.insert().values(
-                name=name,
-                provider=provider,
-                phone=phone,
-                display_name=display_name,
-                config=json.dumps(config or {}),
-                sort_order=sort_order,
-                state=str(state),
-                created_at=int(time.time() * 1000),
-            )
-        )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
+        row = conn.exec_driver_sql(
+            "INSERT INTO accounts (name, provider, phone, display_name, config, sort_order, state,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                name,
+                provider,
+                phone,
+                display_name,
+                json.dumps(config or {}),
+                sort_order,
+                state.value,
+                int(time.time() * 1000),
+            ),
+        ).one()
+    return int(row[0])
 
 
 def list_accounts(cache: LocalCache) -> list[Account]:
     """Every number, in rail order."""
-    rows = cache.conn.execute(select(accounts).order_by(accounts.c.sort_order, accounts.c.id))
+    rows = _rows(
+        cache,
+        "SELECT id, name, provider, phone, display_name, state, config FROM accounts"
+        " ORDER BY sort_order, id",
+    )
     return [
         Account(
-            id=r.id,
-            name=r.name,
-            provider=r.provider,
-            phone=r.phone,
-            display_name=r.display_name,
-            state=ConnectionState(r.state),
-            config=json.loads(r.config),
+            id=r[0],
+            name=r[1],
+            provider=r[2],
+            phone=r[3],
+            display_name=r[4],
+            state=ConnectionState(r[5]),
+            config=json.loads(r[6]),
         )
         for r in rows
     ]
@@ -79,10 +102,10 @@ def list_accounts(cache: LocalCache) -> list[Account]:
 
 def unread_by_account(cache: LocalCache) -> dict[int, int]:
     """Unread customer messages per number (for the rail's badges)."""
-    rows = cache.conn.execute(
-        select(conversations.c.account_id, func.sum(conversations.c.unread_count))
-        .where(conversations.c.unread_count > 0)
-        .group_by(conversations.c.account_id)
+    rows = _rows(
+        cache,
+        "SELECT account_id, SUM(unread_count) FROM conversations WHERE unread_count > 0"
+        " GROUP BY account_id",
     )
     return {account_id: int(total) for account_id, total in rows}
 
@@ -92,26 +115,25 @@ def set_account_state(
 ) -> ChangeSet:
     """Record a number's connection state."""
     with cache.transaction() as conn:
-        conn.execute(
-            update(accounts)
-            .where(accounts.c.id == account_id)
-            .values(state=str(state), state_reason=reason)
+        conn.exec_driver_sql(
+            "UPDATE accounts SET state = ?, state_reason = ? WHERE id = ?",
+            (state.value, reason, account_id),
         )
     return ChangeSet(accounts=frozenset({account_id}))
 
 
 def _conversation(r: Any) -> Conversation:
     return Conversation(
-        id=r.id,
-        account_id=r.account_id,
-        chat_key=r.chat_key,
-        customer_phone=r.customer_phone,
-        customer_name=r.customer_name,
-        last_message_at=r.last_message_at,
-        last_preview=r.last_preview,
-        last_direction=Direction(r.last_direction) if r.last_direction else None,
-        last_status=DeliveryStatus(r.last_status) if r.last_status else None,
-        unread_count=r.unread_count,
+        id=r[0],
+        account_id=r[1],
+        chat_key=r[2],
+        customer_phone=r[3],
+        customer_name=r[4],
+        last_message_at=r[5],
+        last_preview=r[6],
+        last_direction=Direction(r[7]) if r[7] else None,
+        last_status=DeliveryStatus(r[8]) if r[8] else None,
+        unread_count=r[9],
     )
 
 
@@ -123,14 +145,23 @@ def latest_conversations(
     after: ConversationCursor | None = None,
 ) -> list[Conversation]:
     """Conversations, most recent first; ``after`` continues from a previous page's last row."""
-    c = conversations.c
-    query = select(conversations)
+    where: list[str] = []
+    params: list[Any] = []
     if account_id is not None:
-        query = query.where(c.account_id == account_id)
+        where.append("account_id = ?")
+        params.append(account_id)
     if after is not None:
-        query = query.where(tuple_(c.last_message_at, c.id) < tuple_(*after))
-    query = query.order_by(c.last_message_at.desc(), c.id.desc()).limit(limit)
-    return [_conversation(r) for r in cache.conn.execute(query)]
+        where.append("(last_message_at, id) < (?, ?)")
+        params.extend(after)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    params.append(limit)
+    rows = _rows(
+        cache,
+        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations {clause}"
+        " ORDER BY last_message_at DESC, id DESC LIMIT ?",
+        params,
+    )
+    return [_conversation(r) for r in rows]
 
 
 def conversations_by_id(cache: LocalCache, ids: Iterable[int]) -> list[Conversation]:
@@ -138,26 +169,31 @@ def conversations_by_id(cache: LocalCache, ids: Iterable[int]) -> list[Conversat
     wanted = list(ids)
     if not wanted:
         return []
-    query = select(conversations).where(conversations.c.id.in_(wanted))
-    return [_conversation(r) for r in cache.conn.execute(query)]
+    rows = _rows(
+        cache,
+        f"SELECT {_CONVERSATION_COLUMNS} FROM conversations"
+        f" WHERE id IN ({_placeholders(len(wanted))})",
+        wanted,
+    )
+    return [_conversation(r) for r in rows]
 
 
 def count_conversations(cache: LocalCache, account_id: int | None = None) -> int:
     """How many conversations a number (or all numbers) has."""
-    query = select(func.count()).select_from(conversations)
-    if account_id is not None:
-        query = query.where(conversations.c.account_id == account_id)
-    return int(cache.conn.execute(query).scalar_one())
+    if account_id is None:
+        return int(_rows(cache, "SELECT COUNT(*) FROM conversations")[0][0])
+    return int(
+        _rows(cache, "SELECT COUNT(*) FROM conversations WHERE account_id = ?", [account_id])[0][0]
+    )
 
 
 def mark_conversation_read(cache: LocalCache, conversation_id: int) -> ChangeSet:
     """Clear a conversation's unread count (locally; telling the provider is the engine's job)."""
     with cache.transaction() as conn:
-        row = conn.execute(
-            update(conversations)
-            .where(conversations.c.id == conversation_id, conversations.c.unread_count > 0)
-            .values(unread_count=0)
-            .returning(conversations.c.account_id)
+        row = conn.exec_driver_sql(
+            "UPDATE conversations SET unread_count = 0 WHERE id = ? AND unread_count > 0"
+            " RETURNING account_id",
+            (conversation_id,),
         ).first()
     if row is None:
         return ChangeSet()
@@ -166,20 +202,20 @@ def mark_conversation_read(cache: LocalCache, conversation_id: int) -> ChangeSet
 
 def _message(r: Any) -> Message:
     return Message(
-        seq=r.seq,
-        id=r.id,
-        account_id=r.account_id,
-        conversation_id=r.conversation_id,
-        provider_message_id=r.provider_message_id,
-        direction=Direction(r.direction),
-        timestamp_ms=r.ts,
-        type=MessageType(r.type),
-        text=r.body,
-        sender_name=r.sender_name,
-        reply_to=r.reply_to,
-        status=DeliveryStatus(r.status),
-        error=r.error,
-        media=json.loads(r.media) if r.media else None,
+        seq=r[0],
+        id=r[1],
+        account_id=r[2],
+        conversation_id=r[3],
+        provider_message_id=r[4],
+        direction=Direction(r[5]),
+        timestamp_ms=r[6],
+        type=MessageType(r[7]),
+        text=r[8],
+        sender_name=r[9],
+        reply_to=r[10],
+        status=DeliveryStatus(r[11]),
+        error=r[12],
+        media=json.loads(r[13]) if r[13] else None,
     )
 
 
@@ -191,54 +227,66 @@ def message_page(
     limit: int = 50,
 ) -> list[Message]:
     """Up to ``limit`` messages older than ``before`` (newest if None), in chronological order."""
-    m = messages.c
-    query = select(messages).where(m.conversation_id == conversation_id)
+    params: list[Any] = [conversation_id]
+    cursor_clause = ""
     if before is not None:
-        query = query.where(tuple_(m.ts, m.seq) < tuple_(*before))
-    query = query.order_by(m.ts.desc(), m.seq.desc()).limit(limit)
-    rows = [_message(r) for r in cache.conn.execute(query)]
-    rows.reverse()
-    return rows
+        cursor_clause = "AND (ts, seq) < (?, ?)"
+        params.extend(before)
+    params.append(limit)
+    rows = _rows(
+        cache,
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? {cursor_clause}"
+        " ORDER BY ts DESC, seq DESC LIMIT ?",
+        params,
+    )
+    messages = [_message(r) for r in rows]
+    messages.reverse()
+    return messages
 
 
 def messages_after(
     cache: LocalCache, conversation_id: int, after: MessageCursor, *, limit: int = 200
 ) -> list[Message]:
     """Messages newer than ``after``, chronological (to extend an open chat)."""
-    m = messages.c
-    query = (
-        select(messages)
-        .where(m.conversation_id == conversation_id, tuple_(m.ts, m.seq) > tuple_(*after))
-        .order_by(m.ts, m.seq)
-        .limit(limit)
+    rows = _rows(
+        cache,
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ?"
+        " AND (ts, seq) > (?, ?) ORDER BY ts, seq LIMIT ?",
+        [conversation_id, *after, limit],
     )
-    return [_message(r) for r in cache.conn.execute(query)]
+    return [_message(r) for r in rows]
 
 
 def messages_around(
     cache: LocalCache, message_id: str, *, before: int = 25, after: int = 25
 ) -> list[Message]:
     """The message with ``message_id`` and its neighbours, chronological (to open a search hit)."""
-    anchor = cache.conn.execute(select(messages).where(messages.c.id == message_id)).first()
-    if anchor is None:
+    found = _rows(cache, f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", [message_id])
+    if not found:
         return []
-    cursor = (anchor.ts, anchor.seq)
+    anchor = _message(found[0])
+    cursor = (anchor.timestamp_ms, anchor.seq)
     older = message_page(cache, anchor.conversation_id, before=cursor, limit=before)
     newer = messages_after(cache, anchor.conversation_id, cursor, limit=after)
-    return [*older, _message(anchor), *newer]
+    return [*older, anchor, *newer]
 
 
 def messages_by_id(cache: LocalCache, ids: Sequence[str]) -> list[Message]:
     """The current rows of the given messages."""
     if not ids:
         return []
-    query = select(messages).where(messages.c.id.in_(list(ids)))
-    return [_message(r) for r in cache.conn.execute(query)]
+    rows = _rows(
+        cache,
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id IN ({_placeholders(len(ids))})",
+        list(ids),
+    )
+    return [_message(r) for r in rows]
 
 
 def get_meta(cache: LocalCache, key: str) -> str | None:
     """A value from the cache's key/value table."""
-    return cache.conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+    rows = _rows(cache, "SELECT value FROM meta WHERE key = ?", [key])
+    return str(rows[0][0]) if rows else None
 
 
 def set_meta(cache: LocalCache, key: str, value: str) -> None:
@@ -253,7 +301,8 @@ def set_meta(cache: LocalCache, key: str, value: str) -> None:
 
 def count_messages(cache: LocalCache, account_id: int | None = None) -> int:
     """How many messages a number (or all numbers) has."""
-    query = select(func.count()).select_from(messages)
-    if account_id is not None:
-        query = query.where(messages.c.account_id == account_id)
-    return int(cache.conn.execute(query).scalar_one())
+    if account_id is None:
+        return int(_rows(cache, "SELECT COUNT(*) FROM messages")[0][0])
+    return int(
+        _rows(cache, "SELECT COUNT(*) FROM messages WHERE account_id = ?", [account_id])[0][0]
+    )

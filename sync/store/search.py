@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sync.domain.models import Direction
-from sync.store.local_cache import LocalCache
+
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -31,6 +31,7 @@ from sync.store import queries
 from sync.store.cache_key import CacheKey
 from sync.store.changes import ChangeSet
 from sync.store.database import Database
+from sync.store.search import search_messages
 from tests.fakes.recording_provider import HANG, RecordingProvider, provider_id_for
 from tests.sync.helpers import add_account, conversation_id_for, inbound, outbound_echo, receipt
 
@@ -278,23 +279,33 @@ async def test_a_slow_send_holds_back_the_next_message_of_its_number(db: Databas
     assert (await message(db, first.id)).status is DeliveryStatus.SENT
 
 
-async def test_an_echo_of_our_own_message_before_the_answer_does_not_block_the_number(
-    db: Database, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("receipt_first", [False, True], ids=["echo", "echo-then-read"])
+async def test_an_echo_of_our_own_message_before_the_answer_is_merged_into_it(
+    db: Database, receipt_first: bool
 ) -> None:
-    caplog.set_level(logging.CRITICAL, logger="sync.engine.service")
+    # QR-linked providers report our own sends as "from me" messages, sometimes (with their
+    # receipts) before the send call answers.
     account, conversation = _setup_number(db)
     provider = RecordingProvider(account).then(HANG)
 
     async with running(db, {account: provider}) as engine:
-        first = await engine.send_text(conversation, "eco")
+        first = await engine.send_text(conversation, "eco de bolo")
         await asyncio.wait_for(provider.hanging.wait(), 5)
-        await provider.push([outbound_echo(account, provider_id_for(first.id), "eco")])
+        pid = provider_id_for(first.id)
+        await provider.push([outbound_echo(account, pid, "eco de bolo")])
+        if receipt_first:
+            await provider.push([receipt(account, pid, DeliveryStatus.READ)])
         provider.release()
         second = await engine.send_text(conversation, "depois do eco")
-        await status_becomes(db, second.id, DeliveryStatus.SENT, timeout=0.5)
+        await status_becomes(db, second.id, DeliveryStatus.SENT, timeout=2)
 
-    assert (await message(db, first.id)).status is DeliveryStatus.SENT
+    stored = await message(db, first.id)
+    expected = DeliveryStatus.READ if receipt_first else DeliveryStatus.SENT
+    assert (stored.status, stored.provider_message_id) == (expected, pid)
     assert await db.run(queries.count_messages, account) == 3  # hello, eco (once), depois
+    assert [h.message_id for h in await db.run(search_messages, "eco de bolo")] == [first.id]
+    assert [m.client_id for m in provider.calls] == [first.id, second.id]
+    assert await db.run(outbox.pending_count) == 0
 
 
 # --- ordering and readiness --------------------------------------------------------------------

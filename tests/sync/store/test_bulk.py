@@ -226,9 +226,10 @@ def test_history_media_is_stored_as_json(cache: LocalCache) -> None:
 
 
 @pytest.mark.xfail(
-    reason="BUG sync/store/search.py search_messages: hits are ordered by FTS rowid (= messages.seq, "
-    "insertion order), not by time; bulk loads insert conversation by conversation and number by "
-    "number, so on the demo workspace 'bolo' lists September before today's messages",
+    reason="BUG sync/store/search.py search_messages: hits are ordered by FTS rowid "
+    "(messages.seq, i.e. insertion order), not by time; bulk loads insert conversation by "
+    "conversation and number by number, so on the demo workspace 'bolo' lists September "
+    "before today's messages",
     strict=True,
 )
 def test_bulk_loaded_history_is_searched_newest_first(cache: LocalCache) -> None:
