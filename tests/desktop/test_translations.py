@@ -1,0 +1,71 @@
+"""Every user-visible string has a pt_BR translation, and the compiled file is current."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
+
+from desktop.app import install_translations, resources_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+import update_translations  # noqa: E402
+
+TS = resources_dir() / "translations" / "caixa_pt_BR.ts"
+QM = TS.with_suffix(".qm")
+
+
+def test_every_string_in_the_code_has_a_pt_br_translation(tmp_path: Path) -> None:
+    current = tmp_path / TS.name
+    shutil.copy(TS, current)
+    update_translations.update(current)  # what lupdate finds in the code today
+    missing = update_translations.unfinished(current)
+    assert missing == [], (
+        "untranslated strings; run `uv run python scripts/update_translations.py` and "
+        f"translate them in {TS.name}: {missing}"
+    )
+    assert current.read_text(encoding="utf-8") == TS.read_text(encoding="utf-8"), (
+        "the .ts file is not current: run `uv run python scripts/update_translations.py`"
+    )
+
+
+def test_the_compiled_translation_is_current(tmp_path: Path) -> None:
+    fresh = tmp_path / QM.name
+    update_translations.release(TS, fresh)
+    assert fresh.read_bytes() == QM.read_bytes(), "run scripts/update_translations.py"
+
+
+@pytest.mark.parametrize(
+    ("context", "source", "expected"),
+    [
+        ("MainWindow", "Send", "Enviar"),
+        ("Formatting", "Yesterday", "Ontem"),
+        ("FirstRunView", "&Try the demo", "&Experimentar a demonstração"),
+    ],
+)
+def test_pt_br_is_loaded_for_a_brazilian_locale(qapp, context: str, source: str, expected: str) -> None:
+    translator = QTranslator()
+    assert translator.load(QLocale("pt_BR"), "caixa", "_", str(TS.parent))
+    QCoreApplication.installTranslator(translator)
+    try:
+        assert QCoreApplication.translate(context, source) == expected
+    finally:
+        QCoreApplication.removeTranslator(translator)
+
+
+def test_install_translations_follows_the_lang_flag(qapp) -> None:
+    before = set(qapp.findChildren(QTranslator))
+    install_translations(qapp, "pt_BR")
+    added = set(qapp.findChildren(QTranslator)) - before
+    try:
+        assert QCoreApplication.translate("MainWindow", "Send") == "Enviar"
+    finally:
+        for translator in added:
+            QCoreApplication.removeTranslator(translator)
+            translator.deleteLater()
+        QLocale.setDefault(QLocale("en_US"))
+    assert QCoreApplication.translate("MainWindow", "Send") == "Send"
