@@ -145,20 +145,24 @@ def recover_interrupted(cache: LocalCache) -> ChangeSet:
     cursor = cache.raw_cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")
-        rows = cursor.execute(
-            "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
-            " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
-        ).fetchall()
-        for message_id, conversation_id, _account in rows:
-            _set_status(
-                cursor,
-                message_id,
-                conversation_id,
-                DeliveryStatus.UNKNOWN,
-                "interrupted while sending",
-            )
-            cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
-        cursor.execute("COMMIT")
+        try:
+            rows = cursor.execute(
+                "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
+                " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
+            ).fetchall()
+            for message_id, conversation_id, _account in rows:
+                _set_status(
+                    cursor,
+                    message_id,
+                    conversation_id,
+                    DeliveryStatus.UNKNOWN,
+                    "interrupted while sending",
+                )
+                cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
     finally:
         cursor.close()
     return ChangeSet(

@@ -3198,6 +3198,40 @@ _HOLD, _REPLY, _AMEDIA, _ANSWER, _AOPEN, _ACLOSE = range(7, 13)
 # under the curve is 0.4975, so the mean length is about max_messages / 2.
 _LENGTH_QUANTILES: Final = ((0.0, 0.0), (0.3, 0.05), (0.45, 0.35), (0.6, 0.85), (1.0, 1.0))
 
+_COUNT_BLOCK: Final = 500
+_ROLES: Final = 13
+_GAP_DRAWS: Final = 512
+
+
+def _gap_table() -> tuple[tuple[int, ...], ...]:
+    """Delays (ms) before a message, drawn in advance for each (previous role, role) pair.
+
+    Drawing them once, with a fixed seed, turns three random numbers and some arithmetic per
+    message into one table lookup; 512 draws per kind of gap are plenty to look random.
+    """
+    rng = random.Random("caixa-demo-gaps")
+    r = rng.random
+    # The same person typing again; the customer answering the agent; an agent picking the
+    # chat up (mostly within minutes, sometimes a quarter of an hour later).
+    same = [2_000 + int(40_000 * r()) for _ in range(_GAP_DRAWS)]
+    answer = [15_000 + int(600_000 * r() * r()) for _ in range(_GAP_DRAWS)]
+    pickup = [30_000 + int(900_000 * r() ** 3) for _ in range(_GAP_DRAWS)]
+    # After "one moment, I'll check", the check itself takes a few minutes.
+    check = [60_000 + int(300_000 * r()) for _ in range(_GAP_DRAWS)]
+    table: list[tuple[int, ...]] = []
+    for previous in range(_ROLES):
+        for role in range(_ROLES):
+            if (previous < _AGENT) == (role < _AGENT):
+                gaps = same
+            else:
+                gaps = answer if role < _AGENT else pickup
+            if previous == _HOLD:
+                gaps = [gap + extra for gap, extra in zip(gaps, check, strict=True)]
+            table.append(tuple(gaps))
+    return tuple(table)
+
+
+_GAPS: Final = _gap_table()
 _WAITING_SHARE: Final = 0.06
 _FAILED_SHARE: Final = 0.003
 _LOG_KEEP: Final = math.log(1.0 - _FAILED_SHARE)
@@ -3228,23 +3262,25 @@ class _MessageSlots:
     error: str | None
 
 
-def _message_counts(rng: random.Random, conversations: int, max_messages: int) -> list[int]:
-    """Conversation lengths from ``_LENGTH_QUANTILES``, stratified then shuffled.
+def _message_counts(rng: random.Random, conversations: int, max_messages: int) -> Iterator[int]:
+    """Conversation lengths from ``_LENGTH_QUANTILES``, stratified by blocks, then shuffled.
 
-    One draw per 1/n slice of the distribution keeps the total within a fraction of a percent
-    of its expectation, so "150 chats of up to 200" reliably means about 15,000 messages, while
-    each chat's length still looks random.
+    One draw per 1/n slice of the distribution keeps a block's total within a fraction of a
+    percent of its expectation, so "150 chats of up to 200" reliably means about 15,000
+    messages, while each chat's length still looks random. Blocks keep generation lazy.
     """
-    counts: list[int] = []
     span = max_messages - 1
-    for index in range(conversations):
-        u = (index + rng.random()) / conversations
-        for (u0, q0), (u1, q1) in itertools.pairwise(_LENGTH_QUANTILES):
-            if u <= u1:
-                counts.append(1 + int((q0 + (q1 - q0) * (u - u0) / (u1 - u0)) * span + 0.5))
-                break
-    rng.shuffle(counts)
-    return counts
+    for block_start in range(0, conversations, _COUNT_BLOCK):
+        size = min(_COUNT_BLOCK, conversations - block_start)
+        counts: list[int] = []
+        for index in range(size):
+            u = (index + rng.random()) / size
+            for (u0, q0), (u1, q1) in itertools.pairwise(_LENGTH_QUANTILES):
+                if u <= u1:
+                    counts.append(1 + int((q0 + (q1 - q0) * (u - u0) / (u1 - u0)) * span + 0.5))
+                    break
+        rng.shuffle(counts)
+        yield from counts
 
 
 def _day_stamp(timestamp_ms: int) -> str:
@@ -3407,7 +3443,10 @@ class _HistoryWriter:
         r = self.rng.random
         count = len(roles)
         sessions = len(starts)
-        recency = 0 if waiting else int(self.span_days * r() ** 2.5)
+        # A regular's long chat needs room: at least two days per session on average, so the
+        # longer the chat, the more recently it must end. Most chats ended in the last weeks.
+        room = max(0, self.span_days - 1 - min(self.span_days - 1, 2 * sessions))
+        recency = 0 if waiting else int(room * r() ** 2.5)
         available = max(0, self.span_days - 1 - recency)
         mean_gap = min(6.0, available / max(1, sessions - 1))
         gaps = [int(-math.log(1.0 - r()) * mean_gap + 0.5) for _ in range(sessions - 1)]
@@ -3426,15 +3465,20 @@ class _HistoryWriter:
         previous_end = -_DAY
         start = 0
         open_ms, open_span = self.open_ms, self.open_span
+        closing = open_ms + open_span
+        gap_table = _GAPS
         for s in range(sessions):
             if s:
                 day += gaps[s - 1]
+            later = previous_end + 45 * _MINUTE + int(4 * _HOUR * r())
             if s == sessions - 1 and last_tod >= 0:
                 start = max(day * _DAY + last_tod, previous_end + 30 * _MINUTE)
-            elif s and not gaps[s - 1]:
+            elif s and not gaps[s - 1] and later % _DAY < closing:
                 # Back the same day: an hour or a few later, not right after the last session.
-                start = previous_end + 45 * _MINUTE + int(4 * _HOUR * r())
+                start = later
             else:
+                if s and not gaps[s - 1]:
+                    day += 1  # too late for another session today: tomorrow, then
                 tod = open_ms + int(open_span * (r() + r()) * 0.5)
                 start = max(day * _DAY + tod, previous_end + 30 * _MINUTE)
             day = start // _DAY
@@ -3444,15 +3488,8 @@ class _HistoryWriter:
             previous = roles[first]
             for i in range(first + 1, end):
                 role = roles[i]
-                if (role < _AGENT) is (previous < _AGENT):
-                    t += 2_000 + int(40_000 * r())  # the same person, typing again
-                elif role < _AGENT:
-                    t += 15_000 + int(600_000 * r() * r())  # the customer answering
-                else:
-                    x = r()
-                    t += 30_000 + int(900_000 * x * x * x)  # an agent picking the chat up
-                if previous == _HOLD:
-                    t += 60_000 + int(300_000 * r())
+                gaps_after = gap_table[previous * _ROLES + role]
+                t += gaps_after[int(r() * _GAP_DRAWS)]
                 times[i] = t
                 previous = role
             previous_end = t
