@@ -3214,15 +3214,18 @@ _COMPILED: dict[str, Callable[[dict[str, str]], str]] = {}
 
 def _compile(template: str) -> Callable[[dict[str, str]], str]:
     """A function filling ``template`` from a context, equivalent to ``format_map``."""
+    # Literal, key, literal, key, ..., literal: "{{" comes back as a literal of its own, so
+    # literals are gathered until the next key.
     pieces: list[str] = []
+    literals = ""
     simple = True
     for literal, key, spec, conversion in string.Formatter().parse(template):
-        pieces.append(literal)
+        literals += literal
         if key is not None:
             simple = simple and key.isidentifier() and not spec and not conversion
-            pieces.append(key)
-    if len(pieces) % 2 == 0:
-        pieces.append("")  # the template ends with a placeholder
+            pieces += (literals, key)
+            literals = ""
+    pieces.append(literals)
     keys = len(pieces) // 2
     if not simple or not 1 <= keys <= len(_RENDERERS):
         return template.format_map
@@ -3261,39 +3264,100 @@ _HOLD, _REPLY, _AMEDIA, _ANSWER, _AOPEN, _ACLOSE = range(7, 13)
 _LENGTH_QUANTILES: Final = ((0.0, 0.0), (0.3, 0.05), (0.45, 0.35), (0.6, 0.85), (1.0, 1.0))
 
 _COUNT_BLOCK: Final = 500
-_ROLES: Final = 13
-_GAP_DRAWS: Final = 512
+
+# A session's shape is its roles and each message's delay from the session's first message.
+_Shape = tuple[tuple[int, ...], tuple[int, ...]]
 
 
-def _gap_table() -> tuple[tuple[int, ...], ...]:
-    """Delays (ms) before a message, drawn in advance for each (previous role, role) pair.
+def _customer_session(r: Callable[[], float]) -> list[int]:
+    """Roles of a session the customer opens: a question, the answer, follow-ups, goodbyes."""
+    roles = [_GREET, _OPEN] if r() < 0.25 else [_OPEN]
+    if r() < 0.3:
+        roles.append(_DETAIL)
+    if r() < 0.07:
+        roles.append(_CMEDIA)
+    if r() < 0.12:
+        roles.append(_HOLD)
+    roles.append(_REPLY)
+    if r() < 0.09:
+        roles.append(_AMEDIA)
+    x = r()
+    for _ in range(0 if x < 0.3 else 1 if x < 0.65 else 2 if x < 0.87 else 3):
+        roles.append(_FOLLOW)
+        if r() < 0.04:
+            roles.append(_CMEDIA)
+        roles.append(_ANSWER)
+    if r() < 0.75:
+        roles.append(_CLOSE)
+        if r() < 0.55:
+            roles.append(_ACLOSE)
+    return roles
 
-    Drawing them once, with a fixed seed, turns three random numbers and some arithmetic per
-    message into one table lookup; 512 draws per kind of gap are plenty to look random.
+
+def _shape(roles: Sequence[int], r: Callable[[], float]) -> _Shape:
+    """The roles with each message's delay from the first.
+
+    Seconds when the same person types on, up to minutes when the other side answers (an agent
+    sometimes takes a quarter of an hour), a few more minutes after "let me check".
     """
-    rng = random.Random("caixa-demo-gaps")
-    r = rng.random
-    # The same person typing again; the customer answering the agent; an agent picking the
-    # chat up (mostly within minutes, sometimes a quarter of an hour later).
-    same = [2_000 + int(40_000 * r()) for _ in range(_GAP_DRAWS)]
-    answer = [15_000 + int(600_000 * r() * r()) for _ in range(_GAP_DRAWS)]
-    pickup = [30_000 + int(900_000 * r() ** 3) for _ in range(_GAP_DRAWS)]
-    # After "one moment, I'll check", the check itself takes a few minutes.
-    check = [60_000 + int(300_000 * r()) for _ in range(_GAP_DRAWS)]
-    table: list[tuple[int, ...]] = []
-    for previous in range(_ROLES):
-        for role in range(_ROLES):
-            if (previous < _AGENT) == (role < _AGENT):
-                gaps = same
-            else:
-                gaps = answer if role < _AGENT else pickup
-            if previous == _HOLD:
-                gaps = [gap + extra for gap, extra in zip(gaps, check, strict=True)]
-            table.append(tuple(gaps))
-    return tuple(table)
+    offsets = [0]
+    t = 0
+    for previous, role in itertools.pairwise(roles):
+        if (previous < _AGENT) == (role < _AGENT):
+            t += 2_000 + int(40_000 * r())
+        elif role < _AGENT:
+            t += 15_000 + int(600_000 * r() * r())
+        else:
+            t += 30_000 + int(900_000 * r() ** 3)
+        if previous == _HOLD:
+            t += 60_000 + int(300_000 * r())
+        offsets.append(t)
+    return tuple(roles), tuple(offsets)
 
 
-_GAPS: Final = _gap_table()
+def _shapes(
+    name: str, count: int, make: Callable[[Callable[[], float]], Sequence[int]]
+) -> tuple[_Shape, ...]:
+    """``count`` sessions drawn once, with a fixed seed, for the generator to pick from.
+
+    Drawing a session's roles and delays costs a dozen random numbers per message; picking a
+    ready one costs one per session. A couple of thousand shapes is far more than anyone
+    notices repeating.
+    """
+    r = random.Random(f"caixa-demo-shapes:{name}").random
+    return tuple(_shape(make(r), r) for _ in range(count))
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionShapes:
+    """Sessions customers open; short ones for a chat's last few messages; sessions the shop
+    opens (an order is ready, a reminder, a promotion); the unanswered ends of waiting chats
+    (by length, 1 to 3)."""
+
+    customer: tuple[_Shape, ...]
+    short: tuple[_Shape, ...]
+    shop: tuple[_Shape, ...]
+    waiting: tuple[tuple[_Shape, ...], ...]
+
+
+@functools.cache
+def _session_shapes() -> _SessionShapes:
+    # Made on first use, not at import: it takes a few tens of milliseconds, which the app's
+    # start-up (and every process that merely imports sync/) should not pay.
+    return _SessionShapes(
+        customer=_shapes("customer", 2048, _customer_session),
+        short=_shapes("short", 256, lambda r: (_OPEN, _REPLY, _CLOSE)),
+        shop=_shapes(
+            "shop", 256, lambda r: (_AOPEN, _ACK, _ACLOSE) if r() < 0.45 else (_AOPEN, _ACK)
+        ),
+        waiting=(
+            _shapes("waiting1", 256, lambda r: (_OPEN,)),
+            _shapes("waiting2", 256, lambda r: (_GREET, _OPEN) if r() < 0.5 else (_OPEN, _DETAIL)),
+            _shapes("waiting3", 256, lambda r: (_GREET, _OPEN, _DETAIL)),
+        ),
+    )
+
+
 _WAITING_SHARE: Final = 0.06
 _FAILED_SHARE: Final = 0.003
 _LOG_KEEP: Final = math.log(1.0 - _FAILED_SHARE)
@@ -3418,6 +3482,7 @@ class _HistoryWriter:
         self.profile = profile
         self.rng = rng
         self.scripts = {"pt": _Script(profile, "pt"), "en": _Script(profile, "en")}
+        self.shapes = _session_shapes()
         self.now_ms = now_ms
         self.span_days = max(1, span_days)
         self.local_now = now_ms + _UTC_OFFSET_MS
@@ -3429,89 +3494,66 @@ class _HistoryWriter:
         self, customer: DemoCustomer, call_name: str, gender: str, count: int, waiting: bool
     ) -> DemoConversation:
         """One conversation of exactly ``count`` messages."""
-        roles, starts, tail = self.plan(count, waiting)
-        times, base = self.times(roles, starts, waiting)
+        sessions, tail = self.plan(count, waiting)
+        starts, base = self.times(sessions, waiting)
         script = self.scripts[customer.language]
-        messages = self.messages(roles, starts, times, base, script, call_name, gender)
+        messages = self.messages(sessions, starts, base, script, call_name, gender)
         return DemoConversation(customer, messages, tail)
 
     # -- what is said, by whom ----------------------------------------------------------------
 
-    def session(self, remaining: int, first: bool) -> list[int]:
-        """The roles of one session: customers usually open, agents answer, someone closes."""
-        r = self.rng.random
-        if not first and r() < 0.18:
-            # The shop writes first: an order is ready, a reminder, a promotion.
-            return [_AOPEN, _ACK, _ACLOSE] if r() < 0.45 else [_AOPEN, _ACK]
-        if remaining < 4:
-            return [_OPEN, _REPLY, _CLOSE]
-        roles = [_GREET, _OPEN] if r() < 0.3 else [_OPEN]
-        if r() < 0.3:
-            roles.append(_DETAIL)
-        if r() < 0.07:
-            roles.append(_CMEDIA)
-        if r() < 0.12:
-            roles.append(_HOLD)
-        roles.append(_REPLY)
-        if r() < 0.09:
-            roles.append(_AMEDIA)
-        x = r()
-        for _ in range(0 if x < 0.3 else 1 if x < 0.65 else 2 if x < 0.87 else 3):
-            roles.append(_FOLLOW)
-            if r() < 0.04:
-                roles.append(_CMEDIA)
-            roles.append(_ANSWER)
-        if r() < 0.75:
-            roles.append(_CLOSE)
-            if r() < 0.55:
-                roles.append(_ACLOSE)
-        return roles
+    def plan(self, count: int, waiting: bool) -> tuple[list[_Shape], int]:
+        """The sessions of a chat of ``count`` messages, and how many of them are unread.
 
-    def plan(self, count: int, waiting: bool) -> tuple[list[int], list[int], int]:
-        """Roles of all ``count`` messages, where each session starts, and the unread tail.
-
-        A waiting conversation ends with a last session of 1-3 customer messages that nobody
-        has answered (or opened) yet.
+        Customers open most sessions, the shop some later ones. A waiting conversation ends
+        with 1-3 customer messages that nobody has answered (or opened) yet.
         """
         r = self.rng.random
         tail = min(count, 1 + (r() < 0.45) + (r() < 0.15)) if waiting else 0
         budget = count - tail
-        roles: list[int] = []
-        starts: list[int] = []
-        while len(roles) < budget:
-            remaining = budget - len(roles)
-            starts.append(len(roles))
-            roles.extend(self.session(remaining, not roles)[:remaining])
-        if tail:
-            starts.append(len(roles))
-            if tail == 1:
-                roles.append(_OPEN)
-            elif tail == 2:
-                roles.extend((_GREET, _OPEN) if r() < 0.5 else (_OPEN, _DETAIL))
+        shapes = self.shapes
+        customer, short, shop = shapes.customer, shapes.short, shapes.shop
+        sessions: list[_Shape] = []
+        used = 0
+        while used < budget:
+            remaining = budget - used
+            if used and r() < 0.18:
+                shape = shop[int(r() * len(shop))]
+            elif remaining < 4:
+                shape = short[int(r() * len(short))]
             else:
-                roles.extend((_GREET, _OPEN, _DETAIL))
-        return roles, starts, tail
+                shape = customer[int(r() * len(customer))]
+            roles, offsets = shape
+            if len(roles) > remaining:
+                shape = (roles[:remaining], offsets[:remaining])
+            sessions.append(shape)
+            used += len(shape[0])
+        if tail:
+            waiting_shapes = shapes.waiting[tail - 1]
+            sessions.append(waiting_shapes[int(r() * len(waiting_shapes))])
+        return sessions, tail
 
     # -- when -----------------------------------------------------------------------------------
 
-    def times(self, roles: list[int], starts: list[int], waiting: bool) -> tuple[list[int], int]:
-        """Message times relative to local midnight of the first day, and the offset to UTC.
+    def times(self, sessions: list[_Shape], waiting: bool) -> tuple[list[int], int]:
+        """When each session starts, relative to local midnight of the first day, and the
+        offset that turns those into UTC epoch milliseconds.
 
-        Sessions fall in the shop's opening hours, days apart (so day separators mean
-        something); inside a session messages are seconds to minutes apart. Whole-day shifts
-        place the chat so it ends ``recency`` days ago (now, for a waiting one) before
-        ``now_ms``, keeping every message in opening hours.
+        Sessions start in the shop's opening hours, days apart (so day separators mean
+        something), sometimes twice a day. Whole-day shifts place the chat so it ends
+        ``recency`` days ago (now, for a waiting one) and before ``now_ms``, keeping every
+        session in opening hours.
         """
         r = self.rng.random
-        count = len(roles)
-        sessions = len(starts)
+        count = len(sessions)
+        span_days = self.span_days
         # A regular's long chat needs room: at least two days per session on average, so the
         # longer the chat, the more recently it must end. Most chats ended in the last weeks.
-        room = max(0, self.span_days - 1 - min(self.span_days - 1, 2 * sessions))
+        room = max(0, span_days - 1 - min(span_days - 1, 2 * count))
         recency = 0 if waiting else int(room * r() ** 2.5)
-        available = max(0, self.span_days - 1 - recency)
-        mean_gap = min(6.0, available / max(1, sessions - 1))
-        gaps = [int(-math.log(1.0 - r()) * mean_gap + 0.5) for _ in range(sessions - 1)]
+        available = max(0, span_days - 1 - recency)
+        mean_gap = min(6.0, available / max(1, count - 1))
+        gaps = [int(-math.log(1.0 - r()) * mean_gap + 0.5) for _ in range(count - 1)]
         total = sum(gaps)
         if total > available:
             gaps = [gap * available // total for gap in gaps]
@@ -3521,44 +3563,37 @@ class _HistoryWriter:
             end_day, last_tod = divmod(target, _DAY)
         else:
             end_day, last_tod = self.local_now // _DAY - recency, -1
-        times = [0] * count
-        bounds = [*starts, count]
+        open_ms, open_span = self.open_ms, self.open_span
+        closing = open_ms + open_span
+        starts: list[int] = []
         day = 0
         previous_end = -_DAY
         start = 0
-        open_ms, open_span = self.open_ms, self.open_span
-        closing = open_ms + open_span
-        gap_table = _GAPS
-        for s in range(sessions):
-            if s:
-                day += gaps[s - 1]
-            later = previous_end + 45 * _MINUTE + int(4 * _HOUR * r())
-            if s == sessions - 1 and last_tod >= 0:
+        for index, (_, offsets) in enumerate(sessions):
+            same_day = False
+            if index:
+                gap = gaps[index - 1]
+                day += gap
+                same_day = not gap
+            if index == count - 1 and last_tod >= 0:
                 start = max(day * _DAY + last_tod, previous_end + 30 * _MINUTE)
-            elif s and not gaps[s - 1] and later % _DAY < closing:
-                # Back the same day: an hour or a few later, not right after the last session.
-                start = later
             else:
-                if s and not gaps[s - 1]:
-                    day += 1  # too late for another session today: tomorrow, then
-                tod = open_ms + int(open_span * (r() + r()) * 0.5)
-                start = max(day * _DAY + tod, previous_end + 30 * _MINUTE)
+                later = previous_end + 45 * _MINUTE + int(4 * _HOUR * r())
+                if same_day and later % _DAY < closing:
+                    # Back the same day: an hour or a few later, not right after the last one.
+                    start = later
+                else:
+                    if same_day:
+                        day += 1  # too late for another session today: tomorrow, then
+                    tod = open_ms + int(open_span * (r() + r()) * 0.5)
+                    start = max(day * _DAY + tod, previous_end + 30 * _MINUTE)
             day = start // _DAY
-            t = start
-            first, end = bounds[s], bounds[s + 1]
-            times[first] = t
-            previous = roles[first]
-            for i in range(first + 1, end):
-                role = roles[i]
-                gaps_after = gap_table[previous * _ROLES + role]
-                t += gaps_after[int(r() * _GAP_DRAWS)]
-                times[i] = t
-                previous = role
-            previous_end = t
+            starts.append(start)
+            previous_end = start + offsets[-1]
         base = (end_day - start // _DAY) * _DAY - _UTC_OFFSET_MS
-        while base + times[-1] >= self.now_ms:
+        while base + previous_end >= self.now_ms:
             base -= _DAY
-        return times, base
+        return starts, base
 
     # -- the messages themselves ---------------------------------------------------------------
 
@@ -3573,9 +3608,8 @@ class _HistoryWriter:
 
     def messages(
         self,
-        roles: list[int],
+        sessions: list[_Shape],
         starts: list[int],
-        times: list[int],
         base: int,
         script: _Script,
         call_name: str,
@@ -3601,11 +3635,17 @@ class _HistoryWriter:
         )  # fmt: skip
         qa = lines.qa
         agent_openers = lines.agent_openers
-        count = len(roles)
-        last_in = count - 1
-        while last_in >= 0 and roles[last_in] >= _AGENT:
-            last_in -= 1
-        tail_status = self.tail_status(self.now_ms - base - times[-1])
+        # Outgoing messages the customer answered afterwards were read; those after the last
+        # answer are as far as the end of the chat allows.
+        position = sum(len(roles) for roles, _ in sessions)
+        last_in = -1
+        for roles, _ in reversed(sessions):
+            position -= len(roles)
+            inbound = [k for k, role in enumerate(roles) if role < _AGENT]
+            if inbound:
+                last_in = position + inbound[-1]
+                break
+        tail_status = self.tail_status(self.now_ms - base - starts[-1] - sessions[-1][1][-1])
         # Failures are rare: count down to the next one instead of rolling for each message.
         fail_in = self.until_failure()
         make = _MessageSlots
@@ -3615,91 +3655,94 @@ class _HistoryWriter:
         text_kind, audio_kind = _TEXT, _AUDIO
         messages: list[Any] = []
         append = messages.append
-        next_start = 0
-        session = 0
+        i = -1
         product = int(r() * product_count)
         order = 1000 + int(r() * 9000)
         context: dict[str, str] = {}
         topic = topics[0]
-        answer = ""
+        answer = asked = ""
         opener = 0
         acks = lines.acks
-        for i in range(count):
-            role = roles[i]
-            ts = base + times[i]
-            if i == next_start:
-                # A new session: maybe another product, maybe a new order, a fresh topic.
-                if r() < 0.5:
-                    product = int(r() * product_count)
-                if r() < 0.4:
-                    order += 1 + int(r() * 300)
-                context = script.context(rng, call_name, gender, product, order)
-                topic = topics[int(r() * len(topics))]
-                session += 1
-                next_start = starts[session] if session < len(starts) else count
-            if role < _AGENT:
-                if role == _OPEN:
-                    opener = int(r() * len(topic.openers))
-                    text = topic.openers[opener]
-                elif role == _FOLLOW:
-                    pairs = topic.qa if topic.qa and r() < 0.5 else qa
-                    text, answer = pairs[int(r() * len(pairs))]
-                elif role == _GREET:
-                    hour = (ts + _UTC_OFFSET_MS) // _HOUR % 24
-                    pool = greetings[0 if hour < 12 else 1 if hour < 18 else 2]
-                    text = pool[int(r() * len(pool))]
-                elif role == _CMEDIA:
-                    text = "@media"
+        for (roles, offsets), start in zip(sessions, starts, strict=True):
+            # A new session: maybe another product, maybe a new order, a fresh topic.
+            if r() < 0.5:
+                product = int(r() * product_count)
+            if r() < 0.4:
+                order += 1 + int(r() * 300)
+            context = script.context(rng, call_name, gender, product, order)
+            topic = topics[int(r() * len(topics))]
+            session_base = base + start
+            for role, offset in zip(roles, offsets, strict=True):
+                i += 1
+                ts = session_base + offset
+                if role < _AGENT:
+                    if role == _OPEN:
+                        opener = int(r() * len(topic.openers))
+                        text = topic.openers[opener]
+                    elif role == _FOLLOW:
+                        pairs = topic.qa if topic.qa and r() < 0.5 else qa
+                        text, answer = pairs[int(r() * len(pairs))]
+                        if text is asked:  # nobody asks the same thing twice in a row
+                            text, answer = qa[int(r() * len(qa))]
+                        asked = text
+                    elif role == _GREET:
+                        hour = (ts + _UTC_OFFSET_MS) // _HOUR % 24
+                        pool = greetings[0 if hour < 12 else 1 if hour < 18 else 2]
+                        text = pool[int(r() * len(pool))]
+                    elif role == _CMEDIA:
+                        text = "@media"
+                    else:
+                        pool = acks if role == _ACK else simple[role]
+                        text = pool[int(r() * len(pool))]
+                    if text[0] == "@":
+                        kind, text, media = self.customer_media(text, script, ts)
+                        message = make(incoming, ts, kind, text, media, received, None)
+                    else:
+                        if "{" in text:
+                            render = compiled.get(text)
+                            if render is None:
+                                render = compiled[text] = _compile(text)
+                            text = render(context)
+                        message = make(incoming, ts, text_kind, text, None, received, None)
                 else:
-                    pool = acks if role == _ACK else simple[role]
-                    text = pool[int(r() * len(pool))]
-                if text[0] == "@":
-                    kind, text, media = self.customer_media(text, script, ts)
-                    message = make(incoming, ts, kind, text, media, received, None)
-                else:
-                    if "{" in text:
-                        render = compiled.get(text)
-                        if render is None:
-                            render = compiled[text] = _compile(text)
-                        text = render(context)
-                    message = make(incoming, ts, text_kind, text, None, received, None)
-            else:
-                if role == _ANSWER:
-                    text = answer or qa[int(r() * len(qa))][1]
-                    answer = ""
-                elif role == _REPLY:
-                    pool = topic.replies
-                    text = pool[opener if len(pool) == len(topic.openers) else int(r() * len(pool))]
-                elif role == _AOPEN:
-                    text, own_acks = agent_openers[int(r() * len(agent_openers))]
-                    acks = own_acks if own_acks and r() < 0.7 else lines.acks
-                elif role == _AMEDIA:
-                    text = "@media"
-                else:
-                    pool = simple[role]
-                    text = pool[int(r() * len(pool))]
-                status = read if i < last_in else tail_status
-                fail_in -= 1
-                if fail_in:
-                    error = None
-                else:
-                    fail_in = self.until_failure()
-                    status = _FAILED
-                    error = _SEND_ERRORS[int(r() * len(_SEND_ERRORS))]
-                if text[0] == "@":
-                    kind, text, media = self.agent_media(text, script, context, ts)
-                    if kind is audio_kind and status is read:
-                        status = _PLAYED
-                    message = make(outgoing, ts, kind, text, media, status, error)
-                else:
-                    if "{" in text:
-                        render = compiled.get(text)
-                        if render is None:
-                            render = compiled[text] = _compile(text)
-                        text = render(context)
-                    message = make(outgoing, ts, text_kind, text, None, status, error)
-            message.__class__ = klass  # type: ignore[assignment]
-            append(message)
+                    if role == _ANSWER:
+                        text = answer or qa[int(r() * len(qa))][1]
+                        answer = ""
+                    elif role == _REPLY:
+                        pool = topic.replies
+                        text = pool[
+                            opener if len(pool) == len(topic.openers) else int(r() * len(pool))
+                        ]
+                    elif role == _AOPEN:
+                        text, own_acks = agent_openers[int(r() * len(agent_openers))]
+                        acks = own_acks if own_acks and r() < 0.7 else lines.acks
+                    elif role == _AMEDIA:
+                        text = "@media"
+                    else:
+                        pool = simple[role]
+                        text = pool[int(r() * len(pool))]
+                    status = read if i < last_in else tail_status
+                    fail_in -= 1
+                    if fail_in:
+                        error = None
+                    else:
+                        fail_in = self.until_failure()
+                        status = _FAILED
+                        error = _SEND_ERRORS[int(r() * len(_SEND_ERRORS))]
+                    if text[0] == "@":
+                        kind, text, media = self.agent_media(text, script, context, ts)
+                        if kind is audio_kind and status is read:
+                            status = _PLAYED
+                        message = make(outgoing, ts, kind, text, media, status, error)
+                    else:
+                        if "{" in text:
+                            render = compiled.get(text)
+                            if render is None:
+                                render = compiled[text] = _compile(text)
+                            text = render(context)
+                        message = make(outgoing, ts, text_kind, text, None, status, error)
+                message.__class__ = klass  # type: ignore[assignment]
+                append(message)
         return messages
 
     def until_failure(self) -> int:
@@ -3811,7 +3854,14 @@ _REACTIONS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             "Beleza, pago na retirada",
         ),
         "thanks": ("Eu que agradeço! 🙏", "Imagina! 😊", "Valeu! 🙌"),
-        "question": ("Sim, pode ser!", "Pode sim 😊", "Hmm, deixa eu ver e te falo", "Isso mesmo!"),
+        # The agent asked something the demo cannot know ("Qual o modelo?"): answers that fit
+        # an open question as well as a yes/no one.
+        "question": (
+            "Hmm, deixa eu ver e te falo",
+            "Vou confirmar aqui e já te respondo",
+            "Já te mando! 😊",
+            "Pode ser, sim!",
+        ),
         "other": (
             "Perfeito, {obrigado}! 😊",
             "Ok! 👍",
@@ -3831,7 +3881,12 @@ _REACTIONS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
         "delivery": ("Great, I'll be waiting!", "Awesome, thanks! 🙌", "Perfect, I'm home"),
         "payment": ("Sending the payment now", "I'll pay by card then", "Ok, I'll pay at pickup"),
         "thanks": ("Thank you! 🙏", "Cheers!", "Thanks again 😊"),
-        "question": ("Yes, please!", "Sure!", "Let me check and get back to you", "Exactly!"),
+        "question": (
+            "Let me check and get back to you",
+            "One sec, I'll find out",
+            "Sending it in a minute 😊",
+            "Sure, that works!",
+        ),
         "other": ("Great, thanks!", "Ok 👍", "Got it, thanks!", "Perfect 😊"),
     },
 }

@@ -306,18 +306,16 @@ def search_terms(
 
 
 def bench_search(
-    cache: LocalCache, terms: Sequence[str], rng: random.Random, accounts: Sequence[int]
-) -> tuple[list[float], list[int]]:
-    """``search_messages`` for each term, three in four across all numbers."""
+    cache: LocalCache, terms: Sequence[str], account: Callable[[], int | None]
+) -> list[float]:
+    """``search_messages`` for each term, in the numbers ``account()`` picks (None: all)."""
     for term in terms[:20]:
-        search_messages(cache, term)
+        search_messages(cache, term, account_id=account())
     samples: list[float] = []
-    hits: list[int] = []
     for term in terms:
-        account = None if rng.random() < 0.75 else rng.choice(accounts)
-        found = timed(samples, lambda: search_messages(cache, term, account_id=account))
-        hits.append(len(found))  # type: ignore[arg-type]
-    return samples, hits
+        chosen = account()
+        timed(samples, lambda: search_messages(cache, term, account_id=chosen))
+    return samples
 
 
 def slowest(terms: Sequence[str], samples: Sequence[float], n: int = 5) -> str:
@@ -582,16 +580,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             started = time.perf_counter()
             vocab = vocabulary(cache)
             say(f"vocabulary: {len(vocab):,} terms ({time.perf_counter() - started:.1f} s)")
-            words, prefixes, doc = search_terms(vocab, rng, max(args.rounds // 2, 100))
-            samples, hits = bench_search(cache, words, rng, accounts)
-            say(summary("search, whole words", samples))
+            words, prefixes, doc = search_terms(vocab, rng, max(args.rounds // 2, 200))
+            say(f"  words such as {', '.join(f'{w!r} ({doc.get(w, 0)} msgs)' for w in words[:8])}")
+            # As the app searches: every number at once (the search box has no number filter).
+            samples = bench_search(cache, words, lambda: None)
+            say(summary("search, whole words, all numbers", samples))
             say(f"  slowest: {slowest(words, samples)}")
-            say(f"  examples: {', '.join(f'{w!r} ({doc.get(w, 0)} msgs)' for w in words[:8])}")
             figures["search_word_p95_ms"] = round(p95(samples), 2)
-            samples, hits = bench_search(cache, prefixes, rng, accounts)
-            say(summary("search, prefixes (3-8 letters)", samples))
+            samples = bench_search(cache, prefixes, lambda: None)
+            say(summary("search, prefixes (3-8 letters), all numbers", samples))
             say(f"  slowest: {slowest(prefixes, samples)}")
             figures["search_prefix_p95_ms"] = round(p95(samples), 2)
+            # search_messages(account_id=...) too, though no view calls it yet: a number whose
+            # messages are a small share of a term's hits makes the index walk past the others.
+            some = max(args.rounds // 4, 100)
+            samples = bench_search(cache, words[:some], lambda: rng.choice(accounts))
+            say(summary("search, whole words, one number", samples))
+            say(f"  slowest: {slowest(words[:some], samples)}")
+            figures["search_word_one_number_p95_ms"] = round(p95(samples), 2)
+            samples = bench_search(cache, prefixes[:some], lambda: rng.choice(accounts))
+            say(summary("search, prefixes, one number", samples))
+            say(f"  slowest: {slowest(prefixes[:some], samples)}")
+            figures["search_prefix_one_number_p95_ms"] = round(p95(samples), 2)
         finally:
             cache.close()
 

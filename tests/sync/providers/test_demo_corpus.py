@@ -19,10 +19,12 @@ from sync.domain.models import DeliveryStatus, Direction, MessageType
 from sync.providers.demo_corpus import (
     PROFILES,
     TEMPLATE_KEYS,
+    BusinessProfile,
     DemoConversation,
     DemoCustomer,
     DemoMessage,
     LiveCustomers,
+    _fill,
     generate_history,
 )
 
@@ -86,32 +88,51 @@ def test_there_are_ten_distinct_businesses_on_sao_paulo_mobile_numbers() -> None
         assert profile.pt.topics and profile.en.topics and profile.products
 
 
+def script_lines(profile: BusinessProfile, language: str) -> list[str]:
+    """Every line of a profile's script in one language."""
+    lines = profile.lines(language)
+    texts: list[str] = []
+    for topic in lines.topics:
+        texts += [*topic.openers, *topic.replies]
+        texts += [line for pair in topic.qa for line in pair]
+    texts += [line for pair in lines.qa for line in pair]
+    for opener, acks in lines.agent_openers:
+        texts += [opener, *acks]
+    for field in ("details", "acks", "closings", "agent_closings", "holds"):
+        texts += getattr(lines, field)
+    texts += [*lines.customer_photos, *lines.agent_photos]
+    texts += [*lines.customer_videos, *lines.agent_videos]
+    texts += [line for document in lines.documents for line in document]
+    return texts
+
+
 def test_every_line_fills_from_the_template_keys() -> None:
     """A placeholder typo would otherwise show up as a KeyError in the middle of the demo."""
     markers = {"@loc", "@audio"}
     for profile in PROFILES:
-        extras = {key for key, _, _ in profile.extras}
-        allowed = set(TEMPLATE_KEYS) | extras
+        allowed = set(TEMPLATE_KEYS) | {key for key, _, _ in profile.extras}
         for language in ("pt", "en"):
-            lines = profile.lines(language)
-            texts: list[str] = []
-            for topic in lines.topics:
-                texts += [*topic.openers, *topic.replies]
-                texts += [line for pair in topic.qa for line in pair]
-            texts += [line for pair in lines.qa for line in pair]
-            for opener, acks in lines.agent_openers:
-                texts += [opener, *acks]
-            for field in ("details", "acks", "closings", "agent_closings", "holds"):
-                texts += getattr(lines, field)
-            texts += [*lines.customer_photos, *lines.agent_photos]
-            texts += [*lines.customer_videos, *lines.agent_videos]
-            texts += [line for document in lines.documents for line in document]
-            for text in texts:
+            for text in script_lines(profile, language):
                 if text.startswith("@"):
                     assert text in markers, (profile.key, text)
                     continue
                 keys = {name for _, name, _, _ in string.Formatter().parse(text) if name}
                 assert keys <= allowed, (profile.key, language, text, keys - allowed)
+
+
+def test_lines_are_filled_exactly_as_format_map_would() -> None:
+    """The generator fills templates through compiled functions, for speed; same result."""
+    for profile in PROFILES:
+        context = {key: f"<{key}>" for key in TEMPLATE_KEYS}
+        context |= {key: f"<{key}>" for key, _, _ in profile.extras}
+        for language in ("pt", "en"):
+            for text in script_lines(profile, language):
+                assert _fill(text, context) == text.format_map(context)
+    tricky = {"a": "1", "b": "2"}
+    for text in ("{a}", "{a}{b}", "x{a}y{b}z{a}{b}!", "{{literal}} {a}", "no placeholder"):
+        assert _fill(text, tricky) == text.format_map(tricky)
+    with pytest.raises(KeyError):
+        _fill("{missing}", tricky)
 
 
 def test_the_first_profiles_have_the_words_the_search_tests_look_for() -> None:
