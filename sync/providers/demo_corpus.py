@@ -5,8 +5,8 @@ Two consumers: ``sync/engine/demo_workspace.py`` loads a deterministic history f
 a million messages over all ten; ``sync/providers/demo.py`` keeps the demo alive while the app
 runs through ``LiveCustomers``.
 
-Content is written as *topics* (a reason to write: openers plus the agent replies that answer any
-of them) and question/answer pairs, so that an answer always fits the question it follows.
+Content is written as *topics* (a reason to write: customer openers plus the agent replies that
+answer them) and question/answer pairs, so that an answer always fits the question it follows.
 Placeholders (``{name}``, ``{items}``, ``{price}``, ``{date}``, ``{order}`` ...) are filled per
 session from the conversation's context; ``TEMPLATE_KEYS`` lists every one of them.
 
@@ -3552,41 +3552,70 @@ class _HistoryWriter:
         room = max(0, span_days - 1 - min(span_days - 1, 2 * count))
         recency = 0 if waiting else int(room * r() ** 2.5)
         available = max(0, span_days - 1 - recency)
-        mean_gap = min(6.0, available / max(1, count - 1))
-        gaps = [int(-math.log(1.0 - r()) * mean_gap + 0.5) for _ in range(count - 1)]
-        total = sum(gaps)
-        if total > available:
-            gaps = [gap * available // total for gap in gaps]
         if waiting:
             # The unanswered messages came in a few minutes to a few hours ago.
             target = self.local_now - 5 * _MINUTE - int(r() ** 2 * 10 * _HOUR)
             end_day, last_tod = divmod(target, _DAY)
         else:
             end_day, last_tod = self.local_now // _DAY - recency, -1
+        oldest = self.now_ms - span_days * _DAY
+        while True:
+            starts, base = self.place(sessions, available, end_day, last_tod)
+            overshoot = oldest - (base + starts[0])
+            if overshoot <= 0 or not available:
+                return starts, base
+            # Sessions pushed to the next morning made the chat longer than its span: squeeze
+            # the gaps and place it again (rare, and at most a few times).
+            available = max(0, available - 1 - overshoot // _DAY)
+
+    def place(
+        self, sessions: list[_Shape], available: int, end_day: int, last_tod: int
+    ) -> tuple[list[int], int]:
+        """Session starts spread over about ``available`` days, ending on ``end_day``.
+
+        ``last_tod`` (when not negative) is the local time of day the last session starts.
+        """
+        r = self.rng.random
+        count = len(sessions)
+        mean_gap = min(6.0, available / max(1, count - 1))
+        gaps = [int(-math.log(1.0 - r()) * mean_gap + 0.5) for _ in range(count - 1)]
+        total = sum(gaps)
+        if total > available:
+            gaps = [gap * available // total for gap in gaps]
         open_ms, open_span = self.open_ms, self.open_span
         closing = open_ms + open_span
+        half_hour, pause, pause_span = 30 * _MINUTE, 45 * _MINUTE, 4 * _HOUR
         starts: list[int] = []
-        day = 0
+        day = debt = 0
         previous_end = -_DAY
         start = 0
         for index, (_, offsets) in enumerate(sessions):
             same_day = False
             if index:
                 gap = gaps[index - 1]
+                if debt and gap > 1:
+                    # Days borrowed by sessions moved to the next morning come out of later
+                    # gaps, so the chat still fits in its span.
+                    paid = min(gap - 1, debt)
+                    gap -= paid
+                    debt -= paid
                 day += gap
                 same_day = not gap
             if index == count - 1 and last_tod >= 0:
-                start = max(day * _DAY + last_tod, previous_end + 30 * _MINUTE)
+                start = max(day * _DAY + last_tod, previous_end + half_hour)
+            elif (
+                same_day
+                and (later := previous_end + pause + int(r() * pause_span)) % _DAY < closing
+            ):
+                # Back the same day: an hour or a few later, not right after the last one.
+                start = later
             else:
-                later = previous_end + 45 * _MINUTE + int(4 * _HOUR * r())
-                if same_day and later % _DAY < closing:
-                    # Back the same day: an hour or a few later, not right after the last one.
-                    start = later
-                else:
-                    if same_day:
-                        day += 1  # too late for another session today: tomorrow, then
-                    tod = open_ms + int(open_span * (r() + r()) * 0.5)
-                    start = max(day * _DAY + tod, previous_end + 30 * _MINUTE)
+                if same_day:
+                    day += 1  # too late for another session today: tomorrow, then
+                    debt += 1
+                start = day * _DAY + open_ms + int(open_span * (r() + r()) * 0.5)
+                if start < previous_end + half_hour:
+                    start = previous_end + half_hour
             day = start // _DAY
             starts.append(start)
             previous_end = start + offsets[-1]
@@ -3658,7 +3687,7 @@ class _HistoryWriter:
         i = -1
         product = int(r() * product_count)
         order = 1000 + int(r() * 9000)
-        context: dict[str, str] = {}
+        context: dict[str, str] | None = None
         topic = topics[0]
         answer = asked = ""
         opener = 0
@@ -3669,7 +3698,8 @@ class _HistoryWriter:
                 product = int(r() * product_count)
             if r() < 0.4:
                 order += 1 + int(r() * 300)
-            context = script.context(rng, call_name, gender, product, order)
+            # Made on first use: a session of plain lines ("Aceita Pix?") never needs one.
+            context = None
             topic = topics[int(r() * len(topics))]
             session_base = base + start
             for role, offset in zip(roles, offsets, strict=True):
@@ -3699,6 +3729,8 @@ class _HistoryWriter:
                         message = make(incoming, ts, kind, text, media, received, None)
                     else:
                         if "{" in text:
+                            if context is None:
+                                context = script.context(rng, call_name, gender, product, order)
                             render = compiled.get(text)
                             if render is None:
                                 render = compiled[text] = _compile(text)
@@ -3730,12 +3762,16 @@ class _HistoryWriter:
                         status = _FAILED
                         error = _SEND_ERRORS[int(r() * len(_SEND_ERRORS))]
                     if text[0] == "@":
+                        if context is None:
+                            context = script.context(rng, call_name, gender, product, order)
                         kind, text, media = self.agent_media(text, script, context, ts)
                         if kind is audio_kind and status is read:
                             status = _PLAYED
                         message = make(outgoing, ts, kind, text, media, status, error)
                     else:
                         if "{" in text:
+                            if context is None:
+                                context = script.context(rng, call_name, gender, product, order)
                             render = compiled.get(text)
                             if render is None:
                                 render = compiled[text] = _compile(text)
@@ -3806,13 +3842,26 @@ def generate_history(
     The same arguments always give the same conversations (randomness comes only from a
     ``random.Random`` seeded with ``seed`` and ``profile_index``). Each conversation has 1 to
     ``max_messages`` messages, about ``max_messages / 2`` on average; its customer's phone is
-    unique within the profile; its timestamps strictly increase and stay before ``now_ms``,
-    within about ``span_days`` days. A few recent conversations end with unread messages.
+    unique within the profile; its timestamps strictly increase, stay before ``now_ms`` and
+    no older than ``span_days`` days (unless a single chat has more sessions than fit).
+    A few recent conversations end with unread messages.
     """
     if not 0 <= profile_index < len(PROFILES):
         raise ValueError(f"no demo profile {profile_index}; there are {len(PROFILES)}")
     if conversations < 0 or max_messages < 1:
         raise ValueError("conversations must be >= 0 and max_messages >= 1")
+    # Checked here, at the call, rather than at the first next() of a generator.
+    return _generate(profile_index, seed, conversations, max_messages, now_ms, span_days)
+
+
+def _generate(
+    profile_index: int,
+    seed: int,
+    conversations: int,
+    max_messages: int,
+    now_ms: int,
+    span_days: int,
+) -> Iterator[DemoConversation]:
     profile = PROFILES[profile_index]
     rng = random.Random(f"caixa-demo:{seed}:{profile_index}")
     counts = _message_counts(rng, conversations, max_messages)
