@@ -34,9 +34,18 @@ def sources() -> list[str]:
 def update(ts_file: Path) -> None:
     """Run lupdate for one .ts file."""
     subprocess.run(
-        [tool("pyside6-lupdate"), *sources(), "-no-obsolete", "-locations", "none",
-         "-ts", str(ts_file)],
-        cwd=ROOT, check=True, capture_output=True,
+        [
+            tool("pyside6-lupdate"),
+            *sources(),
+            "-no-obsolete",
+            "-locations",
+            "none",
+            "-ts",
+            str(ts_file),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
 
 
@@ -44,7 +53,9 @@ def release(ts_file: Path, qm_file: Path) -> None:
     """Run lrelease for one .ts file."""
     subprocess.run(
         [tool("pyside6-lrelease"), str(ts_file), "-qm", str(qm_file)],
-        cwd=ROOT, check=True, capture_output=True,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
     )
 
 

@@ -32,7 +32,8 @@ def _next_locked(now_ms: int | None) -> tuple[int, int]:
 
 
 def _format(ms: int, rand: int) -> str:
-    # Layout (RFC 9562 section 5.7): unix_ts_ms(48) | ver=7(4) | rand_a(12) | var=0b10(2) | rand_b(62).
+    # Layout (RFC 9562 section 5.7):
+    # unix_ts_ms(48) | ver=7(4) | rand_a(12) | var=0b10(2) | rand_b(62).
     # The groups after the timestamp are "7" + rand_a, then the variant with rand_b's top 14 bits,
     # then rand_b's low 48 bits: all cut straight out of the counter, no uuid.UUID round trip.
     ms &= _LOW48

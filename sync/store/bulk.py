@@ -204,7 +204,7 @@ def _write_batch(
         [0 if error is None else error for error in map(_error, messages)],
     )
 
-    conversation_rows = []
+    conversation_rows: list[tuple[Any, ...]] = []
     last_seq = first_seq - 1
     for conversation_id, customer, size, messages_of, unread_count in zip(
         conversation_ids, customers, sizes, message_lists, unread, strict=True

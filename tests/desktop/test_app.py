@@ -1,4 +1,4 @@
-"""The app's start-up: finding the key (with or without a keyring), resetting, running to the end."""
+"""The app's start-up: finding the key (with or without keyring), resetting, running to the end."""
 
 from __future__ import annotations
 

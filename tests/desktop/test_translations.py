@@ -47,7 +47,9 @@ def test_the_compiled_translation_is_current(tmp_path: Path) -> None:
         ("FirstRunView", "&Try the demo", "&Experimentar a demonstração"),
     ],
 )
-def test_pt_br_is_loaded_for_a_brazilian_locale(qapp, context: str, source: str, expected: str) -> None:
+def test_pt_br_is_loaded_for_a_brazilian_locale(
+    qapp, context: str, source: str, expected: str
+) -> None:
     translator = QTranslator()
     assert translator.load(QLocale("pt_BR"), "caixa", "_", str(TS.parent))
     QCoreApplication.installTranslator(translator)

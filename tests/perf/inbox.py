@@ -33,7 +33,6 @@ import math
 import os
 import random
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -144,9 +143,7 @@ def trim(history: list[DemoConversation], target: int) -> list[DemoConversation]
     return result
 
 
-def build_cache(
-    folder: Path, histories: list[list[DemoConversation]]
-) -> dict[str, Any]:
+def build_cache(folder: Path, histories: list[list[DemoConversation]]) -> dict[str, Any]:
     """Create the key file and the cache in ``folder`` and load every number; return figures."""
     key = CacheKey.generate()
     KeyFileStore(folder / KEY_FILE_NAME).save_plain(key)
@@ -206,9 +203,7 @@ def timed(samples: list[float], fn: Callable[[], object]) -> object:
     return result
 
 
-def bench_conversation_lists(
-    cache: LocalCache, rng: random.Random, rounds: int
-) -> list[float]:
+def bench_conversation_lists(cache: LocalCache, rng: random.Random, rounds: int) -> list[float]:
     """``latest_conversations`` pages of 50 and 200, all numbers or one, from random cursors."""
     rows = cache.conn.exec_driver_sql(
         "SELECT account_id, last_message_at, id FROM conversations"
@@ -314,7 +309,7 @@ def bench_search(
     samples: list[float] = []
     for term in terms:
         chosen = account()
-        timed(samples, lambda: search_messages(cache, term, account_id=chosen))
+        timed(samples, lambda t=term, a=chosen: search_messages(cache, t, account_id=a))
     return samples
 
 
@@ -385,7 +380,7 @@ def read_vmrss(pid: int) -> float | None:
 def start_once(command: Sequence[str], env: dict[str, str], prefix: str) -> StartRun:
     """Spawn ``command``; time the first ``<prefix>-startup-probe`` line; read idle RSS."""
     run = StartRun()
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below, after the run)
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=log, text=True, bufsize=1
@@ -462,7 +457,8 @@ def bench_startup(folder: Path, runs: int) -> dict[str, Any]:
         a = app_runs[-1] if app_runs else StartRun()
         b = bare_runs[-1]
         say(
-            f"  run {index + 1}: app {fmt(a.wall_ms)} ms (probe {fmt((a.probe or {}).get('first_paint_ms'))}"
+            f"  run {index + 1}: app {fmt(a.wall_ms)} ms"
+            f" (probe {fmt((a.probe or {}).get('first_paint_ms'))}"
             f" ms, idle RSS {fmt(a.idle_rss_mb)} MB){' ' + a.error if a.error else ''};"
             f" bare {fmt(b.wall_ms)} ms (idle RSS {fmt(b.idle_rss_mb)} MB)"
         )
@@ -553,7 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             del histories
             say(
                 f"  {figures['messages']:,} messages in {figures['load_s']:.1f} s = "
-                f"{figures['insert_rate']:,}/s; close+checkpoint {figures['close_checkpoint_s']:.2f}"
+                f"{figures['insert_rate']:,}/s; close+checkpoint "
+                f"{figures['close_checkpoint_s']:.2f}"
                 f" s; {figures['cache_mb']} MB on disk"
             )
             load_figures_path.write_text(json.dumps(figures))
@@ -606,9 +603,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             cache.close()
 
         if args.skip_startup:
-            figures.update(dict.fromkeys(
-                ("cold_start_ms", "bare_window_ms", "startup_ratio", "idle_rss_mb", "bare_rss_mb")
-            ))
+            figures.update(
+                dict.fromkeys(
+                    (
+                        "cold_start_ms",
+                        "bare_window_ms",
+                        "startup_ratio",
+                        "idle_rss_mb",
+                        "bare_rss_mb",
+                    )
+                )
+            )
         else:
             figures.update(bench_startup(folder, args.startup_runs))
     finally:
