@@ -46,10 +46,8 @@ class Claimed:
     @property
     def changes(self) -> ChangeSet:
         """What the claim changed (the message is now "sending")."""
-        return ChangeSet(
-            accounts=frozenset({self.message.account_id}),
-            conversations=frozenset({self.conversation_id}),
-            messages=frozenset({self.message.client_id}),
+        return ChangeSet.of_message(
+            self.message.account_id, self.conversation_id, self.message.client_id
         )
 
 
@@ -132,12 +130,7 @@ def enqueue_text(
         status=DeliveryStatus.QUEUED,
         error=None,
     )
-    changes = ChangeSet(
-        accounts=frozenset({account_id}),
-        conversations=frozenset({conversation_id}),
-        messages=frozenset({message_id}),
-    )
-    return message, changes
+    return message, ChangeSet.of_message(account_id, conversation_id, message_id)
 
 
 def recover_interrupted(cache: LocalCache) -> ChangeSet:

@@ -250,39 +250,28 @@ def _write_batch(
         conversation_ids, customers, sizes, message_lists, unread, strict=True
     ):
         last_seq += size
+        # A conversation with no messages has no "last message" fields.
+        last_fields: tuple[Any, ...] = (0, "", None, None, None)
         if size:
             last = messages_of[-1]
-            conversation_rows.append(
-                (
-                    conversation_id,
-                    account_id,
-                    chat_key_for_phone(customer.phone),
-                    customer.phone,
-                    customer.name,
-                    last.timestamp_ms,
-                    preview_of(last.type, last.text),
-                    _PLAIN[last.direction],
-                    _PLAIN[last.status],
-                    last_seq,
-                    unread_count,
-                )
+            last_fields = (
+                last.timestamp_ms,
+                preview_of(last.type, last.text),
+                _PLAIN[last.direction],
+                _PLAIN[last.status],
+                last_seq,
             )
-        else:
-            conversation_rows.append(
-                (
-                    conversation_id,
-                    account_id,
-                    chat_key_for_phone(customer.phone),
-                    customer.phone,
-                    customer.name,
-                    0,
-                    "",
-                    None,
-                    None,
-                    None,
-                    unread_count,
-                )
+        conversation_rows.append(
+            (
+                conversation_id,
+                account_id,
+                chat_key_for_phone(customer.phone),
+                customer.phone,
+                customer.name,
+                *last_fields,
+                unread_count,
             )
+        )
 
     cursor.execute("BEGIN")
     try:

@@ -27,6 +27,15 @@ class ChangeSet:
         )
 
     @classmethod
+    def of_message(cls, account_id: int, conversation_id: int, message_id: str) -> ChangeSet:
+        """One message changed, and with it its conversation and number."""
+        return cls(
+            accounts=frozenset({account_id}),
+            conversations=frozenset({conversation_id}),
+            messages=frozenset({message_id}),
+        )
+
+    @classmethod
     def merge(cls, sets: Iterable[ChangeSet]) -> ChangeSet:
         """Union of several change sets."""
         result = cls()
