@@ -10,43 +10,30 @@ so cleanup always runs.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTimer, QTranslator
-from PySide6.QtWidgets import QApplication, QProgressDialog
+from PySide6.QtWidgets import QApplication
 
-from desktop import bridge
-from desktop.services import Services
-from desktop.views.cache_key_dialogs import (
-    ask_passcode,
-    choose_key_protection,
-    offer_cache_reset,
-    show_error,
-)
 from sync.settings import Paths, resolve_paths
-from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
-from sync.store.cache_key import (
-    CacheKey,
-    CacheKeyError,
-    KeyFileStore,
-    MissingCacheKey,
-    NoKeyringAvailable,
-    PasscodeRequired,
-    WrongPasscode,
-    resolve_cache_key,
-)
-from sync.store.first_screen import read_first_screen
 
+# Everything else is imported where it is used. The order of a start is: Qt → the window
+# painted from a quick read of the cache → asyncio, qasync, the engine and the cache for real.
+# A start that needs the user (first run, passcode, no keyring) takes the slower, async path.
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
+
+    from desktop.services import Services
+    from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.main_window import MainWindow
+    from sync.store.cache_key import CacheKey
 
 _STARTED = time.perf_counter()
 
@@ -63,7 +50,60 @@ def run_app(args: argparse.Namespace) -> int:
     app.setOrganizationName("Caixa")
     app.setQuitOnLastWindowClosed(False)
     install_translations(app, args.lang)
-    return int(bridge.run(_main(app, args)) or 0)
+    early = paint_first_screen(resolve_paths(args.data_dir, args.key_file), demo=bool(args.demo))
+    from desktop import bridge
+
+    return int(bridge.run(_main(app, args, early)) or 0)
+
+
+@dataclass
+class EarlyWindow:
+    """The main window, painted from a quick read before the event loop and services exist."""
+
+    cache_path: Path
+    key: CacheKey
+    presenter: InboxPresenter
+    window: MainWindow
+
+
+def paint_first_screen(paths: Paths, *, demo: bool) -> EarlyWindow | None:
+    """Show the inbox at once when the cache exists and its key needs no question.
+
+    Everything here is synchronous and light (no asyncio, no SQLAlchemy, no engine): this is
+    what the user waits for. None when the user must be asked something first, or the quick
+    read failed; the async start then does everything, dialogs included.
+    """
+    from sync.store.cache_key import CacheKeyError, resolve_cache_key
+
+    cache_path = paths.cache_path(demo=demo)
+    if not cache_path.exists():
+        return None
+    key_file = paths.key_file
+    default_file = cache_path.parent / DEFAULT_KEY_FILE_NAME
+    if key_file is None and default_file.exists():
+        key_file = default_file
+    try:
+        key = resolve_cache_key(cache_path, key_file=key_file, create=False)
+    except CacheKeyError:
+        return None
+    from desktop.models.conversation_list_model import PAGE_SIZE
+    from sync.store.first_screen import read_first_screen
+
+    first = read_first_screen(cache_path, key, limit=PAGE_SIZE)
+    if first is None:
+        return None
+    from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.main_window import MainWindow
+
+    presenter = InboxPresenter(None)
+    presenter.preload(first)
+    window = MainWindow(presenter, defer_chat=True)
+    window.show()
+    window.repaint()  # paints now; the probe measures exactly this moment
+    if os.environ.get("CAIXA_STARTUP_PROBE"):
+        _report_first_paint()
+    window.finish_building()
+    return EarlyWindow(cache_path, key, presenter, window)
 
 
 def install_translations(app: QCoreApplication, lang: str | None) -> None:
@@ -88,51 +128,42 @@ def resources_dir() -> Path:
     return here.parent / "resources"
 
 
-async def _main(app: QApplication, args: argparse.Namespace) -> int:
+async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow | None) -> int:
+    import asyncio
+
+    from desktop import bridge
+    from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.main_window import MainWindow
+
     paths = resolve_paths(args.data_dir, args.key_file)
     demo = bool(args.demo)
-    if not demo and not paths.cache_path(demo=False).exists():
+    if early is None and not demo and not paths.cache_path(demo=False).exists():
         from desktop.views.first_run_view import FirstRunChoice, run_first_run
 
         choice = await run_first_run()
         if choice is FirstRunChoice.QUIT:
             return 0
         demo = choice is FirstRunChoice.DEMO
-    from desktop.models.conversation_list_model import PAGE_SIZE as CONVERSATION_PAGE_SIZE
-    from desktop.views.inbox_presenter import InboxPresenter
-    from desktop.views.main_window import MainWindow
 
     shutdown = asyncio.Event()
     probe = bool(os.environ.get("CAIXA_STARTUP_PROBE"))
-    early: dict[str, Any] = {}
-
-    def paint_first_screen(services: Services, key: CacheKey) -> None:
-        # Before the cache is opened for real (SQLAlchemy loads on the database thread
-        # meanwhile): the window paints what a quick plain read finds.
-        first = read_first_screen(services.db.path, key, limit=CONVERSATION_PAGE_SIZE)
-        if first is None:
-            return
-        presenter = InboxPresenter(services)
-        presenter.preload(first)
-        window = MainWindow(presenter)
-        window.closed.connect(shutdown.set)
-        window.show()
-        window.repaint()  # paints now; the probe measures exactly this moment
-        if probe:
-            _report_first_paint()
-        early.update(services=services, presenter=presenter, window=window)
-
-    services = await open_services(paths, demo=demo, before_prepare=paint_first_screen)
-    if early and early["services"] is not services:  # the first attempt failed after painting
-        early["window"].hide()
-        early.clear()
+    if early is not None:
+        early.window.closed.connect(shutdown.set)
+    services = await open_services(paths, demo=demo, key=early.key if early else None)
+    if early is not None and (services is None or services.db.path != early.cache_path):
+        early.window.hide()  # the cache it showed could not be opened after all
+        early = None
     if services is None:
         return 1
-    presenter = early.get("presenter") or InboxPresenter(services)
-    window = early.get("window") or MainWindow(presenter)
+    if early is not None:
+        presenter, window = early.presenter, early.window
+        presenter.attach(services)
+    else:
+        presenter = InboxPresenter(services)
+        window = MainWindow(presenter)
     try:
         await presenter.load()
-        if not early:
+        if early is None:
             window.closed.connect(shutdown.set)
             window.show()
             if probe:
@@ -155,32 +186,38 @@ async def open_services(
     *,
     demo: bool,
     keyring_backend: KeyringBackend | None = None,
-    before_prepare: Callable[[Services, CacheKey], None] | None = None,
+    key: CacheKey | None = None,
 ) -> Services | None:
     """Find the key (asking the user when needed) and open the workspace; None if they quit.
 
-    ``before_prepare`` runs once the key is known, before the cache is opened for real.
+    ``key``, when given, is tried first (the one the first paint already found).
     """
+    from desktop.services import Services
+    from desktop.views.cache_key_dialogs import offer_cache_reset, show_error
+    from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
+    from sync.store.cache_key import CacheKey, CacheKeyError
+
     cache_path = paths.cache_path(demo=demo)
     ephemeral: tempfile.TemporaryDirectory[str] | None = None
+    known: CacheKey | str | None = key
     while True:
-        key = await resolve_key_interactively(
-            cache_path, paths.key_file, demo=demo, keyring_backend=keyring_backend
-        )
-        if key is None:
-            return None
-        if key == "ephemeral":
+        if known is None:
+            known = await resolve_key_interactively(
+                cache_path, paths.key_file, demo=demo, keyring_backend=keyring_backend
+            )
+            if known is None:
+                return None
+        if known == "ephemeral":
             # Demo without a keyring: fictitious data in a throw-away folder, key in memory only,
             # so nothing is ever written in clear and the demo still starts with one command.
             ephemeral = tempfile.TemporaryDirectory(prefix="caixa-demo-")
             cache_path = Path(ephemeral.name) / cache_path.name
-            key = CacheKey.generate()
-        assert isinstance(key, CacheKey)
-        services = Services.create(cache_path, key, demo=demo)
+            known = CacheKey.generate()
+        assert isinstance(known, CacheKey)
+        services = Services.create(cache_path, known, demo=demo)
+        known = None
         if ephemeral is not None:
             services.keep_alive = ephemeral
-        if before_prepare is not None:
-            before_prepare(services, key)
         try:
             await _prepare_with_progress(services, demo=demo)
             return services
@@ -204,6 +241,23 @@ async def resolve_key_interactively(
 
     Returns ``"ephemeral"`` for a demo on a machine without keyring, None when the user gives up.
     """
+    from desktop.views.cache_key_dialogs import (
+        ask_passcode,
+        choose_key_protection,
+        offer_cache_reset,
+        show_error,
+    )
+    from sync.store.cache_key import (
+        CacheKey,
+        CacheKeyError,
+        KeyFileStore,
+        MissingCacheKey,
+        NoKeyringAvailable,
+        PasscodeRequired,
+        WrongPasscode,
+        resolve_cache_key,
+    )
+
     default_file = cache_path.parent / DEFAULT_KEY_FILE_NAME
     if key_file is None and default_file.exists():
         key_file = default_file
@@ -258,6 +312,10 @@ def reset_cache(cache_path: Path) -> Path | None:
 
 
 async def _prepare_with_progress(services: Services, *, demo: bool) -> None:
+    import asyncio
+
+    from PySide6.QtWidgets import QProgressDialog
+
     dialog: QProgressDialog | None = None
     loop = asyncio.get_running_loop()
     if demo and not services.db.path.exists():
@@ -290,7 +348,7 @@ def _report_first_paint() -> None:
     )
 
 
-def _report_idle(shutdown: asyncio.Event) -> None:
+def _report_idle(shutdown: Any) -> None:
     """Benchmark hook: memory after a few idle seconds with everything loaded; then quit."""
     print("caixa-idle-probe " + json.dumps({"rss_mb": _rss_mb()}), flush=True)
     shutdown.set()

@@ -2,28 +2,37 @@
 
 ``async_slot`` turns a coroutine method into a Qt slot that schedules it on the running qasync
 loop; its exceptions reach ``sys.excepthook`` (and so fail tests) instead of vanishing.
+
+asyncio and qasync are imported on first use, not with this module: the main window is built
+and painted before the event loop exists (they cost a tenth of a second at start-up).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import sys
 from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec
+from typing import TYPE_CHECKING, Any, ParamSpec
 
-import qasync
+if TYPE_CHECKING:
+    import asyncio
 
 P = ParamSpec("P")
-
-QEventLoop = qasync.QEventLoop
-run = qasync.run
 
 _tasks: set[asyncio.Task[Any]] = set()
 
 
+def run(main: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``main`` on a new qasync loop until it returns (``qasync.run``)."""
+    import qasync
+
+    return qasync.run(main)
+
+
 def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     """Run ``coro`` on the loop as a task we keep a reference to; report its failure."""
+    import asyncio
+
     task = asyncio.get_event_loop().create_task(coro)
     _tasks.add(task)
     task.add_done_callback(_done)
@@ -53,6 +62,8 @@ def async_slot(
 
 async def drain(*, cancel: bool = True) -> None:
     """Wait for every task started with ``spawn``, cancelling them first unless told not to."""
+    import asyncio
+
     while _tasks:
         pending = list(_tasks)
         if cancel:
@@ -67,6 +78,8 @@ async def exec_dialog(dialog: Any) -> int:
     ``QDialog.exec()`` inside a coroutine would spin a second event loop in which qasync runs
     other tasks while this one is mid-step; ``open()`` plus a future keeps one loop.
     """
+    import asyncio
+
     future: asyncio.Future[int] = asyncio.get_event_loop().create_future()
 
     def finished(result: int) -> None:

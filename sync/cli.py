@@ -1,26 +1,25 @@
-"""Headless commands of the ``caixa`` program (no Qt is imported for these).
+"""The command line of the ``caixa`` program, and its headless commands (no Qt imported).
 
-``caixa export --format jsonl|csv [--account NAME] [--out FILE]`` writes every message of the
-local cache. Exit codes: 0 done, 1 the cache could not be opened (message on stderr), 2 bad
-arguments (argparse's convention).
+``caixa`` alone runs the desktop app; ``caixa <command>`` runs one of ``COMMANDS`` without
+importing Qt, so it works on machines without a display. Each command is one module under
+``sync/commands/`` with ``add_parser(subparsers)`` and ``run(args) -> int`` (the exit code); a
+module imports what it needs to run inside ``run``, so building the parser stays cheap.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
 import sys
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Sequence
+from typing import Any, Final
 
-from sync.settings import resolve_paths
-from sync.store.cache_key import CacheKeyError, resolve_cache_key
-from sync.store.export import UnknownAccount, write_export
-
-if TYPE_CHECKING:
-    from sync.store.local_cache import LocalCache
-from sync.store.cache_errors import CacheOpenError
+COMMANDS: Final[dict[str, str]] = {
+    "export": "sync.commands.export",
+    "accounts": "sync.commands.accounts",
+    "webhook": "sync.commands.webhook",
+    "receive": "sync.commands.receive",
+}
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
@@ -43,63 +42,42 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, subcommand: bool = 
     )
 
 
-def add_export_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register ``caixa export``."""
-    export = subparsers.add_parser("export", help="export messages as JSON Lines or CSV")
-    add_common_arguments(export, subcommand=True)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-    export.add_argument("--account", help="only this number (its name, as shown in the rail)")
-    export.add_argument("--out", help="write to this file instead of standard output")
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The whole command line of ``caixa``: the desktop app's flags and every command.
+
+    Without ``commands`` the command modules are not imported (a plain ``caixa`` start).
+    """
+    parser = argparse.ArgumentParser(
+        prog="caixa", description="Caixa: one inbox for all your WhatsApp numbers."
+    )
+    add_common_arguments(parser)
+    parser.add_argument("--lang", help="interface language, e.g. pt_BR or en (default: system)")
+    subparsers = parser.add_subparsers(dest="command")
+    if commands:
+        for module in COMMANDS.values():
+            importlib.import_module(module).add_parser(subparsers)
+    return parser
 
 
-def run_export(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
-    """Carry out ``caixa export``; returns the exit code."""
-    stdout = stdout or sys.stdout
-    paths = resolve_paths(args.data_dir, args.key_file)
-    # Imported here: ``caixa`` without a command (the desktop app) must not pay for SQLAlchemy.
-    from sync.store.local_cache import LocalCache
-
-    cache_path = paths.cache_path(demo=args.demo)
-    if not cache_path.exists():
-        print(f"caixa: there is no local cache at {cache_path}", file=sys.stderr)
-        return 1
-    try:
-        key = resolve_cache_key(
-            cache_path,
-            key_file=paths.key_file,
-            passcode=os.environ.get("CAIXA_PASSCODE"),
-            create=False,
-        )
-        cache = LocalCache.open(cache_path, key)
-    except (CacheKeyError, CacheOpenError) as exc:
-        print(f"caixa: {exc}", file=sys.stderr)
-        return 1
-    try:
-        if args.out is None:
-            count = write_export(cache, stdout, args.format, args.account)
-        else:
-            count = _export_to_file(cache, Path(args.out), args.format, args.account)
-    except UnknownAccount as exc:
-        print(f"caixa: no number is named {exc.args[0]!r}", file=sys.stderr)
-        return 1
-    finally:
-        cache.close()
-    print(f"caixa: exported {count} messages", file=sys.stderr)
-    return 0
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv`` (default: the process arguments)."""
+    if argv is None:
+        argv = sys.argv[1:]
+    # Any word that is not a flag may be a command (or a typo argparse should report with the
+    # list of commands), as may --help: only then are the command modules loaded.
+    plain = all(arg.startswith("-") or _is_flag_value(argv, i) for i, arg in enumerate(argv))
+    needs_commands = not plain or any(arg in ("-h", "--help") for arg in argv)
+    return build_parser(commands=needs_commands).parse_args(argv)
 
 
-def _export_to_file(cache: LocalCache, out: Path, fmt: str, account: str | None) -> int:
-    # Written beside the target and renamed at the end: a crash never leaves half a file
-    # under the name the user asked for.
-    out = out.expanduser().resolve()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            count = write_export(cache, handle, fmt, account)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
+_VALUE_FLAGS = frozenset({"--data-dir", "--key-file", "--lang"})
+
+
+def _is_flag_value(argv: Sequence[str], i: int) -> bool:
+    return i > 0 and argv[i - 1] in _VALUE_FLAGS
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the headless command named in ``args``; returns its exit code."""
+    code: int = importlib.import_module(COMMANDS[args.command]).run(args)
+    return code

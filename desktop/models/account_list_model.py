@@ -13,8 +13,8 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from typing_extensions import override
 
+from desktop.compat import override
 from sync.domain.models import Account, ConnectionState
 
 _Index = QModelIndex | QPersistentModelIndex

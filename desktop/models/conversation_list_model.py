@@ -12,16 +12,18 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
-from typing_extensions import override
 
 from desktop import bridge
+from desktop.compat import override
 from desktop.models.formatting import preview_text
 from sync.domain.models import Conversation
 from sync.store import queries
-from sync.store.database import Database
+
+if TYPE_CHECKING:
+    from sync.store.database import Database
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the list's invisible parent, as an argument default
@@ -84,9 +86,15 @@ class ConversationListModel(QAbstractListModel):
     page_loaded = Signal(int)  # rows added by the page
 
     def __init__(
-        self, source: ConversationSource, parent: Any = None, *, page_size: int = PAGE_SIZE
+        self,
+        source: ConversationSource | None,
+        parent: Any = None,
+        *,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         super().__init__(parent)
+        # None until the cache is open: the first paint shows a preloaded page (``show_page``)
+        # and the list fetches nothing more until ``set_source``.
         self._source = source
         self._page_size = page_size
         self._rows: list[Conversation] = []
@@ -152,7 +160,12 @@ class ConversationListModel(QAbstractListModel):
 
     @override
     def canFetchMore(self, parent: _Index = _ROOT) -> bool:
-        return not parent.isValid() and not self._exhausted and not self._fetching
+        return (
+            self._source is not None
+            and not parent.isValid()
+            and not self._exhausted
+            and not self._fetching
+        )
 
     @override
     def fetchMore(self, parent: _Index = _ROOT) -> None:
@@ -161,6 +174,15 @@ class ConversationListModel(QAbstractListModel):
             bridge.spawn(self._fetch_next_page())
 
     # -- reads -------------------------------------------------------------------------------
+
+    def _require_source(self) -> ConversationSource:
+        if self._source is None:
+            raise RuntimeError("the conversation list has no source yet (set_source)")
+        return self._source
+
+    def set_source(self, source: ConversationSource) -> None:
+        """Read from ``source`` from now on (the cache, once open)."""
+        self._source = source
 
     @property
     def account_id(self) -> int | None:
@@ -206,7 +228,7 @@ class ConversationListModel(QAbstractListModel):
         """Show the first page of ``account_id``'s conversations (None: every number)."""
         ticket = next(self._tickets)
         self._latest_reload = ticket
-        rows = await self._source.page(account_id, None, self._page_size)
+        rows = await self._require_source().page(account_id, None, self._page_size)
         if ticket != self._latest_reload:
             return  # the user switched again meanwhile
         self._shown_ticket = ticket
@@ -235,7 +257,9 @@ class ConversationListModel(QAbstractListModel):
     async def _fetch_next_page(self) -> int:
         list_id = self._list_id
         try:
-            rows = await self._source.page(self._account_id, self._cursor, self._page_size)
+            rows = await self._require_source().page(
+                self._account_id, self._cursor, self._page_size
+            )
         finally:
             if list_id == self._list_id:
                 self._fetching = False
@@ -276,7 +300,7 @@ class ConversationListModel(QAbstractListModel):
         if not ids:
             return
         ticket = next(self._tickets)
-        rows = await self._source.by_id(ids)
+        rows = await self._require_source().by_id(ids)
         if ticket > self._shown_ticket:  # else the list on screen was read after this
             self.apply(ids, rows)
 

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
-from typing_extensions import override
 
+from desktop.compat import override
 from desktop.models.formatting import (
     clock,
     day_label,

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
-from typing_extensions import override
 
+from desktop.compat import override
 from desktop.models.formatting import full_time, list_time
 from sync.store.search import SearchHit
 

@@ -7,7 +7,6 @@ change sets, coalesced for a moment so a burst of receipts costs one re-read.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from typing import TYPE_CHECKING, Any
 
@@ -19,15 +18,14 @@ from desktop.models.conversation_list_model import ConversationListModel, Databa
 from desktop.models.message_list_model import MessageListModel
 from desktop.models.search_hit_model import SearchHitModel
 from sync.domain.models import Account, Conversation, Direction, Message
-from sync.engine.outbox import OutboxError
 from sync.store import queries
 from sync.store.changes import ChangeSet
-from sync.store.search import SearchHit, search_messages
 
 if TYPE_CHECKING:
     from desktop.services import Services
     from sync.store.first_screen import FirstScreen
     from sync.store.local_cache import LocalCache  # on the DB thread, off the start-up path
+    from sync.store.search import SearchHit
 
 MESSAGE_PAGE = 50
 AROUND = 25  # messages loaded on each side of a search hit
@@ -65,17 +63,15 @@ class InboxPresenter(QObject):
 
     def __init__(
         self,
-        services: Services,
+        services: Services | None,
         parent: QObject | None = None,
         *,
         message_page_size: int = MESSAGE_PAGE,
     ) -> None:
         super().__init__(parent)
-        self._services = services
-        self._db = services.db
         self._page = message_page_size
         self.accounts = AccountListModel(self)
-        self.conversations = ConversationListModel(DatabaseConversations(services.db), self)
+        self.conversations = ConversationListModel(None, self)
         self.messages = MessageListModel(self)
         self.search_hits = SearchHitModel(self)
         self._account_id: int | None = None
@@ -88,12 +84,32 @@ class InboxPresenter(QObject):
         self._loading_newer = False
         self.attentive = True  # the window is in front: messages arriving in the open chat are read
         self._pending = ChangeSet()
-        self._apply_lock = asyncio.Lock()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(COALESCE_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._unsubscribe: Any = None
+        if services is not None:
+            self.attach(services)
+
+    @property
+    def attached(self) -> bool:
+        """Whether the services are attached (see ``attach``)."""
+        return hasattr(self, "_services")
+
+    def attach(self, services: Services) -> None:
+        """Work over ``services`` from now on.
+
+        The app builds and paints the window from a quick read of the cache before the event
+        loop and the services exist (``desktop.app``), then attaches them; everything else
+        requires them.
+        """
+        import asyncio  # here, not at the top: the first paint happens before asyncio loads
+
+        self._services = services
+        self._db = services.db
+        self.conversations.set_source(DatabaseConversations(services.db))
+        self._apply_lock = asyncio.Lock()
 
     # -- state -------------------------------------------------------------------------------
 
@@ -121,6 +137,8 @@ class InboxPresenter(QObject):
         """Fill the rail and the first page of conversations; follow changes from then on."""
         if self._unsubscribe is None:
             self._unsubscribe = self._db.subscribe(self._on_db_changed)
+        import asyncio
+
         await asyncio.gather(self._refresh_rail(), self.conversations.reload(self._account_id))
 
     def close(self) -> None:
@@ -250,9 +268,11 @@ class InboxPresenter(QObject):
             return None
         if self.messages.has_newer:  # the chat shows the past: jump to the present first
             await self.open_conversation(conversation.id)
+        from sync.engine import outbox
+
         try:
             message = await self._services.engine.send_text(conversation.id, text)
-        except OutboxError as exc:
+        except outbox.OutboxError as exc:
             self.send_failed.emit(text, str(exc))
             return None
         self.messages.merge([message])  # at once, not after the change set's round trip
@@ -264,6 +284,8 @@ class InboxPresenter(QObject):
         ticket = next(self._search_tickets)
         self._latest_search = ticket
         query = text.strip()
+        from sync.store.search import search_messages
+
         hits = await self._db.run(search_messages, query, limit=SEARCH_LIMIT) if query else []
         if ticket == self._latest_search:
             self.search_hits.set_account_names(self.accounts.account_names())

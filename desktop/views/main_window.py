@@ -25,16 +25,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from typing_extensions import override
 
 from desktop import bridge
+from desktop.compat import override
 from desktop.models.account_list_model import AccountListModel, account_label
 from desktop.models.conversation_list_model import ConversationListModel
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.widgets import painting
 from desktop.widgets.account_delegate import AccountDelegate
-from desktop.widgets.chat_view import ChatView
-from desktop.widgets.composer import Composer
 from desktop.widgets.conversation_delegate import ConversationDelegate
 from sync.domain.models import Conversation, Message
 
@@ -81,8 +79,16 @@ class MainWindow(QMainWindow):
 
     closed = Signal()
 
-    def __init__(self, presenter: InboxPresenter, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, presenter: InboxPresenter, parent: QWidget | None = None, *, defer_chat: bool = False
+    ) -> None:
+        """``defer_chat``: build the (hidden) chat page later, with ``finish_building``.
+
+        The app's first paint shows the rail and the list with the placeholder where the chat
+        goes; the chat page's widgets and modules are made right after, before any chat opens.
+        """
         super().__init__(parent)
+        self._chat_built = False
         self.presenter = presenter
         self._search: SearchDialog | None = None
         self._changing_rows = False  # the list model is moving rows: not a user selection
@@ -104,12 +110,20 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
 
         self.setTabOrder(self.rail_view, self.conversation_view)
+        self._add_shortcuts()
+        self._connect_presenter()
+        if not defer_chat:
+            self.finish_building()
+
+    def finish_building(self) -> None:
+        """Build the chat page if ``defer_chat`` left it out (idempotent)."""
+        if self._chat_built:
+            return
+        self._chat_built = True
+        self.chat_stack.addWidget(self._build_chat_page())
         self.setTabOrder(self.conversation_view, self.chat_view)
         self.setTabOrder(self.chat_view, self.composer)
         self.setTabOrder(self.composer, self.send_button)
-
-        self._add_shortcuts()
-        self._connect_presenter()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -204,6 +218,11 @@ class MainWindow(QMainWindow):
         placeholder.setAutoFillBackground(True)
         _set_window(placeholder, painting.CHAT_BACKGROUND)
         self.chat_stack.addWidget(placeholder)
+        return self.chat_stack
+
+    def _build_chat_page(self) -> QWidget:
+        from desktop.widgets.chat_view import ChatView
+        from desktop.widgets.composer import Composer
 
         chat = QWidget(self)
         layout = QVBoxLayout(chat)
@@ -262,9 +281,8 @@ class MainWindow(QMainWindow):
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
         bar_layout.addLayout(row)
         layout.addWidget(bar)
-        self.chat_stack.addWidget(chat)
         self._chat_page = chat
-        return self.chat_stack
+        return chat
 
     def _add_shortcuts(self) -> None:
         for number in range(10):

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from typing_extensions import override
 
 from desktop import bridge
+from desktop.compat import override
 from desktop.views.inbox_presenter import SEARCH_LIMIT, InboxPresenter
 from desktop.widgets.search_hit_delegate import SearchHitDelegate
 

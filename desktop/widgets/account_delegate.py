@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
-from typing_extensions import override
 
+from desktop.compat import override
 from desktop.models.account_list_model import AccountListModel, RailEntry, account_label
 from desktop.widgets import painting
 

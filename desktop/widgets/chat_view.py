@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
-from typing_extensions import override
 
+from desktop.compat import override
 from desktop.models.message_list_model import MessageListModel
 from desktop.widgets import painting
 from desktop.widgets.message_delegate import MessageDelegate

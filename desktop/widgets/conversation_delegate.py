@@ -9,8 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
-from typing_extensions import override
 
+from desktop.compat import override
 from desktop.models.conversation_list_model import ConversationListModel
 from desktop.models.formatting import list_time, preview_text
 from desktop.widgets import painting

@@ -29,8 +29,8 @@ from PySide6.QtGui import (
     QTextOption,
 )
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
-from typing_extensions import override
 
+from desktop.compat import override
 from desktop.models.message_list_model import MessageListModel
 from desktop.widgets import painting
 from sync.domain.models import Direction, Message, MessageType

@@ -38,6 +38,7 @@ class MessageType(enum.StrEnum):
     CONTACTS = "contacts"
     INTERACTIVE = "interactive"
     TEMPLATE = "template"
+    REACTION = "reaction"  # outgoing only: inbound reactions are ReactionEvents, not bubbles
     UNKNOWN = "unknown"
 
 
@@ -142,8 +143,47 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaRef:
+    """Media to send, by a public ``link`` the provider fetches or a local ``path`` to upload."""
+
+    link: str = ""
+    path: str = ""
+    mime_type: str = ""
+    filename: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateRef:
+    """An approved message template (what Meta requires once the 24-hour window has closed).
+
+    ``body_parameters`` fill ``{{1}}``, ``{{2}}``... of the body, ``header_parameters`` those of a
+    text header; ``components``, when given, is sent as is (Meta's own shape) and wins.
+    """
+
+    name: str
+    language: str
+    body_parameters: tuple[str, ...] = ()
+    header_parameters: tuple[str, ...] = ()
+    components: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """What the outbox hands to a provider adapter: one message, identified by our own id."""
+    """What the outbox hands to a provider adapter: one message, identified by our own id.
+
+    ``type`` says which of the optional parts is used:
+
+    - TEXT: ``text`` (``preview_url`` asks for a link preview);
+    - IMAGE / DOCUMENT / AUDIO / VIDEO / STICKER: ``media``, with ``text`` as the caption;
+    - TEMPLATE: ``template``;
+    - INTERACTIVE: ``interactive``, provider-neutral: ``{"type": "button", "body": str,
+      "header"?: str, "footer"?: str, "buttons": [{"id", "title"}]}`` or ``{"type": "list",
+      "body": str, "header"?, "footer"?, "button": str, "sections": [{"title", "rows": [{"id",
+      "title", "description"?}]}]}``;
+    - REACTION: ``reaction`` (an emoji; empty removes ours) to the message ``reply_to``.
+
+    ``reply_to`` (a provider message id) quotes that message for every other type.
+    """
 
     client_id: str
     account_id: int
@@ -152,3 +192,8 @@ class OutgoingMessage:
     type: MessageType
     text: str
     reply_to: str | None = None
+    preview_url: bool = False
+    media: MediaRef | None = None
+    template: TemplateRef | None = None
+    interactive: dict[str, Any] | None = None
+    reaction: str | None = None

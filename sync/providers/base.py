@@ -12,12 +12,12 @@ loopback server. How the outbox reacts to each error is part of the contract:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
-from sync.domain.events import ProviderEvent
-from sync.domain.models import OutgoingMessage
+from sync.domain.events import ProviderEvent, QrEvent
+from sync.domain.models import ConnectionState, OutgoingMessage
 
 EventSink = Callable[[Sequence[ProviderEvent]], Awaitable[None]]
 
@@ -32,6 +32,15 @@ class Capabilities:
     needs_qr_link: bool
     media: bool
     echoes_client_ref: bool  # status events carry our own message id (settles "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountInfo:
+    """What the provider says about the number (checked when it is added, shown in the rail)."""
+
+    phone: str = ""
+    display_name: str = ""
+    state: ConnectionState = ConnectionState.CONNECTED
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +121,106 @@ class ProviderAdapter(Protocol):
     async def aclose(self) -> None:
         """Stop background work and release connections."""
         ...
+
+
+@runtime_checkable
+class CheckedAdapter(ProviderAdapter, Protocol):
+    """An adapter of a real provider: it can check its credentials and follow webhook events."""
+
+    async def check(self) -> AccountInfo:
+        """Ask the provider who this number is; ``AuthError`` when the credentials are refused."""
+        ...
+
+    def observe(self, events: Sequence[ProviderEvent]) -> None:
+        """See this account's events as the receiver ingests them (connection state, heartbeats).
+
+        Webhooks reach the receiver, not the adapter; this is how the adapter learns that its
+        number connected, dropped or was logged out, and reacts (readiness, reconnect, re-pair).
+        Must not block or raise.
+        """
+        ...
+
+
+@runtime_checkable
+class QrLinkAdapter(CheckedAdapter, Protocol):
+    """A number linked by scanning a QR code (Evolution, the gateway)."""
+
+    async def request_pairing(self, *, phone: str = "") -> QrEvent:
+        """Create or reuse the instance and start linking; return the first QR.
+
+        With ``phone`` (digits with country code) the provider also makes an 8-character pairing
+        code. Later QRs, and the connection once the phone scans, arrive as events.
+        """
+        ...
+
+    async def logout(self) -> None:
+        """Unlink the phone (the instance stays, ready to pair again)."""
+        ...
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+#
+# Each provider module that receives webhooks has a pure function
+#
+#     parse_webhook(request: WebhookRequest, accounts: Sequence[<account type>]) -> WebhookResult
+#
+# listed in ``registry.WEBHOOK_PARSERS``. It authenticates the request against the accounts it
+# could belong to, then normalizes the body; it does no I/O, so the receiver, the team server and
+# ``caixa webhook parse`` share it. It raises ``WebhookAuthError`` (answered 401/403, CLI exit 2)
+# or ``WebhookPayloadError`` (answered 4xx, CLI exit 3), never anything else for any input: both
+# store nothing. A body that is valid but carries nothing for us gives a result with no events.
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    """One webhook call as received: the raw bytes, before any parsing.
+
+    ``path`` is what follows the provider's route: ``/hooks/evolution/{instance}`` gives
+    ``instance`` and, with Evolution's ``webhookByEvents``, ``event`` (``messages-upsert``);
+    ``/hooks/gateway/{instance}`` gives ``instance``. Header names are lower case.
+    """
+
+    method: str
+    headers: Mapping[str, str]
+    body: bytes
+    query: Mapping[str, str] = field(default_factory=dict)
+    instance: str = ""
+    event: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResult:
+    """What a webhook meant: events to ingest, and the answer's text (Meta's GET challenge)."""
+
+    events: Sequence[ProviderEvent] = ()
+    response_text: str = ""
+
+
+class WebhookRejected(Exception):
+    """The request is refused and stores nothing. ``reason`` is short, English, secret-free."""
+
+    status_code: int = 400
+    exit_code: ClassVar[int] = 3
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WebhookAuthError(WebhookRejected):
+    """Bad or missing signature/token, or a token for another account: 401 (or 403)."""
+
+    status_code = 401
+    exit_code = 2
+
+    def __init__(self, reason: str, *, forbidden: bool = False) -> None:
+        super().__init__(reason)
+        if forbidden:
+            self.status_code = 403
+
+
+class WebhookPayloadError(WebhookRejected):
+    """The body is not what the provider sends (bad JSON, wrong shape): 400."""
+
+    status_code = 400
+    exit_code = 3

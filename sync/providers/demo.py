@@ -202,3 +202,6 @@ class DemoProvider:
             sender_phone=customer.phone,
             media=media,
         )
+
+
+ADAPTER = DemoProvider

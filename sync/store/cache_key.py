@@ -48,19 +48,17 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import hmac
 import json
 import os
-import secrets
 import sys
-import tempfile
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 # keyring and cryptography are imported where they are used: together they cost a quarter of a
 # second at start-up, and a start with a plain --key-file needs neither before the first paint.
+# So are hmac and secrets (they load OpenSSL's hashlib), tempfile and unicodedata: loading an
+# existing key needs none of them.
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
@@ -156,6 +154,8 @@ class CacheKey:
         if not isinstance(other, CacheKey):
             return NotImplemented
         # Constant time: comparing secrets must not leak how many leading bytes matched.
+        import hmac
+
         return hmac.compare_digest(self.raw, other.raw)
 
     def __hash__(self) -> int:
@@ -172,6 +172,8 @@ class CacheKey:
     @classmethod
     def generate(cls) -> CacheKey:
         """A new random key from the OS's cryptographic random source."""
+        import secrets
+
         return cls(secrets.token_bytes(KEY_BYTES))
 
     @classmethod
@@ -275,6 +277,8 @@ class KeyringKeyStore:
             raise self._failed("write to", exc) from exc
         # Read back: a keyring that accepts the key and then forgets it would leave a cache
         # nobody can open on the next start, so it is reported now, before the cache exists.
+        import hmac
+
         if stored is None or not hmac.compare_digest(stored.strip().lower(), key.hex()):
             raise NoKeyringAvailable(
                 "The system keyring accepted the cache key but did not keep it, "
@@ -393,6 +397,8 @@ class KeyFileStore:
         """
         if not passcode:
             raise ValueError("the passcode must not be empty")
+        import secrets
+
         salt = secrets.token_bytes(_SALT_BYTES)
         # A fresh random nonce per file is safe: each file also has a fresh salt, so no
         # key-encryption key ever seals twice.
@@ -516,6 +522,8 @@ def _check_scrypt_parameters(n: int, r: int, p: int, path: Path) -> None:
 def _derive_kek(passcode: str, salt: bytes, n: int, r: int, p: int) -> bytes:
     # NFC: the same passcode typed on macOS and on Windows can arrive as different code point
     # sequences (composed vs decomposed accents); both must open the file.
+    import unicodedata
+
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
     secret = unicodedata.normalize("NFC", passcode).encode("utf-8")
@@ -534,6 +542,8 @@ def _write_atomically(path: Path, payload: bytes) -> None:
     and the folder after it, so a power cut cannot leave an empty key file behind.
     """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import tempfile
+
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:

@@ -176,6 +176,57 @@ def test_app_runs_the_demo_until_its_window_closes(
         window.close()
 
     _when_visible(MainWindow, close_when_filled, attempts=1000)
-    assert arun(app_module._main(app, args), timeout=60) == 0
+    assert arun(app_module._main(app, args, None), timeout=60) == 0
     assert seen
     assert (tmp_path / "data" / "demo" / "caixa-cache.db").exists()
+
+
+@pytest.mark.slow
+def test_a_second_start_paints_from_the_cache_before_the_loop_then_goes_live(
+    qtbot: QtBot, arun: ARun, tmp_path: Path
+) -> None:
+    from desktop.views.main_window import MainWindow
+    from sync.settings import resolve_paths
+
+    args = argparse.Namespace(
+        data_dir=str(tmp_path / "data"), key_file=str(tmp_path / "key.json"), demo=True, lang="en"
+    )
+    app = QApplication.instance()
+    paths = resolve_paths(args.data_dir, args.key_file)
+    assert app_module.paint_first_screen(paths, demo=True) is None  # no cache yet: async path
+
+    _when_visible(MainWindow, lambda window: window.close(), attempts=1000)
+    assert arun(app_module._main(app, args, None), timeout=60) == 0  # makes the demo cache
+
+    early = app_module.paint_first_screen(paths, demo=True)
+    assert early is not None
+    window = early.window
+    assert window.isVisible()
+    conversations = early.presenter.conversations
+    assert conversations.rowCount() > 0
+    assert early.presenter.accounts.rowCount() == 4  # "All numbers" and the three demo numbers
+    assert not conversations.canFetchMore()  # nothing to read from until the cache is open
+    assert window.chat_view.model() is early.presenter.messages  # built right after the paint
+
+    opened: list[object] = []
+
+    def open_then_close() -> None:
+        presenter = early.presenter
+        first_id = conversations.index(0, 0).data(conversations.ConversationIdRole)
+
+        async def go() -> None:
+            import asyncio
+
+            while not presenter.attached:
+                await asyncio.sleep(0.01)
+            await presenter.open_conversation(first_id)
+            opened.append(presenter.current_conversation)
+            window.close()
+
+        from desktop import bridge
+
+        bridge.spawn(go())
+
+    QTimer.singleShot(0, open_then_close)
+    assert arun(app_module._main(app, args, early), timeout=60) == 0
+    assert opened and opened[0] is not None  # the early window went live on the same cache

@@ -1,0 +1,1 @@
+"""One module per headless ``caixa`` command: ``add_parser(subparsers)`` and ``run(args)``."""

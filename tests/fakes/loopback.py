@@ -1,0 +1,67 @@
+"""Serve an ASGI app (a fake provider, the receiver) over real HTTP on 127.0.0.1.
+
+    with serve(app) as base_url:           # "http://127.0.0.1:54321"
+        async with httpx.AsyncClient(base_url=base_url) as http: ...
+
+uvicorn runs in a daemon thread with its own event loop, so the test's loop (anyio's, or the
+session's qasync loop) talks to it over a real socket exactly as it would to the provider.
+``serve`` returns once the port accepts connections and stops the server on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the test process owns its signals
+        pass
+
+
+@contextlib.contextmanager
+def serve(app: Any, *, port: int = 0, startup_timeout: float = 10.0) -> Iterator[str]:
+    """Run ``app`` on ``127.0.0.1:port`` (0 = a free port) and yield its base URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    host, bound_port = sock.getsockname()
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    server = _Server(config)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except BaseException as exc:  # surfaced in the test thread below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"loopback-{bound_port}", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if errors or not thread.is_alive():
+            sock.close()
+            raise RuntimeError(f"loopback server failed to start: {errors!r}")
+        if time.monotonic() > deadline:
+            raise TimeoutError("loopback server did not start")
+        time.sleep(0.005)
+    try:
+        yield f"http://{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
