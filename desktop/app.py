@@ -144,6 +144,9 @@ async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow 
         if choice is FirstRunChoice.QUIT:
             return 0
         demo = choice is FirstRunChoice.DEMO
+        add_number = choice is FirstRunChoice.ADD_NUMBER
+    else:
+        add_number = False
 
     shutdown = asyncio.Event()
     probe = bool(os.environ.get("CAIXA_STARTUP_PROBE"))
@@ -170,6 +173,8 @@ async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow 
                 window.repaint()
                 _report_first_paint()
         await services.start()
+        if add_number:
+            bridge.spawn(window.add_number())
         if probe:
             QTimer.singleShot(3000, lambda: _report_idle(shutdown))
         await shutdown.wait()
@@ -214,7 +219,7 @@ async def open_services(
             cache_path = Path(ephemeral.name) / cache_path.name
             known = CacheKey.generate()
         assert isinstance(known, CacheKey)
-        services = Services.create(cache_path, known, demo=demo)
+        services = Services.create(cache_path, known, demo=demo, key_file=paths.key_file)
         known = None
         if ephemeral is not None:
             services.keep_alive = ephemeral

@@ -233,3 +233,19 @@ def _reset_quit_flag(app: QApplication) -> None:
 
     QTimer.singleShot(0, lambda: app.exit(0))
     app.exec()
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test that used Qt, collect its garbage now, on the GUI thread.
+
+    Windows, presenters and their timers often sit in reference cycles; left to Python's cyclic
+    GC they are freed whenever it next runs, on whatever thread allocates then (the database
+    thread, a loopback server's thread). Qt forbids destroying a QObject with timers from another
+    thread ("Timers cannot be stopped from another thread") and may crash doing it.
+    """
+    yield
+    if request.node.get_closest_marker("gui") is not None:
+        import gc
+
+        gc.collect()

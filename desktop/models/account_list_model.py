@@ -112,6 +112,8 @@ class AccountListModel(QAbstractListModel):
             if entry.account.phone:
                 parts.append(entry.account.phone)
             parts.append(state_label(entry.account.state))
+            if entry.account.state_reason and entry.account.state is not ConnectionState.CONNECTED:
+                parts.append(entry.account.state_reason)
             return "\n".join(parts)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             text = self.data(index, Qt.ItemDataRole.DisplayRole)

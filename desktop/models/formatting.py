@@ -81,8 +81,17 @@ def _media_value(media: dict[str, Any] | None, *keys: str) -> Any:
 
 
 def message_body(message: Message) -> str:
-    """What a bubble shows: the text, or a placeholder line for media the app doesn't render."""
-    return body_for(message.type, message.text, message.media)
+    """What a bubble shows: the text, or a placeholder line for media the app doesn't render,
+    marked when edited or deleted, with its reactions below."""
+    if message.revoked:
+        body = "🚫 " + QCoreApplication.translate("Formatting", "This message was deleted")
+    else:
+        body = body_for(message.type, message.text, message.media)
+        if message.edited:
+            body += " " + QCoreApplication.translate("Formatting", "(edited)")
+    if message.reactions:
+        body += "\n" + message.reactions
+    return body
 
 
 def body_for(type_: MessageType, text: str, media: dict[str, Any] | None) -> str:

@@ -1,4 +1,4 @@
-"""The first-run screen: try the demo, add a number (next version), join a team (later)."""
+"""The first-run screen: try the demo, add a number, join a team (later)."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ class FirstRunChoice(enum.Enum):
     """What the newcomer picked."""
 
     DEMO = "demo"
+    ADD_NUMBER = "add_number"
     QUIT = "quit"
 
 
 class FirstRunView(QWidget):
-    """Three plain choices. The two not built yet say so instead of pretending."""
+    """Three plain choices. The one not built yet says so instead of pretending."""
 
     demo_chosen = Signal()
+    add_number_chosen = Signal()
     closed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -56,13 +58,13 @@ class FirstRunView(QWidget):
         )
 
         self.add_number_button = QPushButton(self.tr("&Add a WhatsApp number"))
-        self.add_number_button.setEnabled(False)
+        self.add_number_button.clicked.connect(self.add_number_chosen)
         layout.addWidget(self.add_number_button)
         layout.addWidget(
             self._note(
                 self.tr(
-                    "Not available yet: connecting numbers through Meta's Cloud API, "
-                    "Evolution API or your own gateway arrives in the next version of Caixa."
+                    "Connect a number through Meta's official Cloud API, Evolution API "
+                    "(linked by QR code) or your own Caixa gateway."
                 )
             )
         )
@@ -103,6 +105,7 @@ async def run_first_run(view: FirstRunView | None = None) -> FirstRunChoice:
             future.set_result(choice)
 
     view.demo_chosen.connect(lambda: choose(FirstRunChoice.DEMO))
+    view.add_number_chosen.connect(lambda: choose(FirstRunChoice.ADD_NUMBER))
     view.closed.connect(lambda: choose(FirstRunChoice.QUIT))
     view.show()
     try:

@@ -60,6 +60,9 @@ class InboxPresenter(QObject):
     message_queued = Signal(object)  # Message: the agent's message is safe on disk
     send_failed = Signal(str, str)  # text, reason: give the text back to the composer
     search_finished = Signal(str, int)  # query, hit count
+    # ReplyWindow | None: Meta's 24-hour customer-service window of the open chat (None: the
+    # number's provider has no such rule)
+    reply_window_changed = Signal(object)
 
     def __init__(
         self,
@@ -91,6 +94,11 @@ class InboxPresenter(QObject):
         self._unsubscribe: Any = None
         if services is not None:
             self.attach(services)
+
+    @property
+    def services(self) -> Services:
+        """The services the presenter works over (once attached)."""
+        return self._services
 
     @property
     def attached(self) -> bool:
@@ -177,7 +185,24 @@ class InboxPresenter(QObject):
         self._loading_older = self._loading_newer = False
         self.messages.show(conversation_id, page, has_older=len(page) >= self._page)
         self.conversation_opened.emit(conversation)
+        await self._refresh_reply_window(conversation)
         await self._mark_read(conversation)
+
+    async def _refresh_reply_window(self, conversation: Conversation) -> None:
+        """Tell the composer whether a free-form reply may go out (Meta's 24-hour rule)."""
+        account = self.accounts.account(conversation.account_id)
+        if account is None or account.provider != "meta":
+            self.reply_window_changed.emit(None)
+            return
+        import time
+
+        from sync.providers.meta_cloud import service_window
+
+        last_ms = await self._db.run(queries.last_inbound_ms, conversation.id)
+        if self._current is None or self._current.id != conversation.id:
+            return
+        window = service_window(None if last_ms is None else last_ms / 1000, time.time())
+        self.reply_window_changed.emit(window)
 
     async def open_hit(self, hit: SearchHit) -> None:
         """Open a search hit's conversation around the message, and select that message."""
@@ -204,6 +229,7 @@ class InboxPresenter(QObject):
             has_newer=len(around) - anchor - 1 >= AROUND,
         )
         self.conversation_opened.emit(conversation)
+        await self._refresh_reply_window(conversation)
         row = self.messages.row_of(hit.message_id)
         if row is not None:
             self.message_revealed.emit(row)
@@ -325,6 +351,7 @@ class InboxPresenter(QObject):
             if fresh is not None and fresh != self._current:
                 self._current = fresh
                 self.conversation_updated.emit(fresh)
+                await self._refresh_reply_window(fresh)
             if self.attentive and any(m.direction is Direction.IN for m in messages):
                 await self._mark_read(self._current)
 

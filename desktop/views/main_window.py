@@ -6,6 +6,7 @@ call, started on the event loop with ``bridge.spawn`` so the window never waits 
 
 from __future__ import annotations
 
+import time
 from string import Template
 from typing import TYPE_CHECKING
 
@@ -58,9 +59,13 @@ _STYLE = Template("""
 #sendButton:disabled { background: #B9DCC6; }
 #sendButton:focus { outline: none; border: 2px solid #14803F; }
 #sendError { color: #C0392B; }
+#windowNote { color: $muted; }
 #searchButton { border: 1px solid $divider; border-radius: 8px; padding: 4px 10px;
                 background: #FFFFFF; color: $muted; }
 #searchButton:hover { background: $hover; }
+#addNumberButton, #receiverButton { border: none; color: $muted; padding: 8px 18px;
+                                    text-align: left; background: transparent; }
+#addNumberButton:hover, #receiverButton:hover { color: $text; }
 QSplitter::handle { background: $divider; }
 """).substitute(
     {
@@ -89,6 +94,7 @@ class MainWindow(QMainWindow):
         """
         super().__init__(parent)
         self._chat_built = False
+        self._window_closed = False  # Meta's 24-hour window of the open chat has closed
         self.presenter = presenter
         self._search: SearchDialog | None = None
         self._changing_rows = False  # the list model is moving rows: not a user selection
@@ -153,6 +159,20 @@ class MainWindow(QMainWindow):
         view.setCurrentIndex(self.presenter.accounts.index(0, 0))
         layout.addWidget(view)
         self.rail_view = view
+        self.add_number_button = QToolButton(rail)
+        self.add_number_button.setObjectName("addNumberButton")
+        self.add_number_button.setText(self.tr("+ Add a number"))
+        self.add_number_button.setToolTip(self.tr("Connect another WhatsApp number"))
+        self.add_number_button.clicked.connect(self._on_add_number_button_clicked)
+        layout.addWidget(self.add_number_button)
+        self.receiver_button = QToolButton(rail)
+        self.receiver_button.setObjectName("receiverButton")
+        self.receiver_button.setText(self.tr("Webhooks…"))
+        self.receiver_button.setToolTip(
+            self.tr("Where this computer receives the providers' webhooks")
+        )
+        self.receiver_button.clicked.connect(self._on_receiver_button_clicked)
+        layout.addWidget(self.receiver_button)
         return rail
 
     def _build_list(self) -> QWidget:
@@ -266,6 +286,11 @@ class MainWindow(QMainWindow):
         self.send_error.setWordWrap(True)
         self.send_error.hide()
         bar_layout.addWidget(self.send_error)
+        self.window_note = QLabel(bar)
+        self.window_note.setObjectName("windowNote")
+        self.window_note.setWordWrap(True)
+        self.window_note.hide()
+        bar_layout.addWidget(self.window_note)
         row = QHBoxLayout()
         row.setSpacing(10)
         self.composer = Composer(bar)
@@ -301,6 +326,7 @@ class MainWindow(QMainWindow):
         p.newer_loaded.connect(self._on_presenter_more_loaded)
         p.message_queued.connect(self._on_presenter_message_queued)
         p.send_failed.connect(self._on_presenter_send_failed)
+        p.reply_window_changed.connect(self._on_presenter_reply_window_changed)
         p.accounts.dataChanged.connect(self._on_accounts_data_changed)
         p.accounts.modelReset.connect(self._on_accounts_model_reset)
 
@@ -318,6 +344,24 @@ class MainWindow(QMainWindow):
 
             self._search = SearchDialog(self.presenter, self)
         self._search.present()
+
+    async def add_number(self) -> object | None:
+        """ "Add a number": the dialog, then, for QR-linked numbers, the pairing dialog."""
+        from desktop.views import number_flows
+
+        return await number_flows.add_number(self.presenter.services, self)
+
+    async def configure_receiver(self) -> bool:
+        """Ask where to receive webhooks and apply it."""
+        from desktop.views import number_flows
+
+        return await number_flows.configure_receiver(self.presenter.services, self)
+
+    def _on_add_number_button_clicked(self) -> None:
+        bridge.spawn(self.add_number())
+
+    def _on_receiver_button_clicked(self) -> None:
+        bridge.spawn(self.configure_receiver())
 
     @property
     def search_dialog(self) -> SearchDialog | None:
@@ -421,6 +465,40 @@ class MainWindow(QMainWindow):
         # A short chat may not fill the view: ask for older messages until it does.
         QTimer.singleShot(0, self.chat_view.check_edges)
 
+    def _on_presenter_reply_window_changed(self, window: object) -> None:
+        """Meta's 24-hour rule in the composer: when it closes, and a closed window explained."""
+        self._window_closed = False
+        if window is None:
+            self.window_note.hide()
+        elif getattr(window, "is_open", False):
+            closes_at = float(getattr(window, "closes_at", 0.0))
+            hours = max(0.0, (closes_at - time.time()) / 3600)
+            if hours >= 1:
+                text = self.tr("Reply window open for %n more hour(s).", "", int(hours))
+            else:
+                text = self.tr("Reply window closes in less than an hour.")
+            self.window_note.setText(text)
+            self.window_note.show()
+            # Flip to "closed" when it closes while the chat stays open.
+            QTimer.singleShot(
+                int(min(hours * 3600 * 1000 + 1000, 2**31 - 1)), self._on_reply_window_timer
+            )
+        else:
+            self._window_closed = True
+            self.window_note.setText(
+                self.tr(
+                    "The customer last wrote more than 24 hours ago: WhatsApp lets a business "
+                    "write again only with an approved template, until the customer replies."
+                )
+            )
+            self.window_note.show()
+        self._update_send_button()
+
+    def _on_reply_window_timer(self) -> None:
+        conversation = self.presenter.current_conversation
+        if conversation is not None:
+            bridge.spawn(self.presenter._refresh_reply_window(conversation))
+
     def _on_presenter_conversation_updated(self, conversation: Conversation) -> None:
         self._show_header(conversation)
 
@@ -474,10 +552,17 @@ class MainWindow(QMainWindow):
         bridge.spawn(self.presenter.load_newer())
 
     def _on_composer_submitted(self, text: str) -> None:
+        if self._window_closed:  # kept in the composer: nothing typed is lost
+            self.composer.setPlainText(text)
+            return
         bridge.spawn(self.presenter.send_text(text))
 
     def _on_composer_text_changed(self) -> None:
-        self.send_button.setEnabled(bool(self.composer.toPlainText().strip()))
+        self._update_send_button()
+
+    def _update_send_button(self) -> None:
+        has_text = bool(self.composer.toPlainText().strip())
+        self.send_button.setEnabled(has_text and not self._window_closed)
 
     def _on_send_button_clicked(self) -> None:
         self.composer.submit()

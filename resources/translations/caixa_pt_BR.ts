@@ -44,6 +44,124 @@
     </message>
 </context>
 <context>
+    <name>AddNumberDialog</name>
+    <message>
+        <source>Add a WhatsApp number</source>
+        <translation>Adicionar um número de WhatsApp</translation>
+    </message>
+    <message>
+        <source>How is this number connected?</source>
+        <translation>Como este número está conectado?</translation>
+    </message>
+    <message>
+        <source>&amp;Official (Meta Cloud API)</source>
+        <translation>&amp;Oficial (Meta Cloud API)</translation>
+    </message>
+    <message>
+        <source>A number registered on Meta&apos;s WhatsApp Business Platform.</source>
+        <translation>Um número registrado na plataforma WhatsApp Business da Meta.</translation>
+    </message>
+    <message>
+        <source>&amp;QR-linked (Evolution API)</source>
+        <translation>Conectado por &amp;QR (Evolution API)</translation>
+    </message>
+    <message>
+        <source>Your WhatsApp app linked by scanning a QR code, through Evolution API.</source>
+        <translation>Seu WhatsApp conectado lendo um QR code, pela Evolution API.</translation>
+    </message>
+    <message>
+        <source>&amp;VPS gateway</source>
+        <translation>&amp;Gateway em VPS</translation>
+    </message>
+    <message>
+        <source>Your WhatsApp app linked through your own Caixa gateway on a server.</source>
+        <translation>Seu WhatsApp conectado pelo seu próprio gateway do Caixa em um servidor.</translation>
+    </message>
+    <message>
+        <source>&amp;Back</source>
+        <translation>&amp;Voltar</translation>
+    </message>
+    <message>
+        <source>&amp;Next</source>
+        <translation>&amp;Avançar</translation>
+    </message>
+    <message>
+        <source>Name shown in Caixa</source>
+        <translation>Nome exibido no Caixa</translation>
+    </message>
+    <message>
+        <source>Phone number ID</source>
+        <translation>ID do número de telefone</translation>
+    </message>
+    <message>
+        <source>WhatsApp Business Account ID</source>
+        <translation>ID da conta do WhatsApp Business</translation>
+    </message>
+    <message>
+        <source>Access token</source>
+        <translation>Token de acesso</translation>
+    </message>
+    <message>
+        <source>App secret</source>
+        <translation>Chave secreta do app</translation>
+    </message>
+    <message>
+        <source>Webhook verify token</source>
+        <translation>Token de verificação do webhook</translation>
+    </message>
+    <message>
+        <source>Server address</source>
+        <translation>Endereço do servidor</translation>
+    </message>
+    <message>
+        <source>API key</source>
+        <translation>Chave de API</translation>
+    </message>
+    <message>
+        <source>Instance name</source>
+        <translation>Nome da instância</translation>
+    </message>
+    <message>
+        <source>Master token</source>
+        <translation>Token mestre</translation>
+    </message>
+    <message>
+        <source>Instance token</source>
+        <translation>Token da instância</translation>
+    </message>
+    <message>
+        <source>&amp;Add number</source>
+        <translation>&amp;Adicionar número</translation>
+    </message>
+    <message>
+        <source>Checking…</source>
+        <translation>Verificando…</translation>
+    </message>
+    <message>
+        <source>Connected to %1.</source>
+        <translation>Conectado a %1.</translation>
+    </message>
+</context>
+<context>
+    <name>AddNumberPresenter</name>
+    <message>
+        <source>Please check the form: %1</source>
+        <translation>Confira o formulário: %1</translation>
+    </message>
+    <message>
+        <source>The provider refused these credentials. Check the token and try again.</source>
+        <translation>O provedor recusou essas credenciais. Confira o token e tente de novo.</translation>
+    </message>
+    <message>
+        <source>The provider could not be reached: %1</source>
+        <translation>Não foi possível falar com o provedor: %1</translation>
+    </message>
+    <message>
+        <source>The number could not be saved: %1</source>
+        <translation>Não foi possível salvar o número: %1</translation>
+    </message>
+</context>
+<context>
     <name>App</name>
     <message>
         <source>Caixa</source>
@@ -125,8 +243,8 @@
         <translation>&amp;Adicionar um número de WhatsApp</translation>
     </message>
     <message>
-        <source>Not available yet: connecting numbers through Meta&apos;s Cloud API, Evolution API or your own gateway arrives in the next version of Caixa.</source>
-        <translation>Ainda não disponível: conectar números pela Cloud API da Meta, pela Evolution API ou pelo seu próprio gateway chega na próxima versão do Caixa.</translation>
+        <source>Connect a number through Meta&apos;s official Cloud API, Evolution API (linked by QR code) or your own Caixa gateway.</source>
+        <translation>Conecte um número pela Cloud API oficial da Meta, pela Evolution API (conectado por QR code) ou pelo seu próprio gateway do Caixa.</translation>
     </message>
     <message>
         <source>&amp;Join a team</source>
@@ -146,6 +264,14 @@
     <message>
         <source>Yesterday</source>
         <translation>Ontem</translation>
+    </message>
+    <message>
+        <source>This message was deleted</source>
+        <translation>Esta mensagem foi apagada</translation>
+    </message>
+    <message>
+        <source>(edited)</source>
+        <translation>(editada)</translation>
     </message>
     <message>
         <source>📷 Photo</source>
@@ -257,6 +383,22 @@
         <translation>Números de WhatsApp</translation>
     </message>
     <message>
+        <source>+ Add a number</source>
+        <translation>+ Adicionar número</translation>
+    </message>
+    <message>
+        <source>Connect another WhatsApp number</source>
+        <translation>Conectar outro número de WhatsApp</translation>
+    </message>
+    <message>
+        <source>Webhooks…</source>
+        <translation>Webhooks…</translation>
+    </message>
+    <message>
+        <source>Where this computer receives the providers&apos; webhooks</source>
+        <translation>Onde este computador recebe os webhooks dos provedores</translation>
+    </message>
+    <message>
         <source>All numbers</source>
         <translation>Todos os números</translation>
     </message>
@@ -292,6 +434,21 @@
         <source>Send (Enter) · new line: Shift+Enter</source>
         <translation>Enviar (Enter) · nova linha: Shift+Enter</translation>
     </message>
+    <message numerus="yes">
+        <source>Reply window open for %n more hour(s).</source>
+        <translation>
+            <numerusform>Janela de resposta aberta por mais %n hora.</numerusform>
+            <numerusform>Janela de resposta aberta por mais %n horas.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Reply window closes in less than an hour.</source>
+        <translation>A janela de resposta fecha em menos de uma hora.</translation>
+    </message>
+    <message>
+        <source>The customer last wrote more than 24 hours ago: WhatsApp lets a business write again only with an approved template, until the customer replies.</source>
+        <translation>O cliente escreveu pela última vez há mais de 24 horas: o WhatsApp só deixa a empresa escrever de novo com um modelo aprovado, até o cliente responder.</translation>
+    </message>
     <message>
         <source>via {number}</source>
         <translation>via {number}</translation>
@@ -313,6 +470,87 @@
     </message>
 </context>
 <context>
+    <name>NumberFlows</name>
+    <message>
+        <source>Demo workspace</source>
+        <translation>Espaço de demonstração</translation>
+    </message>
+    <message>
+        <source>The demo workspace holds fictitious numbers only. Start Caixa without --demo to add your own WhatsApp numbers.</source>
+        <translation>O espaço de demonstração tem apenas números fictícios. Abra o Caixa sem --demo para adicionar seus números de WhatsApp.</translation>
+    </message>
+    <message>
+        <source>The listen address must look like HOST:PORT, e.g. 0.0.0.0:8787.</source>
+        <translation>O endereço de escuta deve ter a forma HOST:PORTA, ex.: 0.0.0.0:8787.</translation>
+    </message>
+    <message>
+        <source>The public address must start with https:// (or http://).</source>
+        <translation>O endereço público deve começar com https:// (ou http://).</translation>
+    </message>
+    <message>
+        <source>Caixa could not listen on %1: is another program using it?</source>
+        <translation>O Caixa não conseguiu escutar em %1: outro programa está usando?</translation>
+    </message>
+</context>
+<context>
+    <name>PairingDialog</name>
+    <message>
+        <source>Link %1</source>
+        <translation>Conectar %1</translation>
+    </message>
+    <message>
+        <source>Phone number, e.g. +55 11 91234-5678</source>
+        <translation>Número de telefone, ex.: +55 11 91234-5678</translation>
+    </message>
+    <message>
+        <source>Phone number for a pairing code</source>
+        <translation>Número de telefone para o código de pareamento</translation>
+    </message>
+    <message>
+        <source>Use a &amp;pairing code instead</source>
+        <translation>Usar um código de &amp;pareamento</translation>
+    </message>
+</context>
+<context>
+    <name>PairingPresenter</name>
+    <message>
+        <source>Asking the server for a QR code…</source>
+        <translation>Pedindo um QR code ao servidor…</translation>
+    </message>
+    <message>
+        <source>Type the number with country and area code, e.g. 55 11 91234-5678.</source>
+        <translation>Digite o número com código do país e DDD, ex.: 55 11 91234-5678.</translation>
+    </message>
+    <message>
+        <source>Asking the server for a pairing code…</source>
+        <translation>Pedindo um código de pareamento ao servidor…</translation>
+    </message>
+    <message>
+        <source>The server refused the credentials. Check the key or token.</source>
+        <translation>O servidor recusou as credenciais. Confira a chave ou o token.</translation>
+    </message>
+    <message>
+        <source>The server could not start linking: %1</source>
+        <translation>O servidor não conseguiu iniciar a conexão: %1</translation>
+    </message>
+    <message>
+        <source>On the phone: WhatsApp → Settings → Linked devices → Link a device, then point the camera at this code.</source>
+        <translation>No celular: WhatsApp → Configurações → Aparelhos conectados → Conectar um aparelho, e aponte a câmera para este código.</translation>
+    </message>
+    <message>
+        <source>WhatsApp blocked this number: %1</source>
+        <translation>O WhatsApp bloqueou este número: %1</translation>
+    </message>
+    <message>
+        <source>Linking did not complete: %1</source>
+        <translation>A conexão não foi concluída: %1</translation>
+    </message>
+    <message>
+        <source>The phone scanned the code. Connecting…</source>
+        <translation>O celular leu o código. Conectando…</translation>
+    </message>
+</context>
+<context>
     <name>PasscodeDialog</name>
     <message>
         <source>Unlock Caixa</source>
@@ -329,6 +567,32 @@
     <message>
         <source>Key file: %1</source>
         <translation>Arquivo da chave: %1</translation>
+    </message>
+</context>
+<context>
+    <name>QrCodeWidget</name>
+    <message>
+        <source>QR code to scan with WhatsApp</source>
+        <translation>QR code para ler com o WhatsApp</translation>
+    </message>
+</context>
+<context>
+    <name>ReceiverDialog</name>
+    <message>
+        <source>Receive webhooks</source>
+        <translation>Receber webhooks</translation>
+    </message>
+    <message>
+        <source>Providers deliver messages by calling this computer. Give the address to listen on (e.g. 0.0.0.0:8787) and the public address that reaches it (a tunnel or port forward, e.g. https://shop.example.com). Leave the first empty to stop.</source>
+        <translation>Os provedores entregam as mensagens chamando este computador. Informe o endereço em que ele escuta (ex.: 0.0.0.0:8787) e o endereço público que chega até ele (um túnel ou redirecionamento de porta, ex.: https://loja.exemplo.com.br). Deixe o primeiro vazio para parar.</translation>
+    </message>
+    <message>
+        <source>Listen on</source>
+        <translation>Escutar em</translation>
+    </message>
+    <message>
+        <source>Public address</source>
+        <translation>Endereço público</translation>
     </message>
 </context>
 <context>

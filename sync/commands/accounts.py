@@ -37,9 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = accounts.add_subparsers(dest="accounts_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add a number from a JSON description")
     add_common_arguments(add, subcommand=True)
-    add.add_argument(
-        "--from-json", required=True, metavar="FILE", help="the number's description"
-    )
+    add.add_argument("--from-json", required=True, metavar="FILE", help="the number's description")
     listing = actions.add_parser("list", help="show every number and its state")
     add_common_arguments(listing, subcommand=True)
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -63,9 +61,7 @@ def run(
     return _list(args, out, err, keyring_backend)
 
 
-def _add(
-    args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBackend | None
-) -> int:
+def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBackend | None) -> int:
     from sync.providers.accounts import AccountConfigError, account_from_json
     from sync.secrets import AccountSecrets, SecretStoreError
     from sync.settings import resolve_paths

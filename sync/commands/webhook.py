@@ -165,6 +165,7 @@ def run(
         out.write(text)
     return 0
 
+
 def _json_line(record: dict[str, object]) -> str:
     line = json.dumps(record, ensure_ascii=False)
     try:

@@ -104,6 +104,7 @@ class Account:
     display_name: str = ""
     state: ConnectionState = ConnectionState.OFFLINE
     config: dict[str, Any] = field(default_factory=dict)
+    state_reason: str = ""  # why it is offline / needs re-pairing, as the provider said
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +141,9 @@ class Message:
     status: DeliveryStatus
     error: str | None
     media: dict[str, Any] | None = None
+    edited: bool = False  # the sender changed the text
+    revoked: bool = False  # the sender deleted it for everyone (the text is gone)
+    reactions: str = ""  # the emoji reactions on it, one per sender, in no particular order
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sync.domain.events import ConnectionEvent, MessageEvent, ProviderEvent, StatusEvent
+from sync.domain.events import (
+    AccountRemovedEvent,
+    ConnectionEvent,
+    ContactEvent,
+    EditEvent,
+    MessageEvent,
+    ProviderEvent,
+    QrEvent,
+    ReactionEvent,
+    RevokeEvent,
+    StatusEvent,
+)
 from sync.domain.ids import uuid7
-from sync.domain.models import DeliveryStatus, Direction
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction
 from sync.store.bulk import preview_of
 from sync.store.changes import ChangeSet
 
@@ -68,6 +79,15 @@ def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestRe
                         ),
                     )
                     accounts.add(event.account_id)
+                else:
+                    touched_other = _apply_other(cursor, event)
+                    if touched_other is not None:
+                        accounts.add(event.account_id)
+                        conv, msg = touched_other
+                        if conv is not None:
+                            conversations.add(conv)
+                        if msg is not None:
+                            messages.add(msg)
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")
@@ -82,7 +102,9 @@ def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestRe
 
 def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
     ts_ms = int(event.timestamp * 1000)
-    preview = preview_of(event.type, event.text)
+    chat_key = _chat_key(cursor, event.account_id, event.chat_key, event.chat_jid, event.chat_phone)
+    body = event.text or event.caption
+    preview = preview_of(event.type, body)
     # The customer's name only fills in, never blanks out: a receipt-less echo carries no name.
     (conversation_id,) = cursor.execute(
         "INSERT INTO conversations (account_id, chat_key, customer_phone, customer_name, is_group)"
@@ -95,7 +117,7 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
         " RETURNING id",
         (
             event.account_id,
-            event.chat_key,
+            chat_key,
             event.chat_phone,
             event.sender_name if event.direction is Direction.IN and not event.is_group else "",
             int(event.is_group),
@@ -115,18 +137,18 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
             event.direction.value,
             ts_ms,
             event.type.value,
-            event.text,
+            body,
             event.sender_name,
             event.reply_to,
-            json.dumps(event.media) if event.media else None,
+            _media_json(event),
             status.value,
         ),
     )
     if cursor.rowcount != 1:
         return None  # a redelivery: already stored
     seq = cursor.lastrowid
-    if event.text:
-        cursor.execute("INSERT INTO message_fts(rowid, body) VALUES (?, ?)", (seq, event.text))
+    if body:
+        _fts_add(cursor, seq, body)
     if event.direction is Direction.IN:
         cursor.execute(
             "UPDATE conversations SET unread_count = unread_count + 1 WHERE id = ?",
@@ -190,3 +212,187 @@ def _apply_status(cursor: Any, event: StatusEvent) -> tuple[str, int] | None:
         (event.status.value, conversation_id, seq),
     )
     return message_id, conversation_id
+
+
+# --- beyond messages and receipts -----------------------------------------------------------------
+
+
+def _media_json(event: MessageEvent) -> str | None:
+    """What a bubble needs besides the text: media, location, contacts, buttons/lists."""
+    extra: dict[str, Any] = dict(event.media or {})
+    if event.location:
+        extra["location"] = event.location
+    if event.contacts:
+        extra["contacts"] = event.contacts
+    if event.interactive:
+        extra["interactive"] = event.interactive
+    return json.dumps(extra, ensure_ascii=False) if extra else None
+
+
+def _fts_add(cursor: Any, seq: int, body: str) -> None:
+    cursor.execute("INSERT INTO message_fts(rowid, body) VALUES (?, ?)", (seq, body))
+
+
+def _fts_remove(cursor: Any, seq: int, body: str) -> None:
+    # External-content FTS5 removes an entry given the very values that were indexed.
+    cursor.execute(
+        "INSERT INTO message_fts(message_fts, rowid, body) VALUES ('delete', ?, ?)", (seq, body)
+    )
+
+
+def _chat_key(cursor: Any, account_id: int, chat_key: str, chat_jid: str, chat_phone: str) -> str:
+    """The conversation key a chat is stored under, LIDs and phones made one.
+
+    A LID whose phone is known is remembered as an alias of the phone's key, and a conversation
+    that so far lived under the LID moves to the phone's key (merged into it when both exist);
+    a LID whose phone is unknown finds the phone's conversation through a remembered alias.
+    """
+    lid = chat_jid if chat_jid.endswith("@lid") else ""
+    if not lid and chat_key.endswith("@lid"):
+        lid = chat_key
+    if not lid:
+        return chat_key
+    if chat_phone and chat_key != lid:
+        _remember_alias(cursor, account_id, lid, chat_key)
+        return chat_key
+    row = cursor.execute(
+        "SELECT chat_key FROM chat_aliases WHERE account_id = ? AND alias = ?", (account_id, lid)
+    ).fetchone()
+    return str(row[0]) if row else chat_key
+
+
+def _remember_alias(cursor: Any, account_id: int, alias: str, chat_key: str) -> None:
+    cursor.execute(
+        "INSERT INTO chat_aliases (account_id, alias, chat_key) VALUES (?, ?, ?)"
+        " ON CONFLICT (account_id, alias) DO UPDATE SET chat_key = excluded.chat_key",
+        (account_id, alias, chat_key),
+    )
+    old = cursor.execute(
+        "SELECT id FROM conversations WHERE account_id = ? AND chat_key = ?", (account_id, alias)
+    ).fetchone()
+    if old is None:
+        return
+    new = cursor.execute(
+        "SELECT id FROM conversations WHERE account_id = ? AND chat_key = ?",
+        (account_id, chat_key),
+    ).fetchone()
+    phone = "".join(ch for ch in chat_key if ch.isdigit()) if "@" not in chat_key else ""
+    if new is None:
+        cursor.execute(
+            "UPDATE conversations SET chat_key = ?,"
+            " customer_phone = CASE WHEN customer_phone = '' THEN ? ELSE customer_phone END"
+            " WHERE id = ?",
+            (chat_key, phone, old[0]),
+        )
+        return
+    # Both exist (the LID chat began before the phone was known): one conversation, newest
+    # preview and summed unread kept.
+    cursor.execute(
+        "UPDATE messages SET conversation_id = ? WHERE conversation_id = ?", (new[0], old[0])
+    )
+    cursor.execute(
+        "UPDATE conversations SET unread_count = unread_count"
+        " + (SELECT unread_count FROM conversations WHERE id = ?) WHERE id = ?",
+        (old[0], new[0]),
+    )
+    cursor.execute(
+        "UPDATE conversations SET last_message_at = o.last_message_at,"
+        " last_preview = o.last_preview, last_direction = o.last_direction,"
+        " last_status = o.last_status, last_message_seq = o.last_message_seq"
+        " FROM (SELECT * FROM conversations WHERE id = ?) AS o"
+        " WHERE conversations.id = ? AND o.last_message_at > conversations.last_message_at",
+        (old[0], new[0]),
+    )
+    cursor.execute("DELETE FROM conversations WHERE id = ?", (old[0],))
+
+
+def _message_row(cursor: Any, account_id: int, provider_id: str) -> Any:
+    return cursor.execute(
+        "SELECT id, conversation_id, seq, body FROM messages"
+        " WHERE account_id = ? AND provider_message_id = ?",
+        (account_id, provider_id),
+    ).fetchone()
+
+
+def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | None] | None:
+    """Reactions, edits, deletions, contacts, QR and removal; None when nothing changed."""
+    if isinstance(event, ReactionEvent):
+        sender = (
+            "me" if event.direction is Direction.OUT else (event.sender_phone or event.chat_key)
+        )
+        if event.emoji:
+            cursor.execute(
+                "INSERT INTO reactions (account_id, target_id, sender, emoji, ts)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, target_id, sender) DO UPDATE"
+                " SET emoji = excluded.emoji, ts = excluded.ts WHERE excluded.ts >= reactions.ts",
+                (
+                    event.account_id,
+                    event.target_message_id,
+                    sender,
+                    event.emoji,
+                    int(event.timestamp * 1000),
+                ),
+            )
+        else:
+            cursor.execute(
+                "DELETE FROM reactions WHERE account_id = ? AND target_id = ? AND sender = ?",
+                (event.account_id, event.target_message_id, sender),
+            )
+        row = _message_row(cursor, event.account_id, event.target_message_id)
+        return (row[1], row[0]) if row else (None, None)
+    if isinstance(event, EditEvent):
+        row = _message_row(cursor, event.account_id, event.target_message_id)
+        if row is None or row[3] == event.text:
+            return None
+        message_id, conversation_id, seq, old_body = row
+        if old_body:
+            _fts_remove(cursor, seq, old_body)
+        cursor.execute(
+            "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?",
+            (event.text, int(event.timestamp * 1000), message_id),
+        )
+        if event.text:
+            _fts_add(cursor, seq, event.text)
+        return conversation_id, message_id
+    if isinstance(event, RevokeEvent):
+        row = _message_row(cursor, event.account_id, event.target_message_id)
+        if row is None:
+            return None
+        message_id, conversation_id, seq, old_body = row
+        # Deleted for everyone by its sender: the text goes (from search too), the bubble stays
+        # as "this message was deleted".
+        if old_body:
+            _fts_remove(cursor, seq, old_body)
+        cursor.execute(
+            "UPDATE messages SET body = '', media = NULL, revoked_at = ? WHERE id = ?",
+            (int(event.timestamp * 1000), message_id),
+        )
+        return conversation_id, message_id
+    if isinstance(event, ContactEvent):
+        if event.lid and event.phone:
+            _remember_alias(cursor, event.account_id, event.lid, event.chat_key)
+        if not event.name:
+            return None
+        cursor.execute(
+            "UPDATE conversations SET customer_name = ? WHERE account_id = ? AND chat_key = ?"
+            " AND customer_name = '' AND is_group = 0",
+            (event.name, event.account_id, event.chat_key),
+        )
+        return (None, None) if cursor.rowcount else None
+    if isinstance(event, QrEvent):
+        cursor.execute(
+            "UPDATE accounts SET state = ? WHERE id = ? AND state != ?",
+            (
+                ConnectionState.WAITING_FOR_QR.value,
+                event.account_id,
+                ConnectionState.CONNECTED.value,
+            ),
+        )
+        return (None, None) if cursor.rowcount else None
+    if isinstance(event, AccountRemovedEvent):
+        cursor.execute(
+            "UPDATE accounts SET state = ?, state_reason = ? WHERE id = ?",
+            (ConnectionState.NEEDS_REPAIR.value, event.reason or "removed", event.account_id),
+        )
+        return None, None
+    return None

@@ -66,6 +66,17 @@ class Engine:
             raise RuntimeError("adapters are set before the engine starts")
         self._adapters = dict(adapters)
 
+    async def add_adapter(self, adapter: ProviderAdapter) -> None:
+        """Add a number while running (the user just added it): started at once if we are."""
+        self._adapters[adapter.account_id] = adapter
+        if self._dispatcher is not None:
+            await adapter.start(self._sink)
+            self._wake.set()
+
+    def adapter(self, account_id: int) -> ProviderAdapter | None:
+        """The adapter of ``account_id``, if the engine has one."""
+        return self._adapters.get(account_id)
+
     def on_inbound(self, listener: InboundListener) -> None:
         """Call ``listener`` after each ingested batch (automations hook in here)."""
         self._inbound_listeners.append(listener)

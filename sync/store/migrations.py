@@ -112,9 +112,41 @@ _V2 = (
     "INSERT INTO message_fts(message_fts) VALUES ('rebuild')",
 )
 
+# v3: what the real providers send beyond messages and receipts (issue 3). Reactions are kept
+# per (message, sender): a new one replaces the sender's earlier one, an empty one removes it.
+# chat_aliases maps another id of a chat to its conversation key: WhatsApp's LIDs (``...@lid``),
+# so a LID and its phone are one conversation. Edits and deletions are stamped on the message.
+# The partial index makes the rail's unread badges (read at every start) touch only the unread
+# conversations instead of all of them.
+_V3 = (
+    """
+    CREATE TABLE reactions (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        target_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        emoji TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (account_id, target_id, sender)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE chat_aliases (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        alias TEXT NOT NULL,
+        chat_key TEXT NOT NULL,
+        PRIMARY KEY (account_id, alias)
+    ) WITHOUT ROWID
+    """,
+    "ALTER TABLE messages ADD COLUMN edited_at INTEGER",
+    "ALTER TABLE messages ADD COLUMN revoked_at INTEGER",
+    """CREATE INDEX conversations_unread ON conversations (account_id, unread_count)
+       WHERE unread_count > 0""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, conversations, messages, outbox", _V1),
     Migration(2, "full-text search over message bodies", _V2),
+    Migration(3, "reactions, chat aliases, edits and deletions; unread index", _V3),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

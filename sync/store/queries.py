@@ -37,7 +37,9 @@ _CONVERSATION_COLUMNS = (
 )
 _MESSAGE_COLUMNS = (
     "seq, id, account_id, conversation_id, provider_message_id, direction, ts, type, body,"
-    " sender_name, reply_to, status, error, media"
+    " sender_name, reply_to, status, error, media, edited_at IS NOT NULL, revoked_at IS NOT NULL,"
+    " (SELECT group_concat(emoji, '') FROM reactions r"
+    "  WHERE r.account_id = messages.account_id AND r.target_id = messages.provider_message_id)"
 )
 
 
@@ -83,8 +85,8 @@ def list_accounts(cache: LocalCache) -> list[Account]:
     """Every number, in rail order."""
     rows = _rows(
         cache,
-        "SELECT id, name, provider, phone, display_name, state, config FROM accounts"
-        " ORDER BY sort_order, id",
+        "SELECT id, name, provider, phone, display_name, state, config, state_reason"
+        " FROM accounts ORDER BY sort_order, id",
     )
     return [
         Account(
@@ -95,6 +97,7 @@ def list_accounts(cache: LocalCache) -> list[Account]:
             display_name=r[4],
             state=ConnectionState(r[5]),
             config=json.loads(r[6]),
+            state_reason=r[7],
         )
         for r in rows
     ]
@@ -216,6 +219,9 @@ def _message(r: Any) -> Message:
         status=DeliveryStatus(r[11]),
         error=r[12],
         media=json.loads(r[13]) if r[13] else None,
+        edited=bool(r[14]),
+        revoked=bool(r[15]),
+        reactions=r[16] or "",
     )
 
 
@@ -306,3 +312,18 @@ def count_messages(cache: LocalCache, account_id: int | None = None) -> int:
     return int(
         _rows(cache, "SELECT COUNT(*) FROM messages WHERE account_id = ?", [account_id])[0][0]
     )
+
+
+def last_inbound_ms(cache: LocalCache, conversation_id: int) -> int | None:
+    """When the customer last wrote in this conversation (epoch ms), None if never.
+
+    Walks the conversation's messages newest first on ``messages_conversation_time``: it stops
+    at the first inbound one, which is one of the last few in any conversation being answered.
+    """
+    rows = _rows(
+        cache,
+        "SELECT ts FROM messages WHERE conversation_id = ? AND direction = 'in'"
+        " ORDER BY ts DESC, seq DESC LIMIT 1",
+        [conversation_id],
+    )
+    return int(rows[0][0]) if rows else None

@@ -39,12 +39,18 @@ def test_first_run_offers_demo_and_says_plainly_what_is_missing(qtbot: QtBot, ar
     view = FirstRunView()
     qtbot.addWidget(view)
     assert view.demo_button.isEnabled()
-    assert not view.add_number_button.isEnabled()
+    assert view.add_number_button.isEnabled()
     assert not view.join_team_button.isEnabled()
     texts = " ".join(label.text() for label in view.findChildren(QLabel))
-    assert "next version" in texts
+    assert "later version" in texts
     _later(lambda: qtbot.keyClick(view.demo_button, Qt.Key.Key_Space))
     assert arun(run_first_run(view)) is FirstRunChoice.DEMO
+
+
+def test_first_run_can_start_by_adding_a_number(qtbot: QtBot, arun: ARun) -> None:
+    view = FirstRunView()
+    _later(lambda: qtbot.keyClick(view.add_number_button, Qt.Key.Key_Space))
+    assert arun(run_first_run(view)) is FirstRunChoice.ADD_NUMBER
 
 
 def test_closing_the_first_run_screen_means_quit(qtbot: QtBot, arun: ARun) -> None:

@@ -29,7 +29,10 @@ class _Server(uvicorn.Server):
 @contextlib.contextmanager
 def serve(app: Any, *, port: int = 0, startup_timeout: float = 10.0) -> Iterator[str]:
     """Run ``app`` on ``127.0.0.1:port`` (0 = a free port) and yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
+    # listening socket's proto says TCP (base_events._set_nodelay); with proto 0 every response
+    # written in two parts (uvicorn: start, then body) waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
     host, bound_port = sock.getsockname()

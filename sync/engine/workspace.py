@@ -1,0 +1,280 @@
+"""A solo workspace's real numbers: their adapters, the webhook receiver, and adding a number.
+
+The desktop (solo mode) hosts the whole engine: it loads each stored number with its secrets,
+makes its adapter (one shared ``httpx.AsyncClient``), hands the adapters to the engine, and,
+when the user gave a listen address, serves the webhook receiver on the same event loop so the
+providers' calls land in the local cache (group-committed by ``IngestQueue``). Every event the
+receiver commits is shown to the number's adapter (``observe``: connection state, heartbeats)
+and to whoever listens (the pairing dialog waits for the QR and "connected" that way).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sync.domain.events import ProviderEvent, QrEvent
+from sync.providers import registry
+from sync.providers.accounts import EvolutionAccount, GatewayAccount, ProviderAccount
+from sync.providers.base import AccountInfo, CheckedAdapter, ProviderAdapter, QrLinkAdapter
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sync.engine.ingest_queue import IngestQueue
+    from sync.engine.service import Engine
+    from sync.secrets import AccountSecrets
+    from sync.server.http import Server
+    from sync.server.receiver import StaticDirectory, WebhookReceiver
+    from sync.store.database import Database
+
+log = logging.getLogger(__name__)
+
+EventsListener = Callable[[Sequence[ProviderEvent]], None]
+
+# Providers answer within seconds; a send that takes longer is reported as "unknown", never
+# retried, so the bound is generous on reading and short on connecting.
+HTTP_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 10.0
+
+
+def hook_url(public_url: str, account: ProviderAccount) -> str:
+    """Where the provider must POST this number's webhooks ("" when no address is known)."""
+    if not public_url:
+        return ""
+    base = public_url.rstrip("/")
+    if isinstance(account, EvolutionAccount):
+        return f"{base}/hooks/evolution/{account.instance}"
+    if isinstance(account, GatewayAccount):
+        return f"{base}/hooks/gateway/{account.instance}"
+    return f"{base}/hooks/meta"
+
+
+def build_adapter(
+    account: ProviderAccount, http: httpx.AsyncClient, *, public_url: str = ""
+) -> ProviderAdapter:
+    """The adapter of ``account`` (its provider's class from the registry)."""
+    cls: Any = registry.adapter_class(account.provider)
+    if isinstance(account, EvolutionAccount | GatewayAccount):
+        adapter: ProviderAdapter = cls(account, http, webhook_url=hook_url(public_url, account))
+    else:
+        adapter = cls(account, http)
+    return adapter
+
+
+class Workspace:
+    """The real numbers of one local cache, live: adapters, receiver, listeners."""
+
+    def __init__(
+        self,
+        db: Database,
+        engine: Engine,
+        secrets: AccountSecrets,
+        *,
+        public_url: str = "",
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        import httpx
+
+        from sync.engine.ingest_queue import IngestQueue
+        from sync.server.receiver import StaticDirectory
+
+        self._db = db
+        self._engine = engine
+        self._secrets = secrets
+        self.public_url = public_url
+        self._own_http = http is None
+        self.http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(HTTP_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        )
+        self.directory: StaticDirectory = StaticDirectory()
+        self.ingest: IngestQueue = IngestQueue(db)
+        self.adapters: dict[int, ProviderAdapter] = {}
+        self._listeners: list[EventsListener] = []
+        self._receiver: WebhookReceiver | None = None
+        self._server: Server | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self._sock: Any = None
+
+    def __repr__(self) -> str:
+        return f"Workspace(numbers={sorted(self.adapters)}, receiving={self.receiving})"
+
+    async def load(self) -> dict[int, ProviderAdapter]:
+        """Read every stored number and make its adapter (before the engine starts)."""
+        from sync.store.accounts import load_provider_accounts
+
+        accounts = await self._db.run(load_provider_accounts, self._secrets)
+        self.directory.replace(accounts)
+        for account in accounts:
+            self.adapters[account.account_id] = build_adapter(
+                account, self.http, public_url=self.public_url
+            )
+        return dict(self.adapters)
+
+    async def add_number(self, account: ProviderAccount) -> ProviderAccount:
+        """Store a new number (secrets where ``sync/secrets.py`` says) and bring it online.
+
+        Raises the store's errors (duplicate name, nowhere to keep secrets) with nothing written.
+        """
+        from sync.store.accounts import add_provider_account
+
+        store = self._secrets.store_for_new_account()
+        saved = await self._db.run(add_provider_account, account, store)
+        adapter = build_adapter(saved, self.http, public_url=self.public_url)
+        self.adapters[saved.account_id] = adapter
+        self.directory.replace([*self.directory.all(), saved])
+        await self._engine.add_adapter(adapter)
+        from sync.store.changes import ChangeSet
+
+        self._db.publish(ChangeSet(accounts=frozenset({saved.account_id})))
+        return saved
+
+    def pairing(self, account_id: int) -> PairingHandle:
+        """What the pairing dialog drives for a QR-linked number (see ``PairingHandle``)."""
+        return PairingHandle(self, account_id)
+
+    async def keep_issued_token(self, account_id: int) -> None:
+        """Keep the instance token a gateway issued when its instance was made for this number.
+
+        A number added with only the gateway's master token learns its instance token then; the
+        gateway signs its webhooks with it, so it is stored with the number's other secrets and
+        the receiver is told at once.
+        """
+        import dataclasses
+
+        adapter = self.adapters.get(account_id)
+        issued = getattr(adapter, "issued_instance_token", None)
+        account = next((a for a in self.directory.all() if a.account_id == account_id), None)
+        if not issued or not isinstance(account, GatewayAccount):
+            return
+        if account.instance_token == issued:
+            return
+        updated = dataclasses.replace(account, instance_token=issued)
+
+        def save(cache: Any) -> None:
+            secrets = self._secrets.load(cache, account_id) or {}
+            secrets["instance_token"] = issued
+            self._secrets.update(cache, account_id, secrets)
+
+        await self._db.run(save)
+        self.directory.replace(
+            [updated if a.account_id == account_id else a for a in self.directory.all()]
+        )
+
+    def subscribe(self, listener: EventsListener) -> Callable[[], None]:
+        """See every event the receiver commits from now on; returns the unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def observe(self, events: Sequence[ProviderEvent]) -> None:
+        """Show committed events to their numbers' adapters and to the listeners."""
+        by_account: dict[int, list[ProviderEvent]] = {}
+        for event in events:
+            by_account.setdefault(event.account_id, []).append(event)
+        for account_id, own in by_account.items():
+            adapter = self.adapters.get(account_id)
+            if isinstance(adapter, CheckedAdapter):
+                try:
+                    adapter.observe(own)
+                except Exception:
+                    log.exception("adapter %d failed to observe its events", account_id)
+        for listener in list(self._listeners):
+            try:
+                listener(events)
+            except Exception:
+                log.exception("an events listener failed")
+
+    @property
+    def receiving(self) -> bool:
+        """Whether the receiver is serving."""
+        return self._server is not None and self._server.started
+
+    @property
+    def receiver(self) -> WebhookReceiver:
+        """The receiver's ASGI app holder (made on first use; served by ``start_receiver``)."""
+        if self._receiver is None:
+            from sync.server.receiver import WebhookReceiver
+
+            self._receiver = WebhookReceiver(
+                self.directory, self.ingest.submit, observers=[self.observe]
+            )
+        return self._receiver
+
+    async def start_receiver(self, host: str, port: int) -> bool:
+        """Serve the receiver on ``host:port`` on this loop; False when it could not listen."""
+        import socket
+
+        from sync.server.http import make_server
+
+        await self.stop_receiver()
+        # Bound here, not by uvicorn: uvicorn answers a busy port with sys.exit(), which would
+        # escape the event loop; an OSError is ours to report.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            log.warning("the webhook receiver cannot listen on %s:%d: %s", host, port, exc)
+            return False
+        server = make_server(self.receiver.app, host, port, handle_signals=False)
+        self._server = server
+        self._sock = sock
+        self._serving = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+        while not server.started and not self._serving.done():
+            await asyncio.sleep(0.01)
+        if not server.started:
+            with contextlib.suppress(Exception):
+                await self._serving
+            sock.close()
+            self._server = self._serving = None
+            return False
+        return True
+
+    async def stop_receiver(self) -> None:
+        """Stop serving (calls under way finish first)."""
+        if self._server is not None and self._serving is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._serving
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._serving = None
+        self._sock = None
+
+    async def aclose(self) -> None:
+        """Stop the receiver, flush ingest, close the HTTP client (the engine closes adapters)."""
+        await self.stop_receiver()
+        await self.ingest.aclose()
+        if self._own_http:
+            await self.http.aclose()
+
+
+class PairingHandle:
+    """A QR-linked number as the pairing dialog sees it: the adapter's pairing calls, plus
+    keeping what the provider issued on the way (a gateway's instance token)."""
+
+    def __init__(self, workspace: Workspace, account_id: int) -> None:
+        self._workspace = workspace
+        self.account_id = account_id
+        adapter = workspace.adapters[account_id]
+        if not isinstance(adapter, QrLinkAdapter):
+            raise TypeError(f"number {account_id} is not linked by QR")
+        self._adapter: QrLinkAdapter = adapter
+
+    def __repr__(self) -> str:
+        return f"PairingHandle({self.account_id})"
+
+    async def request_pairing(self, *, phone: str = "") -> QrEvent:
+        """Start linking (see ``QrLinkAdapter.request_pairing``)."""
+        first = await self._adapter.request_pairing(phone=phone)
+        await self._workspace.keep_issued_token(self.account_id)
+        return first
+
+    async def check(self) -> AccountInfo:
+        """The number's state at the provider."""
+        return await self._adapter.check()

@@ -1,0 +1,1 @@
+"""Where providers reach Caixa: the webhook receiver (solo and team) and, later, the sync API."""

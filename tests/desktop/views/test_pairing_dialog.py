@@ -1,0 +1,139 @@
+"""Pairing as the user lives it, end to end: the desktop's own webhook receiver on loopback, a
+number added through the workspace, the pairing dialog following a fake provider's QR, its
+refresh, the scan and "connected"; then the number shows as connected in the rail."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from desktop.services import Services
+from desktop.views.pairing_dialog import PairingDialog, PairingPresenter
+from sync.domain.models import ConnectionState
+from sync.providers.accounts import GatewayAccount, Secret
+from sync.store import queries
+from sync.store.cache_key import CacheKey
+from tests.fakes.gateway_server import FakeGateway
+from tests.fakes.loopback import serve
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
+
+    from tests.conftest import ARun
+
+MASTER = "master-token-for-the-dialog-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def services(arun: ARun, tmp_path: Path) -> Iterator[Services]:
+    services = Services.create(
+        tmp_path / "caixa-cache.db",
+        CacheKey.generate(),
+        demo=False,
+        key_file=tmp_path / "key.json",
+    )
+    arun(services.prepare())
+    arun(services.start())
+    yield services
+    arun(services.aclose())
+
+
+def test_a_gateway_number_is_linked_through_qr_refresh_and_scan(
+    qtbot: QtBot, arun: ARun, services: Services
+) -> None:
+    port = _free_port()
+    assert arun(services.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
+    workspace = services.workspace
+    assert workspace is not None and workspace.receiving
+    fake = FakeGateway(MASTER)
+    with serve(fake.app) as gateway_url:
+        account = arun(
+            workspace.add_number(
+                GatewayAccount(
+                    name="Oficina",
+                    instance="oficina",
+                    base_url=gateway_url,
+                    master_token=Secret(MASTER),
+                    instance_token=Secret(""),
+                )
+            )
+        )
+        handle = workspace.pairing(account.account_id)
+        presenter = PairingPresenter(handle, workspace.subscribe, poll_seconds=60)  # type: ignore[arg-type]
+        dialog = PairingDialog(presenter, account.name)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        arun(presenter.start())
+        first = dialog.qr_view.text
+        assert first  # the first QR came from the gateway's /qrcode
+        instance = fake.instances["oficina"]
+        assert instance.webhook_url == f"http://127.0.0.1:{port}/hooks/gateway/oficina"
+
+        arun(fake.show_qr("oficina"))  # a new QR ~20 s later, POSTed to our receiver
+        assert dialog.qr_view.text == instance.qr != first
+
+        with qtbot.waitSignal(presenter.linked, timeout=10_000):
+            arun(fake.scan("oficina", phone="5511977776666", name="Oficina"))
+        assert dialog.result() == PairingDialog.DialogCode.Accepted
+
+    [stored] = [a for a in arun(services.db.run(queries.list_accounts)) if a.name == "Oficina"]
+    assert stored.state is ConnectionState.CONNECTED
+    assert stored.phone == "5511977776666"
+
+
+def test_an_evolution_number_is_linked_through_qr_refresh_and_scan(
+    qtbot: QtBot, arun: ARun, services: Services
+) -> None:
+    from sync.providers.accounts import EvolutionAccount
+    from tests.fakes.evolution_server import FakeEvolution
+
+    port = _free_port()
+    assert arun(services.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
+    workspace = services.workspace
+    assert workspace is not None
+    fake = FakeEvolution(api_key="evo-global-key-for-the-dialog")
+    with fake.running() as evolution_url:
+        account = arun(
+            workspace.add_number(
+                EvolutionAccount(
+                    name="Loja Centro",
+                    instance="loja-centro",
+                    base_url=evolution_url,
+                    api_key=Secret("evo-global-key-for-the-dialog"),
+                    instance_token=Secret(""),
+                    webhook_secret=Secret(""),  # Caixa makes one and sets it as a header
+                )
+            )
+        )
+        handle = workspace.pairing(account.account_id)
+        presenter = PairingPresenter(handle, workspace.subscribe, poll_seconds=60)  # type: ignore[arg-type]
+        dialog = PairingDialog(presenter, account.name)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        arun(presenter.start())
+        arun(fake.flush("loja-centro"))  # what Evolution posts after the create/connect calls
+        first = dialog.qr_view.text
+        assert first
+        refreshed = arun(fake.emit_qr("loja-centro"))
+        assert dialog.qr_view.text == refreshed["qrcode"]["code"] != first
+        # It came by webhook, with the per-account secret header Caixa had Evolution set.
+        assert [entry["status"] for entry in fake.webhook_log] == [200]
+
+        with qtbot.waitSignal(presenter.linked, timeout=10_000):
+            arun(fake.scan("loja-centro", phone="5511955554444"))
+        assert dialog.result() == PairingDialog.DialogCode.Accepted
+
+    [stored] = [a for a in arun(services.db.run(queries.list_accounts)) if a.name == "Loja Centro"]
+    assert stored.state is ConnectionState.CONNECTED
+    assert stored.phone == "5511955554444"

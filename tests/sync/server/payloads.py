@@ -1,0 +1,247 @@
+"""Webhook calls as the three providers make them, for the receiver's tests and benchmark.
+
+Shapes, from the providers' public sources:
+
+- Meta: the ``whatsapp_business_account`` notification (``object``, ``entry[].changes[].value``
+  with ``metadata.phone_number_id``, ``contacts``, ``messages``), signed with
+  ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body under the app secret>``
+  (developers.facebook.com/docs/graph-api/webhooks/getting-started, "Validating payloads";
+  facebook/openapi business-messaging-api webhook schemas).
+- Evolution API v2: ``{event, instance, data, destination, date_time, sender, server_url,
+  apikey}`` (EvolutionAPI/evolution-api, src/api/integrations/event/webhook), with the
+  ``x-caixa-webhook-token`` header Caixa sets through the instance's webhook headers.
+- The VPS gateway: ``{event, instanceId, data, timestamp}`` with ``Authorization: Bearer
+  <instance token>`` (the design's ``forwardToEngines``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from typing import Any
+
+from sync.providers.accounts import EvolutionAccount, GatewayAccount, MetaAccount, Secret
+
+META_APP_SECRET = "meta-app-secret-for-tests"
+META_VERIFY_TOKEN = "meta-verify-token-for-tests"
+META_PHONE_NUMBER_ID = "106540352242922"
+META_WABA_ID = "102290129340398"
+EVOLUTION_WEBHOOK_SECRET = "evolution-webhook-secret-for-tests"
+EVOLUTION_INSTANCE = "loja-centro"
+GATEWAY_INSTANCE_TOKEN = "gateway-instance-token-for-tests"
+GATEWAY_INSTANCE = "oficina"
+CUSTOMER = "5511999990001"
+
+
+def meta_account_json(name: str = "Loja Meta") -> dict[str, str]:
+    """The description ``caixa accounts add`` takes for the test Meta number."""
+    return {
+        "provider": "meta",
+        "name": name,
+        "phone_number_id": META_PHONE_NUMBER_ID,
+        "waba_id": META_WABA_ID,
+        "access_token": "EAAG-test-access-token",
+        "app_secret": META_APP_SECRET,
+        "verify_token": META_VERIFY_TOKEN,
+    }
+
+
+def evolution_account_json(name: str = "Loja Evolution") -> dict[str, str]:
+    """The test Evolution number."""
+    return {
+        "provider": "evolution",
+        "name": name,
+        "instance": EVOLUTION_INSTANCE,
+        "base_url": "http://127.0.0.1:9",
+        "api_key": "evolution-api-key-for-tests",
+        "instance_token": "",
+        "webhook_secret": EVOLUTION_WEBHOOK_SECRET,
+    }
+
+
+def gateway_account_json(name: str = "Oficina Gateway") -> dict[str, str]:
+    """The test gateway number."""
+    return {
+        "provider": "gateway",
+        "name": name,
+        "instance": GATEWAY_INSTANCE,
+        "base_url": "http://127.0.0.1:9",
+        "master_token": "",
+        "instance_token": GATEWAY_INSTANCE_TOKEN,
+    }
+
+
+def meta_account(account_id: int = 1) -> MetaAccount:
+    """The test Meta number as the receiver's directory holds it."""
+    return MetaAccount(
+        account_id=account_id,
+        name="Loja Meta",
+        phone_number_id=META_PHONE_NUMBER_ID,
+        waba_id=META_WABA_ID,
+        access_token=Secret("EAAG-test-access-token"),
+        app_secret=Secret(META_APP_SECRET),
+        verify_token=Secret(META_VERIFY_TOKEN),
+    )
+
+
+def evolution_account(account_id: int = 2) -> EvolutionAccount:
+    """The test Evolution number."""
+    return EvolutionAccount(
+        account_id=account_id,
+        name="Loja Evolution",
+        instance=EVOLUTION_INSTANCE,
+        base_url="http://127.0.0.1:9",
+        api_key=Secret("evolution-api-key-for-tests"),
+        instance_token=Secret(""),
+        webhook_secret=Secret(EVOLUTION_WEBHOOK_SECRET),
+    )
+
+
+def gateway_account(account_id: int = 3) -> GatewayAccount:
+    """The test gateway number."""
+    return GatewayAccount(
+        account_id=account_id,
+        name="Oficina Gateway",
+        instance=GATEWAY_INSTANCE,
+        base_url="http://127.0.0.1:9",
+        master_token=Secret(""),
+        instance_token=Secret(GATEWAY_INSTANCE_TOKEN),
+    )
+
+
+def dumps(document: Any) -> bytes:
+    """JSON bytes as providers send them (UTF-8, compact)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# --- Meta ---------------------------------------------------------------------------------------
+
+
+def meta_text_message(
+    wamid: str,
+    text: str = "Oi, vocês abrem amanhã?",
+    *,
+    customer: str = CUSTOMER,
+    timestamp: int = 1_700_000_000,
+    phone_number_id: str = META_PHONE_NUMBER_ID,
+) -> dict[str, Any]:
+    """A notification carrying one inbound text message."""
+    return meta_notification(
+        [
+            {
+                "from": customer,
+                "id": wamid,
+                "timestamp": str(timestamp),
+                "type": "text",
+                "text": {"body": text},
+            }
+        ],
+        customer=customer,
+        phone_number_id=phone_number_id,
+    )
+
+
+def meta_notification(
+    messages: list[dict[str, Any]],
+    *,
+    customer: str = CUSTOMER,
+    phone_number_id: str = META_PHONE_NUMBER_ID,
+    statuses: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A ``whatsapp_business_account`` notification with one entry and one change."""
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": phone_number_id},
+    }
+    if messages:
+        value["contacts"] = [{"profile": {"name": "Ana Souza"}, "wa_id": customer}]
+        value["messages"] = messages
+    if statuses:
+        value["statuses"] = statuses
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": META_WABA_ID, "changes": [{"value": value, "field": "messages"}]}],
+    }
+
+
+def meta_signature(body: bytes, secret: str = META_APP_SECRET) -> str:
+    """The ``X-Hub-Signature-256`` value Meta sends for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def meta_headers(body: bytes, secret: str = META_APP_SECRET) -> dict[str, str]:
+    """Headers of a signed Meta POST."""
+    return {"Content-Type": "application/json", "X-Hub-Signature-256": meta_signature(body, secret)}
+
+
+# --- Evolution ----------------------------------------------------------------------------------
+
+
+def evolution_text_message(
+    message_id: str,
+    text: str = "Bom dia! Tem bolo hoje?",
+    *,
+    instance: str = EVOLUTION_INSTANCE,
+    customer: str = CUSTOMER,
+    timestamp: int = 1_700_000_000,
+) -> dict[str, Any]:
+    """A ``messages.upsert`` call carrying one inbound text."""
+    return {
+        "event": "messages.upsert",
+        "instance": instance,
+        "data": {
+            "key": {
+                "remoteJid": f"{customer}@s.whatsapp.net",
+                "fromMe": False,
+                "id": message_id,
+            },
+            "pushName": "Ana Souza",
+            "status": "DELIVERY_ACK",
+            "message": {"conversation": text},
+            "messageType": "conversation",
+            "messageTimestamp": timestamp,
+            "instanceId": "7f1c6e0a-3b1d-4d7e-9f51-2c1b5f0e7a11",
+            "source": "android",
+        },
+        "destination": "http://127.0.0.1/hooks/evolution/" + instance,
+        "date_time": "2023-11-14T19:13:20.000Z",
+        "sender": "5511988887777@s.whatsapp.net",
+        "server_url": "http://127.0.0.1:8080",
+        "apikey": "evolution-api-key-for-tests",
+    }
+
+
+def evolution_headers(secret: str = EVOLUTION_WEBHOOK_SECRET) -> dict[str, str]:
+    """Headers of an Evolution POST carrying Caixa's per-number token."""
+    return {"Content-Type": "application/json", "x-caixa-webhook-token": secret}
+
+
+# --- the gateway --------------------------------------------------------------------------------
+
+
+def gateway_text_message(
+    message_id: str,
+    text: str = "Meu carro fica pronto hoje?",
+    *,
+    instance: str = GATEWAY_INSTANCE,
+    customer: str = CUSTOMER,
+    timestamp: int = 1_700_000_000,
+) -> dict[str, Any]:
+    """A ``message`` call from the gateway."""
+    return {
+        "event": "message",
+        "instanceId": instance,
+        "data": {
+            "from": f"{customer}@s.whatsapp.net",
+            "message": text,
+            "messageId": message_id,
+            "pushName": "Ana Souza",
+        },
+        "timestamp": timestamp,
+    }
+
+
+def gateway_headers(token: str = GATEWAY_INSTANCE_TOKEN) -> dict[str, str]:
+    """Headers of a gateway POST."""
+    return {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
