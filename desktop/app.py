@@ -13,7 +13,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
     from desktop.views.inbox_presenter import InboxPresenter
     from desktop.views.main_window import MainWindow
     from sync.store.cache_key import CacheKey
+    from sync.store.first_screen import FirstScreen
 
 _STARTED = time.perf_counter()
 
@@ -66,7 +66,7 @@ class EarlyWindow:
     window: MainWindow
 
 
-def paint_first_screen(paths: Paths, *, demo: bool) -> EarlyWindow | None:
+def paint_first_screen(paths: Paths, *, demo: bool, prefetched: Any = None) -> EarlyWindow | None:
     """Show the inbox at once when the cache exists and its key needs no question.
 
     Everything here is synchronous and light (no asyncio, no SQLAlchemy, no engine): this is
@@ -92,6 +92,10 @@ def paint_first_screen(paths: Paths, *, demo: bool) -> EarlyWindow | None:
     first = read_first_screen(cache_path, key, limit=PAGE_SIZE)
     if first is None:
         return None
+    return _show_first_screen(cache_path, key, first)
+
+
+def _show_first_screen(cache_path: Path, key: CacheKey, first: FirstScreen) -> EarlyWindow:
     from desktop.views.inbox_presenter import InboxPresenter
     from desktop.views.main_window import MainWindow
 
@@ -197,6 +201,8 @@ async def open_services(
 
     ``key``, when given, is tried first (the one the first paint already found).
     """
+    import tempfile
+
     from desktop.services import Services
     from desktop.views.cache_key_dialogs import offer_cache_reset, show_error
     from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
