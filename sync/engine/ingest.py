@@ -28,6 +28,7 @@ from sync.domain.ids import uuid7
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction
 from sync.store.bulk import preview_of
 from sync.store.changes import ChangeSet
+from sync.store.search import index_message, unindex_message
 
 if TYPE_CHECKING:
     from sync.store.local_cache import LocalCache
@@ -148,7 +149,7 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
         return None  # a redelivery: already stored
     seq = cursor.lastrowid
     if body:
-        _fts_add(cursor, seq, body)
+        index_message(cursor, seq, body, event.account_id)
     if event.direction is Direction.IN:
         cursor.execute(
             "UPDATE conversations SET unread_count = unread_count + 1 WHERE id = ?",
@@ -227,17 +228,6 @@ def _media_json(event: MessageEvent) -> str | None:
     if event.interactive:
         extra["interactive"] = event.interactive
     return json.dumps(extra, ensure_ascii=False) if extra else None
-
-
-def _fts_add(cursor: Any, seq: int, body: str) -> None:
-    cursor.execute("INSERT INTO message_fts(rowid, body) VALUES (?, ?)", (seq, body))
-
-
-def _fts_remove(cursor: Any, seq: int, body: str) -> None:
-    # External-content FTS5 removes an entry given the very values that were indexed.
-    cursor.execute(
-        "INSERT INTO message_fts(message_fts, rowid, body) VALUES ('delete', ?, ?)", (seq, body)
-    )
 
 
 def _chat_key(cursor: Any, account_id: int, chat_key: str, chat_jid: str, chat_phone: str) -> str:
@@ -346,13 +336,13 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
             return None
         message_id, conversation_id, seq, old_body = row
         if old_body:
-            _fts_remove(cursor, seq, old_body)
+            unindex_message(cursor, seq, old_body, event.account_id)
         cursor.execute(
             "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?",
             (event.text, int(event.timestamp * 1000), message_id),
         )
         if event.text:
-            _fts_add(cursor, seq, event.text)
+            index_message(cursor, seq, event.text, event.account_id)
         return conversation_id, message_id
     if isinstance(event, RevokeEvent):
         row = _message_row(cursor, event.account_id, event.target_message_id)
@@ -362,7 +352,7 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
         # Deleted for everyone by its sender: the text goes (from search too), the bubble stays
         # as "this message was deleted".
         if old_body:
-            _fts_remove(cursor, seq, old_body)
+            unindex_message(cursor, seq, old_body, event.account_id)
         cursor.execute(
             "UPDATE messages SET body = '', media = NULL, revoked_at = ? WHERE id = ?",
             (int(event.timestamp * 1000), message_id),

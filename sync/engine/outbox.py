@@ -26,6 +26,7 @@ from sync.domain.ids import uuid7
 from sync.domain.models import DeliveryStatus, Direction, Message, MessageType, OutgoingMessage
 from sync.store.bulk import preview_of
 from sync.store.changes import ChangeSet
+from sync.store.search import index_message, unindex_message
 
 if TYPE_CHECKING:
     from sync.store.local_cache import LocalCache
@@ -101,7 +102,7 @@ def enqueue_text(
                 " VALUES (?, ?, 'pending', ?)",
                 (message_id, account_id, ts),
             )
-            cursor.execute("INSERT INTO message_fts(rowid, body) VALUES (?, ?)", (seq, text))
+            index_message(cursor, seq, text, account_id)
             cursor.execute(
                 "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
                 " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
@@ -305,10 +306,7 @@ def _absorb_echo(
         return None
     echo_id, echo_seq, echo_status, echo_body = row
     if echo_body:
-        cursor.execute(
-            "INSERT INTO message_fts(message_fts, rowid, body) VALUES ('delete', ?, ?)",
-            (echo_seq, echo_body),
-        )
+        unindex_message(cursor, echo_seq, echo_body, account_id)
     cursor.execute("DELETE FROM messages WHERE id = ?", (echo_id,))
     cursor.execute(
         "UPDATE conversations SET last_message_seq = (SELECT seq FROM messages WHERE id = ?)"

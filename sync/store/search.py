@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sync.domain.models import Direction
 
@@ -50,7 +50,7 @@ SELECT m.id, m.conversation_id, m.account_id, c.customer_name, c.customer_phone,
 FROM message_fts AS f
 JOIN messages AS m ON m.seq = f.rowid
 JOIN conversations AS c ON c.id = m.conversation_id
-WHERE message_fts MATCH ? {account_filter}
+WHERE message_fts MATCH ?
 ORDER BY f.rowid DESC
 LIMIT ?
 """
@@ -63,13 +63,10 @@ def search_messages(
     match = build_match(query)
     if match is None:
         return []
-    params: list[object] = [match]
-    account_filter = ""
     if account_id is not None:
-        account_filter = "AND m.account_id = ?"
-        params.append(account_id)
-    params.append(limit)
-    rows = cache.conn.exec_driver_sql(_SQL.format(account_filter=account_filter), tuple(params))
+        # The index itself narrows to the number (its second column); see migration v4.
+        match = f'body:({match}) AND account_id:"{int(account_id):d}"'
+    rows = cache.conn.exec_driver_sql(_SQL, (match, limit))
     return [
         SearchHit(
             message_id=r[0],
@@ -88,7 +85,23 @@ def search_messages(
 def index_messages_from(cursor: object, first_seq: int) -> None:
     """Add messages with ``seq >= first_seq`` to the index in one statement (bulk loads)."""
     cursor.execute(  # type: ignore[attr-defined]
-        "INSERT INTO message_fts(rowid, body) SELECT seq, body FROM messages "
-        "WHERE seq >= ? AND body != ''",
+        "INSERT INTO message_fts(rowid, body, account_id) SELECT seq, body, account_id"
+        " FROM messages WHERE seq >= ? AND body != ''",
         (first_seq,),
+    )
+
+
+def index_message(cursor: Any, seq: int, body: str, account_id: int) -> None:
+    """Add one message to the index (the writers feed it explicitly, in their transaction)."""
+    cursor.execute(
+        "INSERT INTO message_fts(rowid, body, account_id) VALUES (?, ?, ?)",
+        (seq, body, account_id),
+    )
+
+
+def unindex_message(cursor: Any, seq: int, body: str, account_id: int) -> None:
+    """Remove one message from the index; external-content FTS5 needs the indexed values."""
+    cursor.execute(
+        "INSERT INTO message_fts(message_fts, rowid, body, account_id) VALUES ('delete', ?, ?, ?)",
+        (seq, body, account_id),
     )

@@ -188,6 +188,9 @@ def test_a_version_1_cache_is_upgraded_in_place_with_its_rows(
         assert [h.message_id for h in search_messages(cache, "pao de queijo")] == ["old-1"]
         assert [h.message_id for h in search_messages(cache, "amanha")] == ["old-2"]
         assert [h.message_id for h in search_messages(cache, "encomend")] == ["old-1"]
+        # ...and within its number, through the index's account column (v4).
+        assert [h.message_id for h in search_messages(cache, "queijo", account_id=1)] == ["old-1"]
+        assert search_messages(cache, "queijo", account_id=2) == []
         # The queued reply from before the upgrade still goes out.
         claimed = outbox.claim_next(cache)
         assert claimed is not None and claimed.message.client_id == "old-2"
