@@ -10,7 +10,16 @@ import time
 from string import Template
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QCloseEvent, QKeySequence, QPainter, QPalette, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -159,6 +168,8 @@ class MainWindow(QMainWindow):
         view.setCurrentIndex(self.presenter.accounts.index(0, 0))
         layout.addWidget(view)
         self.rail_view = view
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.customContextMenuRequested.connect(self._on_rail_view_context_menu_requested)
         self.add_number_button = QToolButton(rail)
         self.add_number_button.setObjectName("addNumberButton")
         self.add_number_button.setText(self.tr("+ Add a number"))
@@ -356,6 +367,27 @@ class MainWindow(QMainWindow):
         from desktop.views import number_flows
 
         return await number_flows.configure_receiver(self.presenter.services, self)
+
+    async def relink_number(self, account_id: int) -> bool:
+        """Show the pairing dialog for a QR-linked number (after a logout, or to finish linking)."""
+        from desktop.views import number_flows
+
+        return await number_flows.relink_number(self.presenter.services, account_id, self)
+
+    def _on_rail_view_context_menu_requested(self, pos: QPoint) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        index = self.rail_view.indexAt(pos)
+        account_id = index.data(AccountListModel.AccountIdRole) if index.isValid() else None
+        if account_id is None or not self.presenter.attached:
+            return
+        workspace = self.presenter.services.workspace
+        if workspace is None or not workspace.is_qr_linked(account_id):
+            return
+        menu = QMenu(self)
+        action = menu.addAction(self.tr("Link this number again…"))
+        action.triggered.connect(lambda: bridge.spawn(self.relink_number(account_id)))
+        menu.popup(self.rail_view.viewport().mapToGlobal(pos))
 
     def _on_add_number_button_clicked(self) -> None:
         bridge.spawn(self.add_number())

@@ -74,6 +74,17 @@ async def add_number(services: Services, parent: QWidget | None) -> ProviderAcco
     return added
 
 
+async def relink_number(services: Services, account_id: int, parent: QWidget | None) -> bool:
+    """The pairing dialog for a stored QR-linked number; True once linked."""
+    from desktop.views.pairing_dialog import link_number
+
+    workspace = services.workspace
+    if workspace is None or not workspace.is_qr_linked(account_id):
+        return False
+    name = workspace.account_name(account_id)
+    return await link_number(workspace.pairing(account_id), workspace.subscribe, name, parent)
+
+
 class ReceiverDialog(QDialog):
     """Two addresses: where to listen, and the public one providers call."""
 

@@ -434,6 +434,10 @@
         <source>Send (Enter) · new line: Shift+Enter</source>
         <translation>Enviar (Enter) · nova linha: Shift+Enter</translation>
     </message>
+    <message>
+        <source>Link this number again…</source>
+        <translation>Conectar este número de novo…</translation>
+    </message>
     <message numerus="yes">
         <source>Reply window open for %n more hour(s).</source>
         <translation>

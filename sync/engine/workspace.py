@@ -132,6 +132,15 @@ class Workspace:
         self._db.publish(ChangeSet(accounts=frozenset({saved.account_id})))
         return saved
 
+    def is_qr_linked(self, account_id: int) -> bool:
+        """Whether the number is linked by QR (and so can be linked again from the app)."""
+        return isinstance(self.adapters.get(account_id), QrLinkAdapter)
+
+    def account_name(self, account_id: int) -> str:
+        """The number's name ("" when unknown)."""
+        found = next((a for a in self.directory.all() if a.account_id == account_id), None)
+        return found.name if found is not None else ""
+
     def pairing(self, account_id: int) -> PairingHandle:
         """What the pairing dialog drives for a QR-linked number (see ``PairingHandle``)."""
         return PairingHandle(self, account_id)

@@ -137,3 +137,57 @@ def test_an_evolution_number_is_linked_through_qr_refresh_and_scan(
     [stored] = [a for a in arun(services.db.run(queries.list_accounts)) if a.name == "Loja Centro"]
     assert stored.state is ConnectionState.CONNECTED
     assert stored.phone == "5511955554444"
+
+
+def test_a_logged_out_number_is_linked_again_from_the_rail(
+    qtbot: QtBot, arun: ARun, services: Services
+) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from desktop import bridge
+    from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.main_window import MainWindow
+
+    port = _free_port()
+    assert arun(services.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
+    workspace = services.workspace
+    assert workspace is not None
+    fake = FakeGateway(MASTER)
+    with serve(fake.app) as gateway_url:
+        account = arun(
+            workspace.add_number(
+                GatewayAccount(
+                    name="Entregas",
+                    instance="entregas",
+                    base_url=gateway_url,
+                    master_token=Secret(MASTER),
+                    instance_token=Secret(""),
+                )
+            )
+        )
+        arun(workspace.pairing(account.account_id).request_pairing())
+        arun(fake.scan("entregas"))
+        arun(fake.drop("entregas", "LOGOUT", keep_session=False))  # unlinked from the phone
+        [stored] = [a for a in arun(services.db.run(queries.list_accounts)) if a.name == "Entregas"]
+        assert stored.state is ConnectionState.NEEDS_REPAIR
+
+        presenter = InboxPresenter(services)
+        window = MainWindow(presenter)
+        qtbot.addWidget(window)
+        arun(presenter.load())
+        task = bridge.spawn(window.relink_number(account.account_id))
+
+        def dialog() -> PairingDialog:
+            found = [
+                w
+                for w in QApplication.topLevelWidgets()
+                if isinstance(w, PairingDialog) and w.isVisible()
+            ]
+            assert found and found[0].qr_view.text
+            return found[0]
+
+        qtbot.waitUntil(lambda: bool(dialog()), timeout=10_000)
+        arun(fake.scan("entregas"))
+        assert arun(task) is True
+        window.close()
+        arun(bridge.drain())
