@@ -305,6 +305,19 @@ class InboxPresenter(QObject):
         self.message_queued.emit(message)
         return message
 
+    async def send_again(self, message_id: str) -> Message | None:
+        """Queue a new copy of a message that failed or may not have been sent."""
+        from sync.engine import outbox
+
+        try:
+            message = await self._services.engine.send_again(message_id)
+        except outbox.OutboxError as exc:
+            self.send_failed.emit("", str(exc))
+            return None
+        self.messages.merge([message])
+        self.message_queued.emit(message)
+        return message
+
     async def search(self, text: str) -> list[SearchHit]:
         """Search every message of every number; the newest query's hits fill ``search_hits``."""
         ticket = next(self._search_tickets)

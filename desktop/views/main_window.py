@@ -44,7 +44,7 @@ from desktop.views.inbox_presenter import InboxPresenter
 from desktop.widgets import painting
 from desktop.widgets.account_delegate import AccountDelegate
 from desktop.widgets.conversation_delegate import ConversationDelegate
-from sync.domain.models import Conversation, Message
+from sync.domain.models import Conversation, DeliveryStatus, Direction, Message
 
 if TYPE_CHECKING:
     from desktop.views.search_dialog import SearchDialog
@@ -283,6 +283,8 @@ class MainWindow(QMainWindow):
         self.chat_view.setAccessibleName(self.tr("Messages"))
         self.chat_view.setModel(self.presenter.messages)
         self.chat_view.top_reached.connect(self._on_chat_view_top_reached)
+        self.chat_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.chat_view.customContextMenuRequested.connect(self._on_chat_view_context_menu_requested)
         self.chat_view.bottom_reached.connect(self._on_chat_view_bottom_reached)
         layout.addWidget(self.chat_view, 1)
 
@@ -576,6 +578,45 @@ class MainWindow(QMainWindow):
             self.composer.setPlainText(text)
         self.send_error.setText(self.tr("Not sent: {reason}").replace("{reason}", reason))
         self.send_error.show()
+
+    async def send_again(self, message: Message) -> Message | None:
+        """Send a failed or possibly unsent message again, asking first when it may have gone."""
+        if message.status is DeliveryStatus.UNKNOWN:
+            from PySide6.QtWidgets import QMessageBox
+
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                self.tr("Send again?"),
+                self.tr(
+                    "Caixa lost the answer while sending this message: it may have reached the "
+                    "customer. Send it again anyway?"
+                ),
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                self,
+            )
+            box.setDefaultButton(QMessageBox.StandardButton.No)
+            answer = await bridge.exec_dialog(box)
+            box.deleteLater()
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+        return await self.presenter.send_again(message.id)
+
+    def _on_chat_view_context_menu_requested(self, pos: QPoint) -> None:
+        from PySide6.QtWidgets import QMenu
+
+        index = self.chat_view.indexAt(pos)
+        if not index.isValid():
+            return
+        message = self.presenter.messages.message(index.row())
+        if message.direction is not Direction.OUT or message.status not in (
+            DeliveryStatus.UNKNOWN,
+            DeliveryStatus.FAILED,
+        ):
+            return
+        menu = QMenu(self)
+        action = menu.addAction(self.tr("Send again"))
+        action.triggered.connect(lambda: bridge.spawn(self.send_again(message)))
+        menu.popup(self.chat_view.viewport().mapToGlobal(pos))
 
     def _on_chat_view_top_reached(self) -> None:
         bridge.spawn(self.presenter.load_older())

@@ -461,6 +461,18 @@
         <source>Not sent: {reason}</source>
         <translation>Não enviada: {reason}</translation>
     </message>
+    <message>
+        <source>Send again?</source>
+        <translation>Enviar de novo?</translation>
+    </message>
+    <message>
+        <source>Caixa lost the answer while sending this message: it may have reached the customer. Send it again anyway?</source>
+        <translation>O Caixa perdeu a resposta ao enviar esta mensagem: ela pode ter chegado ao cliente. Enviar de novo mesmo assim?</translation>
+    </message>
+    <message>
+        <source>Send again</source>
+        <translation>Enviar de novo</translation>
+    </message>
 </context>
 <context>
     <name>MessageListModel</name>

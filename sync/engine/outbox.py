@@ -56,6 +56,33 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def send_again(
+    cache: LocalCache, message_id: str, *, now_ms: int | None = None
+) -> tuple[Message, ChangeSet]:
+    """Queue a new copy of an outgoing text message that failed or may not have been sent.
+
+    The original stays as it is ("failed", or "unknown" until a receipt settles it): sending
+    again is the agent's decision, never the engine's, because an "unknown" message may well
+    have reached the customer.
+    """
+    row = cache.conn.exec_driver_sql(
+        "SELECT conversation_id, direction, type, body, status, reply_to FROM messages"
+        " WHERE id = ?",
+        (message_id,),
+    ).first()
+    if row is None:
+        raise OutboxError("that message no longer exists")
+    conversation_id, direction, type_, body, status, reply_to = row
+    if direction != Direction.OUT.value or status not in (
+        DeliveryStatus.UNKNOWN.value,
+        DeliveryStatus.FAILED.value,
+    ):
+        raise OutboxError("only a message that failed or may not have been sent can be resent")
+    if type_ != MessageType.TEXT.value or not body:
+        raise OutboxError("only text messages can be sent again")
+    return enqueue_text(cache, conversation_id, body, reply_to=reply_to, now_ms=now_ms)
+
+
 def enqueue_text(
     cache: LocalCache,
     conversation_id: int,

@@ -112,6 +112,13 @@ class Engine:
         self._wake.set()
         return message
 
+    async def send_again(self, message_id: str) -> Message:
+        """Queue a new copy of a message that failed or may not have been sent (agent's call)."""
+        message, changes = await self._db.run(outbox.send_again, message_id)
+        self._db.publish(changes)
+        self._wake.set()
+        return message
+
     async def mark_read(self, conversation_id: int) -> None:
         """The agent opened the conversation: clear its unread badge."""
         self._db.publish(await self._db.run(queries.mark_conversation_read, conversation_id))

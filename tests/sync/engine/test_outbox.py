@@ -19,6 +19,7 @@ from tests.sync.helpers import (
     add_account,
     conversation_id_for,
     inbound,
+    message_by_provider_id,
     message_row,
     receipt,
     row,
@@ -284,3 +285,39 @@ def test_a_late_outcome_does_not_undo_a_receipt(cache: LocalCache) -> None:
 
     assert message_row(cache, message.id).status == "delivered"
     assert outbox.pending_count(cache) == 0
+
+
+# --- sending again (the agent's decision) -------------------------------------------------------
+
+
+def test_a_message_that_may_not_have_gone_is_sent_again_only_as_a_new_copy(
+    cache: LocalCache,
+) -> None:
+    account = add_account(cache)
+    conversation = _conversation(cache, account)
+    original, _ = outbox.enqueue_text(cache, conversation, "Seu bolo está pronto")
+    claimed = outbox.claim_next(cache)
+    assert claimed is not None
+    outbox.mark_unknown(cache, original.id, "the answer was lost")
+
+    copy, changes = outbox.send_again(cache, original.id)
+    assert copy.id != original.id and copy.text == original.text
+    assert copy.status is DeliveryStatus.QUEUED and changes.messages
+    page = queries.message_page(cache, conversation)
+    statuses = {m.id: m.status for m in page if m.status is not DeliveryStatus.RECEIVED}
+    assert statuses == {original.id: DeliveryStatus.UNKNOWN, copy.id: DeliveryStatus.QUEUED}
+    assert [row[0] for row in _outbox(cache)] == [copy.id]  # the original is never retried
+
+
+def test_only_failed_or_unknown_outgoing_messages_can_be_sent_again(cache: LocalCache) -> None:
+    account = add_account(cache)
+    conversation = _conversation(cache, account)
+    queued, _ = outbox.enqueue_text(cache, conversation, "Oi")
+    with pytest.raises(OutboxError, match="resent"):
+        outbox.send_again(cache, queued.id)
+    with pytest.raises(OutboxError, match="no longer exists"):
+        outbox.send_again(cache, "no-such-id")
+    apply_events(cache, [inbound(account, "wamid.in", "Olá", phone=PHONE)])
+    received = message_by_provider_id(cache, account, "wamid.in")
+    with pytest.raises(OutboxError, match="resent"):
+        outbox.send_again(cache, received.id)
