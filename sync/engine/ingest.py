@@ -149,7 +149,7 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
         return None  # a redelivery: already stored
     seq = cursor.lastrowid
     if body:
-        index_message(cursor, seq, body, event.account_id)
+        index_message(cursor, seq, ts_ms, body, event.account_id)
     if event.direction is Direction.IN:
         cursor.execute(
             "UPDATE conversations SET unread_count = unread_count + 1 WHERE id = ?",
@@ -298,7 +298,7 @@ def _remember_alias(cursor: Any, account_id: int, alias: str, chat_key: str) -> 
 
 def _message_row(cursor: Any, account_id: int, provider_id: str) -> Any:
     return cursor.execute(
-        "SELECT id, conversation_id, seq, body FROM messages"
+        "SELECT id, conversation_id, seq, body, ts FROM messages"
         " WHERE account_id = ? AND provider_message_id = ?",
         (account_id, provider_id),
     ).fetchone()
@@ -334,25 +334,25 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
         row = _message_row(cursor, event.account_id, event.target_message_id)
         if row is None or row[3] == event.text:
             return None
-        message_id, conversation_id, seq, old_body = row
+        message_id, conversation_id, seq, old_body, ts_ms = row
         if old_body:
-            unindex_message(cursor, seq, old_body, event.account_id)
+            unindex_message(cursor, seq, ts_ms, old_body, event.account_id)
         cursor.execute(
             "UPDATE messages SET body = ?, edited_at = ? WHERE id = ?",
             (event.text, int(event.timestamp * 1000), message_id),
         )
         if event.text:
-            index_message(cursor, seq, event.text, event.account_id)
+            index_message(cursor, seq, ts_ms, event.text, event.account_id)
         return conversation_id, message_id
     if isinstance(event, RevokeEvent):
         row = _message_row(cursor, event.account_id, event.target_message_id)
         if row is None:
             return None
-        message_id, conversation_id, seq, old_body = row
+        message_id, conversation_id, seq, old_body, ts_ms = row
         # Deleted for everyone by its sender: the text goes (from search too), the bubble stays
         # as "this message was deleted".
         if old_body:
-            unindex_message(cursor, seq, old_body, event.account_id)
+            unindex_message(cursor, seq, ts_ms, old_body, event.account_id)
         cursor.execute(
             "UPDATE messages SET body = '', media = NULL, revoked_at = ? WHERE id = ?",
             (int(event.timestamp * 1000), message_id),

@@ -129,7 +129,7 @@ def enqueue_text(
                 " VALUES (?, ?, 'pending', ?)",
                 (message_id, account_id, ts),
             )
-            index_message(cursor, seq, text, account_id)
+            index_message(cursor, seq, ts, text, account_id)
             cursor.execute(
                 "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
                 " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
@@ -325,15 +325,15 @@ def _absorb_echo(
     the agent wrote, so the echo goes (index entry included) and lends it its receipts.
     """
     row = cursor.execute(
-        "SELECT id, seq, status, body FROM messages"
+        "SELECT id, seq, status, body, ts FROM messages"
         " WHERE account_id = ? AND provider_message_id = ? AND id != ?",
         (account_id, provider_message_id, message_id),
     ).fetchone()
     if row is None:
         return None
-    echo_id, echo_seq, echo_status, echo_body = row
+    echo_id, echo_seq, echo_status, echo_body, echo_ts = row
     if echo_body:
-        unindex_message(cursor, echo_seq, echo_body, account_id)
+        unindex_message(cursor, echo_seq, echo_ts, echo_body, account_id)
     cursor.execute("DELETE FROM messages WHERE id = ?", (echo_id,))
     cursor.execute(
         "UPDATE conversations SET last_message_seq = (SELECT seq FROM messages WHERE id = ?)"

@@ -161,11 +161,36 @@ _V4 = (
     "INSERT INTO message_fts(message_fts) VALUES ('rebuild')",
 )
 
+# v5: hits newest first by the message's time, however the history arrived. The index's rowid
+# becomes a time-ordered key, (seconds since 2017-07-14 << 32) | seq, unique because seq is (and
+# stays below 2**32), so "ORDER BY rowid DESC LIMIT n" still stops after n hits whatever the
+# word. Bulk loads insert history conversation by conversation, so seq alone (insertion order)
+# listed an old backfill above today's messages. The view lets FTS5 rebuild from the messages.
+_V5 = (
+    "DROP TABLE message_fts",
+    """
+    CREATE VIEW message_fts_source AS
+    SELECT (((ts / 1000) - 1500000000) << 32) | seq AS fts_key, body, account_id
+    FROM messages
+    """,
+    """
+    CREATE VIRTUAL TABLE message_fts USING fts5(
+        body,
+        account_id,
+        content='message_fts_source',
+        content_rowid='fts_key',
+        tokenize="unicode61 remove_diacritics 2"
+    )
+    """,
+    "INSERT INTO message_fts(message_fts) VALUES ('rebuild')",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, conversations, messages, outbox", _V1),
     Migration(2, "full-text search over message bodies", _V2),
     Migration(3, "reactions, chat aliases, edits and deletions; unread index", _V3),
     Migration(4, "the account in the full-text index: fast search within one number", _V4),
+    Migration(5, "search hits ordered by message time", _V5),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -225,25 +225,23 @@ def test_history_media_is_stored_as_json(cache: LocalCache) -> None:
     assert json.loads(media) == {"mime": "image/jpeg", "n": 6}
 
 
-@pytest.mark.xfail(
-    reason="BUG sync/store/search.py search_messages: hits are ordered by FTS rowid "
-    "(messages.seq, i.e. insertion order), not by time; bulk loads insert conversation by "
-    "conversation and number by number, so on the demo workspace 'bolo' lists September "
-    "before today's messages",
-    strict=True,
-)
 def test_bulk_loaded_history_is_searched_newest_first(cache: LocalCache) -> None:
     shop, garage = add_account(cache, "Loja"), add_account(cache, "Oficina")
 
     def conv(phone: str, stamps: list[int]) -> Conv:
-        msgs = [Msg(Direction.IN, T0 + s, MessageType.TEXT, f"bolo {s}") for s in stamps]
+        # Seconds apart: the index orders by second, then by arrival within a second.
+        msgs = [Msg(Direction.IN, T0 + s * 1000, MessageType.TEXT, f"bolo {s}") for s in stamps]
         return Conv(Customer(phone, phone), msgs)
 
     load_history(cache, shop, [conv("+55 1", [10, 40]), conv("+55 2", [20, 50])])
     load_history(cache, garage, [conv("+55 3", [0, 30])])  # loaded last, yet older
 
-    stamps = [h.timestamp_ms - T0 for h in search_messages(cache, "bolo")]
+    stamps = [(h.timestamp_ms - T0) // 1000 for h in search_messages(cache, "bolo")]
     assert stamps == [50, 40, 30, 20, 10, 0]
+    shop_only = [
+        (h.timestamp_ms - T0) // 1000 for h in search_messages(cache, "bolo", account_id=shop)
+    ]
+    assert shop_only == [50, 40, 20, 10]
 
 
 # --- the demo corpus ----------------------------------------------------------------------------
