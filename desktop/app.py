@@ -50,10 +50,16 @@ def run_app(args: argparse.Namespace) -> int:
     app.setOrganizationName("Caixa")
     app.setQuitOnLastWindowClosed(False)
     install_translations(app, args.lang)
+    from desktop.gc_guard import GuiThreadGarbageCollector
+
+    collector = GuiThreadGarbageCollector(app)
     early = paint_first_screen(resolve_paths(args.data_dir, args.key_file), demo=bool(args.demo))
     from desktop import bridge
 
-    return int(bridge.run(_main(app, args, early)) or 0)
+    try:
+        return int(bridge.run(_main(app, args, early)) or 0)
+    finally:
+        collector.stop()
 
 
 @dataclass
