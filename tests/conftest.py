@@ -249,3 +249,53 @@ def _collect_qt_garbage_on_the_gui_thread(request: pytest.FixtureRequest) -> Ite
         import gc
 
         gc.collect()
+
+
+# --- Postgres (team server tests) --------------------------------------------------------------
+
+
+class PgDatabase(Protocol):
+    """Type of the ``pg_database`` fixture: one fresh, migrated database for one test."""
+
+    name: str
+    owner_url: str  # the schema owner (DDL, CLI ``db upgrade``)
+    app_url: str  # the server's login role: owns nothing, row-level security applies
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Any]:
+    """A real Postgres cluster for the whole session (started only if some test asks for it)."""
+    from tests.fakes.postgres import PostgresCluster
+
+    cluster = PostgresCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def _pg_template(postgres_cluster: Any) -> str:
+    """A database migrated to the newest schema, copied for each test (faster than migrating)."""
+    from sync.server.database import upgrade
+    from tests.fakes.postgres import APP_ROLE
+
+    name = postgres_cluster.create_database()
+    upgrade(postgres_cluster.url(name), APP_ROLE)
+    return str(name)
+
+
+@pytest.fixture
+def pg_database(postgres_cluster: Any, _pg_template: str) -> Iterator[PgDatabase]:
+    """A fresh copy of the migrated database, dropped after the test."""
+    from types import SimpleNamespace
+
+    name = postgres_cluster.create_database(template=_pg_template)
+    try:
+        yield SimpleNamespace(  # type: ignore[misc]
+            name=name,
+            owner_url=postgres_cluster.url(name),
+            app_url=postgres_cluster.url(name, app=True),
+        )
+    finally:
+        postgres_cluster.drop_database(name)
