@@ -1,0 +1,514 @@
+"""The sync API desktops talk to: login, pull, push, and live pokes (mounted under ``/api/v1``).
+
+Pull (``GET /pull?after=<xid>:<seq>&limit=N&protocol=1``) hands out the rows of the synced tables
+whose change stamp ``(xid, seq)`` is after the client's cursor, merged across tables in stamp
+order, at most N, and only rows older than ``pg_snapshot_xmin(pg_current_snapshot())``: a
+transaction that took its xid early and commits late holds the fence back until it ends, so its
+rows are handed out after it commits instead of being skipped. The client stores each page with
+the cursor that ends it in one local transaction.
+
+Tenancy is enforced twice: every query names the workspace and the numbers the user may see, and
+runs inside ``db.agent(principal)``, under row-level security. A cursor is two integers and
+nothing else; anything else is a 400, never a query.
+
+The JSON of a page is built by Postgres (``json_build_array`` per row, ``json_agg`` per table)
+and passed through as text: the server does no per-row Python work, which keeps a 1M-message
+initial sync bound by the client's disk rather than by this process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from sqlalchemy import Connection, text
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sync.server import auth
+from sync.server.auth import AuthError, Principal
+from sync.server.database import ServerDatabase
+
+log = logging.getLogger(__name__)
+
+PROTOCOL: Final = 1
+DEFAULT_LIMIT: Final = 5_000
+MAX_LIMIT: Final = 20_000
+_MAX_INT8: Final = (1 << 63) - 1
+_CURSOR = re.compile(r"^(\d{1,19}):(\d{1,19})$")
+
+
+class BadRequest(ValueError):
+    """A malformed request (cursor, limit, body): answered with 400 and this message."""
+
+
+class ResyncRequired(Exception):
+    """The client must start over: its protocol is unsupported or its cursor too old."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """A position in the change stream: the last ``(xid, seq)`` a client has stored."""
+
+    xid: int = 0
+    seq: int = 0
+
+    @classmethod
+    def parse(cls, value: str | None) -> Cursor:
+        """``"<xid>:<seq>"`` (both non-negative integers below 2**63); raises ``BadRequest``."""
+        if value is None or value == "":
+            return cls()
+        match = _CURSOR.match(value)
+        if match is None:
+            raise BadRequest("malformed cursor")
+        xid, seq = int(match[1]), int(match[2])
+        if xid > _MAX_INT8 or seq > _MAX_INT8:
+            raise BadRequest("malformed cursor")
+        return cls(xid, seq)
+
+    def __str__(self) -> str:
+        return f"{self.xid:d}:{self.seq:d}"
+
+
+# Column lists of each synced table, as the client stores them (sync/client/pull.py reads them
+# in this order). ``deleted`` is always last: the client skips or removes tombstones.
+COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
+    "accounts": (
+        "id",
+        "name",
+        "provider",
+        "phone",
+        "display_name",
+        "state",
+        "state_reason",
+        "sort_order",
+        "(extract(epoch FROM created_at) * 1000)::bigint",
+        "automations::text",
+        "deleted",
+    ),
+    "teammates": ("id", "username", "display_name", "role", "disabled"),
+    "conversations": (
+        "id",
+        "account_id",
+        "chat_key",
+        "customer_phone",
+        "customer_name",
+        "is_group::int",
+        "last_message_at",
+        "last_preview",
+        "last_direction",
+        "last_status",
+        "last_inbound_at",
+        "unread_count",
+        "assigned_user_id",
+        "array_to_json(labels)::text",
+        "version",
+        "deleted",
+    ),
+    "messages": (
+        "id",
+        "account_id",
+        "conversation_id",
+        "provider_message_id",
+        "direction",
+        "ts",
+        "type",
+        "body",
+        "sender_name",
+        "reply_to",
+        "media::text",
+        "status",
+        "error",
+        "author_user_id",
+        "edited_at",
+        "revoked_at",
+        "deleted",
+    ),
+    "reactions": ("account_id", "target_id", "sender", "emoji", "ts", "deleted"),
+    "notes": ("id", "account_id", "conversation_id", "author_user_id", "body", "ts", "deleted"),
+}
+_SOURCE: Final = {"teammates": "users"}
+# Apply order on the client: parents before children within one page.
+TABLES: Final = ("accounts", "teammates", "conversations", "messages", "reactions", "notes")
+
+
+@dataclass
+class PullPage:
+    """One page of changes: JSON array text per table, the cursor after it, and what else."""
+
+    rows: dict[str, str] = field(default_factory=dict)  # table -> JSON array of row arrays
+    count: int = 0
+    cursor: Cursor = field(default_factory=Cursor)
+    more: bool = False
+    accounts: list[int] = field(default_factory=list)  # the numbers the user may see now
+    held: bool = False  # rows exist behind the fence: pull again shortly
+    remaining: int | None = None
+
+    def to_json(self) -> bytes:
+        """The response body; the row arrays are Postgres's JSON text, passed through."""
+        head = {
+            "protocol": PROTOCOL,
+            "cursor": str(self.cursor),
+            "more": self.more,
+            "held": self.held,
+            "count": self.count,
+            "accounts": self.accounts,
+        }
+        if self.remaining is not None:
+            head["remaining"] = self.remaining
+        parts = [json.dumps(head)[:-1], ', "rows": {']
+        parts.append(", ".join(f'"{table}": {body}' for table, body in self.rows.items()))
+        parts.append("}}")
+        return "".join(parts).encode()
+
+
+def visible_accounts(conn: Connection, principal: Principal) -> list[int]:
+    """The numbers ``principal`` may see, by an explicit query (RLS narrows it again)."""
+    if principal.is_supervisor:
+        sql = "SELECT id FROM accounts WHERE workspace_id = :ws AND NOT deleted ORDER BY id"
+    else:
+        sql = (
+            "SELECT ua.account_id FROM user_accounts ua JOIN accounts a ON a.id = ua.account_id"
+            " WHERE ua.workspace_id = :ws AND ua.user_id = :u AND a.workspace_id = :ws"
+            " AND NOT a.deleted ORDER BY ua.account_id"
+        )
+    rows = conn.execute(text(sql), {"ws": principal.workspace_id, "u": principal.user_id})
+    return [int(r[0]) for r in rows]
+
+
+def resync_before(conn: Connection) -> int:
+    """The oldest xid a cursor may name (0: no limit); see migration 0002."""
+    value = conn.execute(
+        text("SELECT value FROM sync_settings WHERE key = 'resync_before'")
+    ).scalar_one_or_none()
+    return int(value) if value else 0
+
+
+def _branch(table: str, *, account_filter: bool) -> str:
+    source = _SOURCE.get(table, table)
+    row = ", ".join(COLUMNS[table])
+    where = [
+        "workspace_id = :ws",
+        "(xid, seq) > (:after_xid::xid8, :after_seq)",
+        "xid < (SELECT fence FROM fence)",
+        "(xid, seq) <= (:until_xid::xid8, :until_seq)",
+    ]
+    if account_filter:
+        account = "id" if table == "accounts" else "account_id"
+        where.append(f"{account} = ANY(:accounts)")
+    return (
+        f"(SELECT xid, seq, '{table}' AS t, json_build_array({row}) AS r FROM {source}"
+        f" WHERE {' AND '.join(where)} ORDER BY xid, seq LIMIT :limit)"
+    )
+
+
+def _pull_sql(tables: tuple[str, ...]) -> str:
+    branches = "\nUNION ALL\n".join(
+        _branch(t, account_filter=t != "teammates") for t in tables
+    )
+    return f"""
+    WITH fence AS MATERIALIZED (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS fence),
+    page AS MATERIALIZED (
+        SELECT * FROM ({branches}) u ORDER BY xid, seq LIMIT :limit
+    )
+    SELECT t, json_agg(r ORDER BY xid, seq)::text, count(*), NULL
+    FROM page GROUP BY t
+    UNION ALL
+    SELECT '', NULL, count(*), (SELECT xid::text || ':' || seq::text FROM page
+                                ORDER BY xid DESC, seq DESC LIMIT 1)
+    FROM page
+    """
+
+
+_PULL_SQL: Final = _pull_sql(TABLES)
+_BACKFILL_SQL: Final = _pull_sql(tuple(t for t in TABLES if t != "teammates"))
+_HELD_SQL: Final = " OR ".join(
+    f"EXISTS (SELECT 1 FROM {_SOURCE.get(t, t)} WHERE workspace_id = :ws"
+    f" AND xid >= pg_snapshot_xmin(pg_current_snapshot()))"
+    for t in TABLES
+)
+
+
+def _remaining(conn: Connection, ws: int, after: Cursor, accounts: list[int]) -> int:
+    total = 0
+    for table in TABLES:
+        source = _SOURCE.get(table, table)
+        account = "id" if table == "accounts" else "account_id"
+        clause = "" if table == "teammates" else f" AND {account} = ANY(:accounts)"
+        total += conn.execute(
+            text(
+                f"SELECT count(*) FROM {source} WHERE workspace_id = :ws"
+                f" AND (xid, seq) > (:x::xid8, :s){clause}"
+            ),
+            {"ws": ws, "x": str(after.xid), "s": after.seq, "accounts": accounts},
+        ).scalar_one()
+    return int(total)
+
+
+def pull(
+    db: ServerDatabase,
+    principal: Principal,
+    after: Cursor,
+    limit: int = DEFAULT_LIMIT,
+    *,
+    account: int | None = None,
+    until: Cursor | None = None,
+    count_remaining: bool = False,
+) -> PullPage:
+    """One page of the changes ``principal`` may see after ``after`` (at most ``limit`` rows).
+
+    ``account`` with ``until``: a backfill of one number up to the client's main cursor, for a
+    number the user was just given (its older rows are behind that cursor).
+    """
+    if not 1 <= limit <= MAX_LIMIT:
+        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}")
+    with db.agent(principal) as conn:
+        horizon = resync_before(conn)
+        if horizon and after != Cursor() and after.xid < horizon:
+            raise ResyncRequired("cursor")
+        accounts = visible_accounts(conn, principal)
+        scope = accounts
+        if account is not None:
+            # A number the user may not see yields an empty page, not an error that would
+            # confirm it exists.
+            scope = [account] if account in accounts else []
+        end = until if until is not None else Cursor(_MAX_INT8, _MAX_INT8)
+        params: dict[str, Any] = {
+            "ws": principal.workspace_id,
+            "after_xid": str(after.xid),
+            "after_seq": after.seq,
+            "until_xid": str(end.xid),
+            "until_seq": end.seq,
+            "accounts": scope,
+            "limit": limit,
+        }
+        sql = _BACKFILL_SQL if account is not None else _PULL_SQL
+        page = PullPage(accounts=accounts, cursor=after)
+        for table, body, count, last in conn.execute(text(sql), params):
+            if table:
+                page.rows[table] = body
+            else:
+                page.count = int(count)
+                if last is not None:
+                    page.cursor = Cursor.parse(last)
+        page.more = page.count >= limit
+        if not page.more and account is None:
+            page.held = bool(
+                conn.execute(text(f"SELECT {_HELD_SQL}"), {"ws": principal.workspace_id}).scalar()
+            )
+        if count_remaining:
+            page.remaining = _remaining(conn, principal.workspace_id, after, scope)
+    return page
+
+
+# --- HTTP --------------------------------------------------------------------------------------
+
+
+def _error(status: int, error: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, **extra}, status_code=status)
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def _db(request: Request) -> ServerDatabase:
+    db: ServerDatabase = request.app.state.db
+    return db
+
+
+def authenticate_request(db: ServerDatabase, token: str) -> Principal:
+    """The user of a bearer token, checked now (raises ``AuthError``)."""
+    with db.system() as conn:
+        return auth.authenticate(conn, token)
+
+
+async def _principal(request: Request) -> Principal | None:
+    token = _bearer(request)
+    if not token:
+        return None
+    try:
+        return await run_in_threadpool(authenticate_request, _db(request), token)
+    except AuthError:
+        return None
+
+
+def _unauthorized() -> JSONResponse:
+    return JSONResponse(
+        {"error": "unauthorized"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("the body must be a JSON object") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+async def login_endpoint(request: Request) -> Response:
+    """``POST /login`` {username, password} → token, expiry, user, workspace, protocol."""
+    try:
+        body = await _json_body(request)
+    except BadRequest as exc:
+        return _error(400, "bad_request", detail=str(exc))
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return _error(400, "bad_request", detail="username and password are required")
+    db = _db(request)
+    try:
+        token, principal = await run_in_threadpool(auth.login, db, username, password)
+    except AuthError:
+        return _error(401, "wrong_credentials")
+
+    def expiry() -> str:
+        with db.system() as conn:
+            value = conn.execute(
+                text("SELECT expires_at FROM sessions WHERE token_hash = :h"),
+                {"h": auth.token_hash(token.reveal())},
+            ).scalar_one()
+        return str(value.isoformat())
+
+    expires_at = await run_in_threadpool(expiry)
+    return JSONResponse(
+        {
+            "token": token.reveal(),
+            "expires_at": expires_at,
+            "user": {
+                "id": principal.user_id,
+                "username": principal.username,
+                "role": principal.role,
+            },
+            "workspace_id": principal.workspace_id,
+            "protocol": PROTOCOL,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def logout_endpoint(request: Request) -> Response:
+    """``POST /logout``: end the session of the bearer token (idempotent)."""
+    token = _bearer(request)
+    if not token:
+        return _unauthorized()
+
+    def revoke() -> None:
+        with _db(request).system() as conn:
+            auth.revoke_token(conn, token)
+
+    await run_in_threadpool(revoke)
+    return JSONResponse({"ok": True})
+
+
+def _protocol_ok(request: Request) -> bool:
+    return request.query_params.get("protocol", str(PROTOCOL)) == str(PROTOCOL)
+
+
+def _resync(reason: str) -> JSONResponse:
+    return _error(409, "resync_required", reason=reason, protocol=PROTOCOL)
+
+
+async def pull_endpoint(request: Request) -> Response:
+    """``GET /pull?after=&limit=&protocol=[&account=&until=][&count=1]``."""
+    principal = await _principal(request)
+    if principal is None:
+        return _unauthorized()
+    if not _protocol_ok(request):
+        return _resync("protocol")
+    q = request.query_params
+    try:
+        after = Cursor.parse(q.get("after"))
+        limit_text = q.get("limit", str(DEFAULT_LIMIT))
+        if not limit_text.isdigit() or len(limit_text) > 6:
+            raise BadRequest("malformed limit")
+        account: int | None = None
+        until: Cursor | None = None
+        if "account" in q:
+            account_text = q["account"]
+            if not account_text.isdigit() or len(account_text) > 18:
+                raise BadRequest("malformed account")
+            account = int(account_text)
+            until = Cursor.parse(q.get("until"))
+        page = await run_in_threadpool(
+            pull,
+            _db(request),
+            principal,
+            after,
+            int(limit_text),
+            account=account,
+            until=until,
+            count_remaining=q.get("count") == "1",
+        )
+    except BadRequest as exc:
+        return _error(400, "bad_request", detail=str(exc))
+    except ResyncRequired as exc:
+        return _resync(exc.reason)
+    return Response(page.to_json(), media_type="application/json")
+
+
+async def push_endpoint(request: Request) -> Response:
+    """``POST /push`` {commands: [...]}: each command applied once, in order; one result each."""
+    from sync.server.commands import MAX_BATCH, apply_commands
+
+    principal = await _principal(request)
+    if principal is None:
+        return _unauthorized()
+    if not _protocol_ok(request):
+        return _resync("protocol")
+    try:
+        body = await _json_body(request)
+        commands = body.get("commands")
+        if not isinstance(commands, list) or len(commands) > MAX_BATCH:
+            raise BadRequest(f"commands must be a list of at most {MAX_BATCH}")
+    except BadRequest as exc:
+        return _error(400, "bad_request", detail=str(exc))
+    results, sent = await run_in_threadpool(apply_commands, _db(request), principal, commands)
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    if sent and dispatcher is not None:
+        dispatcher.wake()
+    return JSONResponse({"results": results})
+
+
+async def events_endpoint(request: Request) -> Response:
+    """``GET /events``: Server-Sent Events, a ``poke`` whenever something changed."""
+    from sync.server.pokes import event_stream
+
+    token = _bearer(request)
+    principal = await _principal(request)
+    if principal is None:
+        return _unauthorized()
+    return await event_stream(request, lambda: _still_valid(_db(request), token))
+
+
+def _still_valid(db: ServerDatabase, token: str) -> bool:
+    try:
+        authenticate_request(db, token)
+    except AuthError:
+        return False
+    return True
+
+
+def sync_routes() -> list[BaseRoute]:
+    """The sync API's routes (the app mounts them under ``/api/v1``)."""
+    return [
+        Route("/login", login_endpoint, methods=["POST"]),
+        Route("/logout", logout_endpoint, methods=["POST"]),
+        Route("/pull", pull_endpoint, methods=["GET"]),
+        Route("/push", push_endpoint, methods=["POST"]),
+        Route("/events", events_endpoint, methods=["GET"]),
+    ]
