@@ -60,7 +60,9 @@ def _seed(db: ServerDatabase) -> dict[str, int]:
 
 
 def test_upgrade_is_idempotent(pg_database: PgDatabase) -> None:
-    assert upgrade(pg_database.owner_url, role_of(pg_database.app_url)) == "0001"
+    from tests.sync.server.test_server_cli import head_revision
+
+    assert upgrade(pg_database.owner_url, role_of(pg_database.app_url)) == head_revision()
 
 
 def test_row_level_security_limits_each_agent_to_their_numbers(pg_database: PgDatabase) -> None:
