@@ -130,6 +130,7 @@ class Services:
         """Connect the numbers and start sending."""
         await self.engine.start()
         if self.workspace is not None:
+            self.workspace.start_watchdog()
             listen = await self.listen_address()
             if listen and not await self._start_receiver(listen):
                 import logging

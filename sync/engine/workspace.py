@@ -98,6 +98,7 @@ class Workspace:
         self._server: Server | None = None
         self._serving: asyncio.Task[None] | None = None
         self._sock: Any = None
+        self._watchdog: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"Workspace(numbers={sorted(self.adapters)}, receiving={self.receiving})"
@@ -255,8 +256,35 @@ class Workspace:
         self._server = self._serving = None
         self._sock = None
 
+    def start_watchdog(self, period: float | None = None) -> None:
+        """Every ``period`` seconds, let each adapter that can notice a silent link do so
+        (a gateway whose heartbeats stopped: ``GatewayAdapter.check_liveness``)."""
+        from sync.providers.gateway import LIVENESS_PERIOD_S
+
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.get_running_loop().create_task(
+                self._watch_forever(period or LIVENESS_PERIOD_S)
+            )
+
+    async def _watch_forever(self, period: float) -> None:
+        while True:
+            await asyncio.sleep(period)
+            for adapter in list(self.adapters.values()):
+                check = getattr(adapter, "check_liveness", None)
+                if check is None:
+                    continue
+                try:
+                    check()
+                except Exception:  # one adapter's bug must not stop the others' watchdog
+                    log.exception("liveness check failed")
+
     async def aclose(self) -> None:
         """Stop the receiver, flush ingest, close the HTTP client (the engine closes adapters)."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+            self._watchdog = None
         await self.stop_receiver()
         await self.ingest.aclose()
         if self._own_http:

@@ -123,6 +123,8 @@ HEARTBEAT_MAX_AGE_S: Final = 75.0
 RECONNECT_BASE_S: Final = 2.0
 RECONNECT_CAP_S: Final = 120.0
 RECONNECT_WAIT_S: Final = 30.0
+# How often the workspace asks each gateway number whether its heartbeats stopped.
+LIVENESS_PERIOD_S: Final = 15.0
 STABLE_OPEN_S: Final = 60.0
 # Pairing: the QR appears a moment after ``connect`` (Baileys emits it from
 # ``connection.update``), so ``/qrcode`` is asked again a few times before giving up.
@@ -216,6 +218,7 @@ class GatewayAdapter:
         # Reconnects.
         self._attempts = 0
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._emitting: set[asyncio.Task[None]] = set()
 
     def __repr__(self) -> str:
         return (
@@ -340,6 +343,35 @@ class GatewayAdapter:
             self._socket_closed()
             if event.state is ConnectionState.WAITING_FOR_QR:
                 self._stop_reconnecting()
+
+    def check_liveness(self) -> bool:
+        """The watchdog: a socket with no sign of life for ``HEARTBEAT_MAX_AGE_S`` is dropped.
+
+        Called periodically by the workspace (``LIVENESS_PERIOD_S``). A gateway whose process
+        hangs or whose network vanished stops both heartbeats and the ``disconnected`` event,
+        so without this the rail would say "connected" forever. The number is shown offline with
+        the reason, and a reconnect asks the gateway how the instance really stands (a status
+        answering "connected" reopens it at once). True when it dropped the socket now.
+        """
+        if self._closed or self._open_since is None:
+            return False
+        alive = self._alive_at if self._alive_at is not None else self._open_since
+        silent = self._clock() - alive
+        if silent <= HEARTBEAT_MAX_AGE_S:
+            return False
+        self._socket_closed()
+        reason = f"no heartbeat from the gateway for {int(silent)} s"
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return True
+        task = loop.create_task(
+            self._emit(ConnectionEvent(self.account_id, ConnectionState.OFFLINE, reason=reason))
+        )
+        self._emitting.add(task)  # the loop keeps only a weak reference to tasks
+        task.add_done_callback(self._emitting.discard)
+        self._schedule_reconnect()
+        return True
 
     def _socket_closed(self) -> None:
         if self._open_since is not None and self._clock() - self._open_since >= STABLE_OPEN_S:

@@ -27,8 +27,13 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, port: int = 0, startup_timeout: float = 10.0) -> Iterator[str]:
-    """Run ``app`` on ``127.0.0.1:port`` (0 = a free port) and yield its base URL."""
+def serve(
+    app: Any, *, port: int = 0, startup_timeout: float = 10.0, lifespan: bool = False
+) -> Iterator[str]:
+    """Run ``app`` on ``127.0.0.1:port`` (0 = a free port) and yield its base URL.
+
+    ``lifespan`` runs the app's startup and shutdown (the team server needs them).
+    """
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only when the
     # listening socket's proto says TCP (base_events._set_nodelay); with proto 0 every response
     # written in two parts (uvicorn: start, then body) waits ~40 ms for a delayed ACK.
@@ -40,7 +45,7 @@ def serve(app: Any, *, port: int = 0, startup_timeout: float = 10.0) -> Iterator
         app,
         log_level="warning",
         access_log=False,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
         timeout_graceful_shutdown=1,
     )
     server = _Server(config)

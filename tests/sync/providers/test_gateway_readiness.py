@@ -490,3 +490,40 @@ async def test_aclose_stops_a_pending_reconnect(setup: GatewaySetup) -> None:
     adapter.observe([offline_event(ACCOUNT_ID)])
     assert not adapter.reconnecting
     assert setup.clock.pending == 0
+
+
+# --- the watchdog: heartbeats that stop without a "disconnected" ------------------------------
+
+
+async def test_silent_heartbeats_drop_the_link_and_ask_the_gateway(setup: GatewaySetup) -> None:
+    adapter = await _connected_adapter(setup, state="disconnected")
+    adapter.observe([heartbeat_event(ACCOUNT_ID)])
+    setup.clock.advance(HEARTBEAT_MAX_AGE_S)
+    assert not adapter.check_liveness()  # exactly at the limit it is still alive
+    setup.clock.advance(1)
+    assert adapter.check_liveness()
+    assert not adapter.ready_to_send()
+    await until(lambda: bool(setup.events) and setup.events[-1].state is ConnectionState.OFFLINE)
+    assert setup.events[-1] == ConnectionEvent(
+        ACCOUNT_ID, ConnectionState.OFFLINE, reason="no heartbeat from the gateway for 76 s"
+    )
+    assert adapter.reconnecting
+    assert not adapter.check_liveness()  # dropped once, not once per check
+    # The reconnect asks how the instance stands and, as it is down, to connect.
+    await _next_sleep(setup, 1)
+    await _wake(setup)
+    await until(lambda: setup.fake.connects.get(INSTANCE, 0) == 1)
+    await adapter.aclose()
+
+
+async def test_the_watchdog_leaves_a_live_or_closed_link_alone(setup: GatewaySetup) -> None:
+    adapter = await _connected_adapter(setup)
+    for _ in range(5):
+        setup.clock.advance(HEARTBEAT_MAX_AGE_S - 1)
+        adapter.observe([heartbeat_event(ACCOUNT_ID)])
+        assert not adapter.check_liveness()
+    assert adapter.ready_to_send()
+    adapter.observe([repair_event(ACCOUNT_ID, "logged out")])
+    setup.clock.advance(10 * HEARTBEAT_MAX_AGE_S)
+    assert not adapter.check_liveness() and not adapter.reconnecting
+    await adapter.aclose()
