@@ -54,12 +54,24 @@ def hook_url(public_url: str, account: ProviderAccount) -> str:
 
 
 def build_adapter(
-    account: ProviderAccount, http: httpx.AsyncClient, *, public_url: str = ""
+    account: ProviderAccount,
+    http: httpx.AsyncClient,
+    *,
+    public_url: str = "",
+    observer: Callable[[Sequence[ProviderEvent]], None] | None = None,
 ) -> ProviderAdapter:
-    """The adapter of ``account`` (its provider's class from the registry)."""
+    """The adapter of ``account`` (its provider's class from the registry).
+
+    ``observer`` sees the events an adapter receives itself, once stored (Evolution's Socket.IO
+    events when there is no webhook address), as the receiver's observers see webhooks.
+    """
     cls: Any = registry.adapter_class(account.provider)
-    if isinstance(account, EvolutionAccount | GatewayAccount):
-        adapter: ProviderAdapter = cls(account, http, webhook_url=hook_url(public_url, account))
+    if isinstance(account, EvolutionAccount):
+        adapter: ProviderAdapter = cls(
+            account, http, webhook_url=hook_url(public_url, account), observer=observer
+        )
+    elif isinstance(account, GatewayAccount):
+        adapter = cls(account, http, webhook_url=hook_url(public_url, account))
     else:
         adapter = cls(account, http)
     return adapter
@@ -111,7 +123,7 @@ class Workspace:
         self.directory.replace(accounts)
         for account in accounts:
             self.adapters[account.account_id] = build_adapter(
-                account, self.http, public_url=self.public_url
+                account, self.http, public_url=self.public_url, observer=self.observe
             )
         return dict(self.adapters)
 
@@ -124,7 +136,9 @@ class Workspace:
 
         store = self._secrets.store_for_new_account()
         saved = await self._db.run(add_provider_account, account, store)
-        adapter = build_adapter(saved, self.http, public_url=self.public_url)
+        adapter = build_adapter(
+            saved, self.http, public_url=self.public_url, observer=self.observe
+        )
         self.adapters[saved.account_id] = adapter
         self.directory.replace([*self.directory.all(), saved])
         await self._engine.add_adapter(adapter)

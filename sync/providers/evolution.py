@@ -1156,6 +1156,8 @@ class EvolutionAdapter:
         reconnect: ReconnectPolicy | None = None,
         backfill_after_link: float = 20.0,
         backfill_limit: int = 500,
+        socket_events: bool = True,
+        observer: Callable[[Sequence[ProviderEvent]], None] | None = None,
     ) -> None:
         self.account_id = account.account_id
         self._account = account
@@ -1180,6 +1182,11 @@ class EvolutionAdapter:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        # Without a webhook address, events come over Evolution's Socket.IO (see _socket_loop).
+        self._use_socket = socket_events and not webhook_url
+        self._observer = observer
+        self._socket_task: asyncio.Task[None] | None = None
+        self.socket_connected = False
 
     def __repr__(self) -> str:
         return (
@@ -1218,6 +1225,8 @@ class EvolutionAdapter:
                 await self.ensure_webhook()
             except ProviderError as exc:  # check() below says what it means for the number
                 log.warning("evolution %s: could not set the webhook: %s", self._path, exc)
+        elif self._use_socket and self._socket_task is None:
+            self._socket_task = self._spawn(self._socket_loop())
         try:
             info = await self.check()
         except ProviderError as exc:
@@ -1417,6 +1426,7 @@ class EvolutionAdapter:
                 qr = _qr_from(self.account_id, _dict(answer.get("qrcode")) or {})
                 if qr.qr_code or qr.pairing_code:
                     self._enter(ConnectionState.WAITING_FOR_QR, "", repair=False)
+                    self._kick_socket()
                     return qr
             row = {} if created else await self._find_instance() or {}
         elif self._webhook_url:
@@ -1437,7 +1447,18 @@ class EvolutionAdapter:
             await self._push([self._snapshot()])
             return QrEvent(self.account_id)
         self._enter(ConnectionState.WAITING_FOR_QR, "", repair=False)
+        self._kick_socket()
         return result
+
+    def _kick_socket(self) -> None:
+        """Subscribe again now (the instance may have just been created): no backoff wait."""
+        if not self._use_socket or self._closed:
+            return
+        if self._socket_task is not None and not self._socket_task.done():
+            if self.socket_connected:
+                return
+            self._socket_task.cancel()
+        self._socket_task = self._spawn(self._socket_loop())
 
     async def connect(self, *, phone: str = "") -> QrEvent | None:
         """``GET /instance/connect``: the current QR (and pairing code), or None when open."""
@@ -1485,6 +1506,85 @@ class EvolutionAdapter:
         if not self._webhook_url:
             raise PermanentSendError("no webhook address is configured for this number")
         await self._call("POST", f"/webhook/set/{self._path}", json={"webhook": self._webhook()})
+
+    async def ensure_websocket(self) -> bool:
+        """Subscribe this instance's events on Evolution's Socket.IO (``/websocket/set``).
+
+        False when the server has Socket.IO turned off (``WEBSOCKET_ENABLED=false``: Evolution
+        then answers 201 with an empty body and stores nothing).
+        """
+        body = {"websocket": {"enabled": True, "events": list(WEBHOOK_EVENTS)}}
+        answer = await self._call("POST", f"/websocket/set/{self._path}", json=body)
+        return bool(_dict(answer))
+
+    async def _socket_loop(self) -> None:
+        """Follow the instance's events over Socket.IO, reconnecting with backoff and jitter.
+
+        # WORKAROUND(evolution): webhooks need an address Evolution can reach; a desktop behind
+        # NAT has none, so it listens on Evolution's Socket.IO namespace ``/<instance>``
+        # instead (src/api/integrations/event/websocket/websocket.controller.ts: emit() sends
+        # the webhook body to ``socket.of('/' + instanceName)``; allowRequest checks ?apikey=).
+        """
+        from sync.providers.socketio_client import (
+            NamespaceRefused,
+            SocketEvent,
+            SocketIOError,
+            listen,
+            socket_url,
+        )
+
+        attempts = 0
+
+        async def handle(event: SocketEvent) -> None:
+            nonlocal attempts
+            if event.name == "connect":
+                attempts = 0
+                self.socket_connected = True
+            else:
+                await self._on_socket_event(event.data)
+
+        key = self._account.instance_token or self._account.api_key
+        url = socket_url(self._base, {"apikey": key.reveal()})
+        while not self._closed:
+            try:
+                if not await self.ensure_websocket():
+                    log.warning(
+                        "evolution %s: Socket.IO is off on the server; events need a webhook"
+                        " address (Settings → Webhooks)",
+                        self._account.instance,
+                    )
+                    return
+                await listen(self._http, url, f"/{self._account.instance}", handle)
+            except NamespaceRefused as exc:
+                log.warning("evolution %s: %s", self._account.instance, _scrub(str(exc)))
+            except (SocketIOError, ProviderError) as exc:
+                log.info("evolution %s: event socket: %s", self._account.instance, _scrub(str(exc)))
+            self.socket_connected = False
+            ceiling = min(self._policy.cap, self._policy.base * 2.0**attempts)
+            attempts += 1
+            await self._sleep(self._rng() * ceiling)
+
+    async def _on_socket_event(self, body: Any) -> None:
+        """One Socket.IO event: the same body a webhook POST carries (already authenticated)."""
+        record = _dict(body)
+        if record is None or record.get("instance") != self._account.instance:
+            return  # the namespace is the instance's own; anything else is not for us
+        try:
+            name = _event_name(record.get("event"), "")
+            own = _user(_str(record.get("sender")))
+            found = _normalize_event(self.account_id, name, record.get("data"), own)
+        except WebhookRejected as exc:
+            log.info("evolution %s: event ignored: %s", self._account.instance, exc)
+            return
+        if not found:
+            return
+        await self._push(found)
+        # Webhooks reach adapters through the receiver's observers, after the commit; socket
+        # events do the same here (the workspace's observer also tells the pairing dialog).
+        if self._observer is not None:
+            self._observer(found)
+        else:
+            self.observe(found)
 
     def _webhook(self) -> dict[str, Any]:
         # webhook.schema.ts: {enabled, url, headers, byEvents, base64, events}. The headers come

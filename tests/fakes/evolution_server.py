@@ -188,6 +188,7 @@ class FakeInstance:
     pairing_code: str | None = None
     disconnection_code: int | None = None
     webhook: dict[str, Any] | None = None
+    websocket: dict[str, Any] | None = None  # {enabled, events}: /websocket/set
     messages: list[dict[str, Any]] = field(default_factory=list)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -219,14 +220,22 @@ class FakeEvolution:
         api_key: str = "evo-global-key",
         server_url: str = "http://evolution.test",
         expose_apikey: bool = True,
+        websocket_enabled: bool = False,
     ) -> None:
         self.server_url = server_url
         self.expose_apikey = expose_apikey
         self._lock = threading.RLock()
         self._generation = 0  # bumped by release(): held requests of older ones end
         self._row_ids = itertools.count(1)
+        self.websocket_enabled = websocket_enabled
         self.reset(api_key=api_key)
-        self.app = Starlette(routes=self._routes())
+        self.starlette = Starlette(routes=self._routes())
+        self.sio: Any = None
+        self._sio_loop: asyncio.AbstractEventLoop | None = None
+        self.socket_clients: Counter[str] = Counter()  # namespace -> connected clients
+        self.app: Any = self.starlette
+        if websocket_enabled:
+            self.app = self._socketio_app()
 
     def reset(self, *, api_key: str | None = None) -> None:
         """Forget every instance, call and failure (a server shared by several tests)."""
@@ -312,7 +321,11 @@ class FakeEvolution:
         headers: dict[str, str] | None = None,
         body_instance: str | None = None,
     ) -> httpx.Response | None:
-        """POST one event as Evolution does; None when the webhook does not subscribe to it."""
+        """POST one event as Evolution does; None when the webhook does not subscribe to it.
+
+        With Socket.IO on, the event also goes to the instance's namespace when subscribed.
+        """
+        await self.emit_socket(name, event, data)
         prepared = self.prepare_webhook(
             name,
             event,
@@ -580,6 +593,7 @@ class FakeEvolution:
             ("/instance/delete/{name}", "DELETE", self._delete, True),
             ("/webhook/set/{name}", "POST", self._webhook_set, True),
             ("/webhook/find/{name}", "GET", self._webhook_find, True),
+            ("/websocket/set/{name}", "POST", self._websocket_set, True),
             ("/message/sendText/{name}", "POST", self._send_text, True),
             ("/message/sendMedia/{name}", "POST", self._send_media, True),
             ("/message/sendWhatsAppAudio/{name}", "POST", self._send_audio, True),
@@ -891,6 +905,102 @@ class FakeEvolution:
             }
             row = self._webhook_row(instance)
         return JSONResponse(row, status_code=201)
+
+    async def _websocket_set(self, request: Request, name: str, body: Any) -> Response:
+        # websocket.router.ts + event.controller.ts set(): with WEBSOCKET_ENABLED=false Evolution
+        # answers 201 with an empty body and stores nothing.
+        if not self.websocket_enabled:
+            return Response(status_code=201)
+        sock = body.get("websocket") if isinstance(body, dict) else None
+        if not isinstance(sock, dict) or "enabled" not in sock:
+            return _error(400, ['websocket requires property "enabled"'])
+        events = sock.get("events") or []
+        with self._lock:
+            instance = self.instances[name]
+            enabled = sock.get("enabled") is True
+            instance.websocket = {
+                "enabled": enabled,
+                "events": (list(events) or list(ALL_EVENTS)) if enabled else [],
+            }
+            row = {
+                "id": f"ws{instance.instance_id[:8]}",
+                "enabled": enabled,
+                "events": instance.websocket["events"],
+                "instanceId": instance.instance_id,
+            }
+        return JSONResponse(row, status_code=201)
+
+    # --- Socket.IO (websocket.controller.ts) ------------------------------------------------
+
+    def _socketio_app(self) -> Any:
+        import socketio
+
+        sio = socketio.AsyncServer(async_mode="asgi", namespaces="*", logger=False)
+        self.sio = sio
+
+        async def connect(
+            namespace: str, sid: str, environ: dict[str, Any], auth: Any = None
+        ) -> bool:
+            # allowRequest: ?apikey= (or the apikey header) must be an instance token or the
+            # global key; otherwise the handshake is refused.
+            from urllib.parse import parse_qs
+
+            self._sio_loop = asyncio.get_running_loop()
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            key = (query.get("apikey") or [""])[0]
+            with self._lock:
+                known = secrets.compare_digest(key, self.api_key) or any(
+                    secrets.compare_digest(key, i.token) for i in self.instances.values()
+                )
+                if known:
+                    self.socket_clients[namespace] += 1
+            return bool(key) and known
+
+        async def disconnect(namespace: str, sid: str, *args: Any) -> None:
+            with self._lock:
+                self.socket_clients[namespace] -= 1
+
+        sio.on("connect", connect, namespace="*")
+        sio.on("disconnect", disconnect, namespace="*")
+        return socketio.ASGIApp(sio, other_asgi_app=self.starlette)
+
+    async def emit_socket(self, name: str, event: str, data: Any) -> bool:
+        """Emit one event to ``/{name}`` as Evolution does; False when not subscribed."""
+        if self.sio is None or self._sio_loop is None:
+            return False
+        with self._lock:
+            instance = self.instances.get(name) or self.removed.get(name)
+            sock = copy.deepcopy(instance.websocket) if instance is not None else None
+            owner = instance.owner_jid if instance is not None else ""
+            token = instance.token if instance is not None else ""
+        if not sock or not sock.get("enabled") or upper_event(event) not in sock["events"]:
+            return False
+        message = {
+            "event": dotted_event(event),
+            "instance": name,
+            "data": data,
+            "server_url": self.server_url,
+            "date_time": datetime.now().isoformat(timespec="milliseconds") + "Z",
+            "sender": owner or None,
+            "apikey": token if self.expose_apikey else None,
+        }
+        future = asyncio.run_coroutine_threadsafe(
+            self.sio.emit(dotted_event(event), message, namespace=f"/{name}"), self._sio_loop
+        )
+        await asyncio.wrap_future(future)
+        return True
+
+    async def disconnect_sockets(self, name: str) -> None:
+        """The server drops every client of ``/{name}`` (a restart, a network cut)."""
+        if self.sio is None or self._sio_loop is None:
+            return
+        sio = self.sio
+
+        async def drop() -> None:
+            for sid, _ in list(sio.manager.get_participants(f"/{name}", None)):
+                await sio.disconnect(sid, namespace=f"/{name}")
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(drop(), self._sio_loop))
 
     def _webhook_row(self, instance: FakeInstance) -> dict[str, Any]:
         hook = instance.webhook or {}
