@@ -100,15 +100,21 @@ def build_app(
         await pokes.start(libpq_dsn(config.database_url.reveal()))
         refresher = asyncio.create_task(_refresh_directory(db, key, directory))
         dispatcher = None
+        unobserve = None
         try:
             await asyncio.to_thread(_load_directory, db, key, directory)
             if dispatch:
-                dispatcher = Dispatcher(db, key, client)
+                dispatcher = Dispatcher(db, key, client, public_url=config.public_url)
                 await dispatcher.start()
                 app.state.dispatcher = dispatcher
                 state["dispatcher"] = dispatcher
+                # Webhooks tell the adapters their numbers' connection state and heartbeats:
+                # without it a QR-linked number never becomes ready to send.
+                unobserve = receiver.add_observer(dispatcher.observe)
             yield
         finally:
+            if unobserve is not None:
+                unobserve()
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher

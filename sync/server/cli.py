@@ -210,10 +210,9 @@ def _accounts(args: argparse.Namespace, config: ServerConfig) -> int:
 
 
 def _serve(args: argparse.Namespace, config: ServerConfig) -> int:
-    import uvicorn
-
     from sync.commands.receive import parse_listen
     from sync.server.app import build_app
+    from sync.server.http import make_server
 
     config.require("database_url", "secret_key")
     host, port = parse_listen(args.listen or config.listen)
@@ -221,19 +220,14 @@ def _serve(args: argparse.Namespace, config: ServerConfig) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = build_app(config)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            lifespan="on",
-            access_log=False,
-            log_config=None,
-            log_level="warning",
-            ssl_certfile=config.tls_cert or None,
-            ssl_keyfile=config.tls_key or None,
-            timeout_graceful_shutdown=10,
-        )
+    server = make_server(
+        app,
+        host,
+        port,
+        handle_signals=True,
+        lifespan=True,
+        ssl_certfile=config.tls_cert or None,
+        ssl_keyfile=config.tls_key or None,
     )
     scheme = "https" if config.tls_cert else "http"
     logging.getLogger("caixa.server").info("serving on %s://%s:%d", scheme, host, port)

@@ -96,8 +96,19 @@ def join_account(
     config: dict[str, Any],
     sealed: bytes | None,
 ) -> ProviderAccount:
-    """Rebuild the full account (settings + decrypted secrets) from its row."""
+    """Rebuild the full account (settings + decrypted secrets) from its row.
+
+    ``accounts.config`` also holds the server's own settings of a number (``pacing``, read by
+    the dispatcher); only the provider account's fields are passed on.
+    """
+    from dataclasses import fields
+
+    from sync.providers.accounts import ACCOUNT_TYPES
+
     secrets = key.open(account_id, sealed) if sealed else {}
-    data: dict[str, Any] = {**config, "provider": provider, "name": name}
+    cls = ACCOUNT_TYPES.get(provider)
+    known = {f.name for f in fields(cls)} if cls is not None else set(config)
+    data: dict[str, Any] = {k: v for k, v in config.items() if k in known}
+    data.update({"provider": provider, "name": name})
     data.update({k: v.reveal() for k, v in secrets.items()})
     return account_from_json(data, account_id=account_id)

@@ -41,13 +41,27 @@ class Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def make_server(app: Any, host: str, port: int, *, handle_signals: bool) -> Server:
-    """A uvicorn server for ``app`` on ``host:port``: no access log, our own logging setup."""
+def make_server(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    handle_signals: bool,
+    lifespan: bool = False,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> Server:
+    """A uvicorn server for ``app`` on ``host:port``: no access log, our own logging setup.
+
+    ``lifespan``: run the app's startup and shutdown (the team server's pool, pokes, dispatcher).
+    """
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
-        lifespan="off",
+        lifespan="on" if lifespan else "off",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
         access_log=False,
         log_config=None,
         log_level="warning",

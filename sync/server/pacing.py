@@ -177,7 +177,9 @@ class Pacer:
 
     def number_ready_at(self, account_id: int) -> float:
         """When this number may send next (now if it may); unconfigured numbers are unlimited."""
-        now = self._clock()
+        return self._number_ready_at(account_id, self._clock())
+
+    def _number_ready_at(self, account_id: int, now: float) -> float:
         number = self._numbers.get(account_id)
         if number is None:
             return now
@@ -191,9 +193,7 @@ class Pacer:
 
     def ready_at(self, account_id: int, recipient: str) -> float:
         """When a send from this number to this recipient is allowed."""
-        return max(
-            self.number_ready_at(account_id), self.recipient_ready_at(account_id, recipient)
-        )
+        return max(self.number_ready_at(account_id), self.recipient_ready_at(account_id, recipient))
 
     def blocked(self) -> tuple[set[int], set[tuple[int, str]], float | None]:
         """(numbers that may not send now, (number, recipient) pairs that may not, and the
@@ -203,7 +203,7 @@ class Pacer:
         pairs: set[tuple[int, str]] = set()
         soonest: float | None = None
         for account_id in self._numbers:
-            at = self.number_ready_at(account_id)
+            at = self._number_ready_at(account_id, now)
             if at > now:
                 numbers.add(account_id)
                 soonest = at if soonest is None else min(soonest, at)
@@ -215,7 +215,7 @@ class Pacer:
         return numbers, pairs, soonest
 
     def take(self, account_id: int, recipient: str) -> None:
-        """Count one send from ``account_id`` to ``recipient`` (call it when the send is claimed)."""
+        """Count one send from ``account_id`` to ``recipient`` (when the send is claimed)."""
         now = self._clock()
         number = self._numbers.get(account_id)
         if number is not None:

@@ -185,12 +185,60 @@ _V5 = (
     "INSERT INTO message_fts(message_fts) VALUES ('rebuild')",
 )
 
+# v6: team mode (issue 4). A team cache mirrors the server's rows with the server's ids (accounts
+# and conversations keep their ids; messages keep their UUIDs and get a local seq as usual).
+# Conversations gain who has them, the claim version and labels; notes and teammates come from
+# the server; ``team_commands`` is the queue of what this desktop did (send, claim, note...)
+# waiting to be pushed, in order. The pull cursor lives in ``meta`` ('team.cursor'), written in
+# the same transaction as each pulled page. Solo caches get the same (empty) tables.
+_V6 = (
+    "ALTER TABLE accounts ADD COLUMN automations TEXT NOT NULL DEFAULT '{}'",
+    "ALTER TABLE conversations ADD COLUMN assigned_user_id INTEGER",
+    "ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 1",
+    "ALTER TABLE conversations ADD COLUMN labels TEXT NOT NULL DEFAULT '[]'",
+    "ALTER TABLE conversations ADD COLUMN last_inbound_at INTEGER",
+    "ALTER TABLE messages ADD COLUMN author_user_id INTEGER",
+    """
+    CREATE TABLE notes (
+        id TEXT PRIMARY KEY,
+        account_id INTEGER NOT NULL,
+        conversation_id INTEGER NOT NULL,
+        author_user_id INTEGER,
+        body TEXT NOT NULL,
+        ts INTEGER NOT NULL
+    )
+    """,
+    "CREATE INDEX notes_conversation ON notes (conversation_id, ts)",
+    """
+    CREATE TABLE teammates (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL,
+        display_name TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE team_commands (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',
+        result TEXT
+    )
+    """,
+    "CREATE INDEX team_commands_pending ON team_commands (seq) WHERE state = 'pending'",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, conversations, messages, outbox", _V1),
     Migration(2, "full-text search over message bodies", _V2),
     Migration(3, "reactions, chat aliases, edits and deletions; unread index", _V3),
     Migration(4, "the account in the full-text index: fast search within one number", _V4),
     Migration(5, "search hits ordered by message time", _V5),
+    Migration(6, "team mode: assignments, labels, notes, teammates, pushed commands", _V6),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -19,6 +19,7 @@ accounts = Table(
     Column("config", Text, nullable=False, default="{}"),
     Column("sort_order", Integer, nullable=False, default=0),
     Column("created_at", Integer, nullable=False, default=0),
+    Column("automations", Text, nullable=False, default="{}"),
 )
 
 conversations = Table(
@@ -36,6 +37,10 @@ conversations = Table(
     Column("last_status", Text),
     Column("last_message_seq", Integer),
     Column("unread_count", Integer, nullable=False, default=0),
+    Column("assigned_user_id", Integer),
+    Column("version", Integer, nullable=False, default=1),
+    Column("labels", Text, nullable=False, default="[]"),
+    Column("last_inbound_at", Integer),
 )
 
 messages = Table(
@@ -55,6 +60,9 @@ messages = Table(
     Column("media", Text),
     Column("status", Text, nullable=False),
     Column("error", Text),
+    Column("edited_at", Integer),
+    Column("revoked_at", Integer),
+    Column("author_user_id", Integer),
 )
 
 outbox = Table(
@@ -74,4 +82,37 @@ meta = Table(
     metadata,
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("account_id", Integer, nullable=False),
+    Column("conversation_id", Integer, nullable=False),
+    Column("author_user_id", Integer),
+    Column("body", Text, nullable=False),
+    Column("ts", Integer, nullable=False),
+)
+
+teammates = Table(
+    "teammates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", Text, nullable=False),
+    Column("display_name", Text, nullable=False, default=""),
+    Column("role", Text, nullable=False),
+    Column("disabled", Integer, nullable=False, default=0),
+)
+
+team_commands = Table(
+    "team_commands",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("id", Text, nullable=False, unique=True),
+    Column("kind", Text, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", Integer, nullable=False),
+    Column("state", Text, nullable=False, default="pending"),
+    Column("result", Text),
 )

@@ -14,6 +14,7 @@ from sync.server.cli import main
 from sync.server.credentials import generate_key
 from tests.fakes.postgres import APP_ROLE
 
+
 def head_revision() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -169,3 +170,48 @@ def test_console_script_is_installed() -> None:
     assert (
         result.returncode == 0 and "db upgrade" not in result.stderr and "keygen" in result.stdout
     )
+
+
+def test_serve_answers_health_and_stops_cleanly(env: dict[str, str], tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sync.server.cli", "serve", "--listen", f"127.0.0.1:{port}"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        answer = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert answer is not None, process.stdout.read() if process.stdout else ""
+        assert answer.json() == {"status": "ok", "database": True}
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/login",
+            json={"username": "nobody", "password": "wrong password"},
+            timeout=10,
+        )
+        assert login.status_code == 401
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output
+        assert env["CAIXA_SECRET_KEY"] not in output and "owner-password" not in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -1,0 +1,1 @@
+"""The desktop side of team sync: pull, push, live pokes (no Qt here)."""

@@ -1,0 +1,251 @@
+"""This desktop's commands: written locally at once, pushed to the server in order, once.
+
+Each user action (send, mark read, claim, note, label, automation switch) becomes a row of
+``team_commands`` with a client-made UUIDv7, in the same local transaction as its visible local
+effect (a send's message shows at once with status "queued"). The pusher sends pending rows in
+``seq`` order and stops at the first batch that cannot be delivered; a batch whose answer was
+lost is pushed again and the server, which applies each id once, returns the stored results.
+Everything here runs on the database thread.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from sync.domain.ids import uuid7
+from sync.domain.models import DeliveryStatus, Direction, Message, MessageType
+from sync.store.bulk import preview_of
+from sync.store.changes import ChangeSet
+from sync.store.search import index_message
+
+if TYPE_CHECKING:
+    from sync.store.local_cache import LocalCache
+
+BATCH: Final = 50
+
+
+class CommandError(ValueError):
+    """A command that cannot be queued (empty text, unknown conversation)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCommand:
+    """A command waiting to be pushed."""
+
+    seq: int
+    id: str
+    kind: str
+    payload: dict[str, Any]
+
+    def wire(self) -> dict[str, Any]:
+        """What the push endpoint receives."""
+        return {**self.payload, "id": self.id, "kind": self.kind}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _queue(cursor: Any, kind: str, payload: dict[str, Any], now_ms: int) -> str:
+    command_id = uuid7()
+    cursor.execute(
+        "INSERT INTO team_commands (id, kind, payload, created_at) VALUES (?, ?, ?, ?)",
+        (command_id, kind, json.dumps(payload), now_ms),
+    )
+    return command_id
+
+
+def _conversation_account(cursor: Any, conversation_id: int) -> int:
+    row = cursor.execute(
+        "SELECT account_id FROM conversations WHERE id = ?", (conversation_id,)
+    ).fetchone()
+    if row is None:
+        raise CommandError(f"conversation {conversation_id} is not in the cache")
+    return int(row[0])
+
+
+def queue_send(
+    cache: LocalCache,
+    conversation_id: int,
+    text: str,
+    *,
+    reply_to: str | None = None,
+    author_user_id: int | None = None,
+) -> tuple[Message, ChangeSet]:
+    """The message, shown at once as queued, and its send command, in one local transaction."""
+    if not text.strip():
+        raise CommandError("an empty message cannot be sent")
+    ts = _now_ms()
+    message_id = uuid7(ts)
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            account_id = _conversation_account(cursor, conversation_id)
+            cursor.execute(
+                "INSERT INTO messages (id, account_id, conversation_id, direction, ts, type, body,"
+                " reply_to, status, author_user_id) VALUES (?, ?, ?, 'out', ?, 'text', ?, ?,"
+                " 'queued', ?)",
+                (message_id, account_id, conversation_id, ts, text, reply_to, author_user_id),
+            )
+            seq = cursor.lastrowid
+            index_message(cursor, seq, ts, text, account_id)
+            cursor.execute(
+                "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
+                " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
+                " unread_count = 0 WHERE id = ?",
+                (ts, preview_of(MessageType.TEXT, text), seq, conversation_id),
+            )
+            payload = {"conversation_id": conversation_id, "text": text, "message_id": message_id}
+            if reply_to is not None:
+                payload["reply_to"] = reply_to
+            _queue(cursor, "send", payload, ts)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    message = Message(
+        seq=seq,
+        id=message_id,
+        account_id=account_id,
+        conversation_id=conversation_id,
+        provider_message_id=None,
+        direction=Direction.OUT,
+        timestamp_ms=ts,
+        type=MessageType.TEXT,
+        text=text,
+        sender_name="",
+        reply_to=reply_to,
+        status=DeliveryStatus.QUEUED,
+        error=None,
+    )
+    return message, ChangeSet.of_message(account_id, conversation_id, message_id)
+
+
+def queue_command(
+    cache: LocalCache, kind: str, payload: dict[str, Any], *, user_id: int | None = None
+) -> tuple[str, ChangeSet]:
+    """Queue a command other than a send, with its optimistic local effect; return its id."""
+    now = _now_ms()
+    changes = ChangeSet()
+    with cache.transaction() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            if "conversation_id" in payload:
+                conversation_id = int(payload["conversation_id"])
+                account_id = _conversation_account(cursor, conversation_id)
+                changes = ChangeSet(
+                    accounts=frozenset({account_id}), conversations=frozenset({conversation_id})
+                )
+                if kind == "mark_read":
+                    cursor.execute(
+                        "UPDATE conversations SET unread_count = 0 WHERE id = ?", (conversation_id,)
+                    )
+                if kind in ("claim", "assign") and "expected_version" not in payload:
+                    (version,) = cursor.execute(
+                        "SELECT version FROM conversations WHERE id = ?", (conversation_id,)
+                    ).fetchone()
+                    payload = {**payload, "expected_version": version}
+                if kind == "claim":
+                    cursor.execute(
+                        "UPDATE conversations SET assigned_user_id = ? WHERE id = ?",
+                        (user_id, conversation_id),
+                    )
+                elif kind == "note":
+                    payload = {**payload, "note_id": payload.get("note_id") or uuid7(now)}
+                    cursor.execute(
+                        "INSERT INTO notes (id, account_id, conversation_id, author_user_id, body,"
+                        " ts) VALUES (?, ?, ?, ?, ?, ?)",
+                        (payload["note_id"], account_id, conversation_id, user_id,
+                         payload["text"], now),
+                    )  # fmt: skip
+                elif kind == "label":
+                    row = cursor.execute(
+                        "SELECT labels FROM conversations WHERE id = ?", (conversation_id,)
+                    ).fetchone()
+                    labels = [x for x in json.loads(row[0]) if x != payload["label"]]
+                    if payload.get("op", "add") == "add":
+                        labels.append(payload["label"])
+                    cursor.execute(
+                        "UPDATE conversations SET labels = ? WHERE id = ?",
+                        (json.dumps(labels), conversation_id),
+                    )
+            command_id = _queue(cursor, kind, payload, now)
+        finally:
+            cursor.close()
+    return command_id, changes
+
+
+def pending(cache: LocalCache, limit: int = BATCH) -> list[PendingCommand]:
+    """The oldest commands waiting to be pushed, in the order they were made."""
+    rows = cache.conn.exec_driver_sql(
+        "SELECT seq, id, kind, payload FROM team_commands WHERE state = 'pending'"
+        " ORDER BY seq LIMIT ?",
+        (limit,),
+    )
+    return [PendingCommand(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
+def pending_count(cache: LocalCache) -> int:
+    """How many commands wait to be pushed (the banner's "N waiting")."""
+    row = cache.conn.exec_driver_sql(
+        "SELECT COUNT(*) FROM team_commands WHERE state = 'pending'"
+    ).one()
+    return int(row[0])
+
+
+def record_results(
+    cache: LocalCache, commands: Sequence[PendingCommand], results: Sequence[dict[str, Any]]
+) -> ChangeSet:
+    """Mark pushed commands done (or failed) and apply what their results say locally.
+
+    A refused send shows as failed with the server's reason; a claim gets the server's version,
+    or, on a conflict, the current owner back (the optimistic local claim is undone).
+    """
+    by_id = {r.get("id"): r for r in results}
+    changes: list[ChangeSet] = []
+    with cache.transaction() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for command in commands:
+                result = by_id.get(command.id)
+                if result is None:
+                    continue  # not answered: stays pending, pushed again
+                outcome = result.get("result")
+                state = "done" if outcome in ("ok", "conflict") else "failed"
+                cursor.execute(
+                    "UPDATE team_commands SET state = ?, result = ? WHERE seq = ?",
+                    (state, json.dumps(result), command.seq),
+                )
+                payload = command.payload
+                if command.kind == "send" and state == "failed":
+                    row = cursor.execute(
+                        "UPDATE messages SET status = 'failed', error = ? WHERE id = ?"
+                        " AND status = 'queued' RETURNING account_id, conversation_id",
+                        (str(result.get("error") or outcome), payload["message_id"]),
+                    ).fetchone()
+                    if row is not None:
+                        changes.append(ChangeSet.of_message(row[0], row[1], payload["message_id"]))
+                elif command.kind in ("claim", "assign") and "version" in result:
+                    cursor.execute(
+                        "UPDATE conversations SET assigned_user_id = ?, version = ?"
+                        " WHERE id = ? AND version <= ?",
+                        (
+                            result.get("assigned_user_id"),
+                            result["version"],
+                            payload["conversation_id"],
+                            result["version"],
+                        ),
+                    )
+                    changes.append(
+                        ChangeSet(conversations=frozenset({int(payload["conversation_id"])}))
+                    )
+        finally:
+            cursor.close()
+    return ChangeSet.merge(changes)

@@ -1,0 +1,751 @@
+"""Ingest on the team server: normalized provider events become Postgres rows, once.
+
+The counterpart of ``sync/engine/ingest.py`` (the solo cache), with the same rules:
+
+- a message is stored once per (number, provider message id) however often it is redelivered;
+- a delivery status only moves forward (``DeliveryStatus.can_become``), ``failed`` is terminal;
+- a receipt carrying our own id (``client_ref``, Meta's ``biz_opaque_callback_data``) settles
+  a send whose answer was lost ("unknown"), and teaches us the provider's id;
+- a copy of our own message that a QR provider reports back ("from me") is recognised as ours
+  instead of becoming a second bubble (``_adopt_echo``, like the solo ``_absorb_echo``);
+- a batch of events commits in one transaction, so the webhook is answered only once it is safe.
+
+Rows are never deleted: a conversation merged into another (a LID that turned out to be a known
+phone) and an echo folded into our message become tombstones (``deleted = true``), which sync to
+the desktops like any change. An event that changes nothing writes nothing, so a redelivered
+webhook does not even re-stamp a row.
+
+``enqueue_send`` writes an outgoing message and its outbox entry in the caller's transaction
+(the sync API's "send" command); the dispatcher (``dispatcher.py``) takes it from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DataError, OperationalError
+
+from sync.domain.events import (
+    AccountRemovedEvent,
+    ConnectionEvent,
+    ContactEvent,
+    EditEvent,
+    MessageEvent,
+    ProviderEvent,
+    QrEvent,
+    ReactionEvent,
+    RevokeEvent,
+    StatusEvent,
+)
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
+from sync.engine.ingest_queue import UnstorableEvents
+from sync.server.database import ServerDatabase
+
+log = logging.getLogger(__name__)
+
+# Statuses a send can have while the provider's id is still unknown to us: the provider may
+# echo the message back before (or instead of) answering the send.
+_AWAITING_ID = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
+# deadlock_detected, serialization_failure: the batch is simply written again.
+_RETRYABLE = frozenset({"40P01", "40001"})
+_TRIES = 3
+
+
+class EnqueueError(ValueError):
+    """A message could not be queued (unknown conversation, empty text); says why, in English."""
+
+
+async def ingest_events(db: ServerDatabase, events: Sequence[ProviderEvent]) -> None:
+    """Persist a batch of provider events in one transaction (the webhook receiver's sink).
+
+    Returns once the batch is committed. Raises ``UnstorableEvents`` for values Postgres refuses
+    (the receiver answers 422: retrying cannot help); any other error means "retry later".
+    """
+    if events:
+        await asyncio.to_thread(ingest_events_sync, db, events)
+
+
+def ingest_events_sync(db: ServerDatabase, events: Sequence[ProviderEvent]) -> None:
+    """``ingest_events`` for a caller already off the event loop."""
+    for attempt in range(_TRIES):
+        try:
+            with db.system() as conn:
+                apply_events(conn, events)
+            return
+        except (DataError, ValueError, OverflowError, TypeError) as exc:
+            raise UnstorableEvents(
+                f"the events hold a value the database refuses ({type(exc).__name__})"
+            ) from None
+        except OperationalError as exc:
+            # Two transactions locking the same message and conversation in opposite orders
+            # (a batch of receipts against the dispatcher's outcome): Postgres aborts one.
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in _RETRYABLE or attempt == _TRIES - 1:
+                raise
+
+
+def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
+    """Write a batch of events in the caller's (system) transaction."""
+    workspaces = _workspaces(conn, {e.account_id for e in events})
+    for event in events:
+        ws = workspaces.get(event.account_id)
+        if ws is None:
+            log.warning("events for number %s ignored: no such number", event.account_id)
+            continue
+        if isinstance(event, MessageEvent):
+            _store_message(conn, ws, event)
+        elif isinstance(event, StatusEvent):
+            _apply_status(conn, ws, event)
+        elif isinstance(event, ConnectionEvent):
+            conn.execute(
+                text(
+                    "UPDATE accounts SET state = :state, state_reason = :reason,"
+                    " phone = CASE WHEN :phone <> '' THEN :phone ELSE phone END"
+                    " WHERE id = :a AND workspace_id = :ws AND (state <> :state"
+                    " OR state_reason <> :reason OR (:phone <> '' AND phone <> :phone))"
+                ),
+                {
+                    "state": event.state.value,
+                    "reason": event.reason,
+                    "phone": event.phone,
+                    "a": event.account_id,
+                    "ws": ws,
+                },
+            )
+        else:
+            _apply_other(conn, ws, event)
+
+
+def _workspaces(conn: Connection, account_ids: set[int]) -> dict[int, int]:
+    if not account_ids:
+        return {}
+    rows = conn.execute(
+        text("SELECT id, workspace_id FROM accounts WHERE id = ANY(:ids) AND NOT deleted"),
+        {"ids": sorted(account_ids)},
+    ).all()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _preview(type_: MessageType, body: str) -> str:
+    line = body.replace("\n", " ").strip()
+    if type_ is MessageType.TEXT or line:
+        return line[:120]
+    return f"[{type_.value}]"
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
+    account_id = event.account_id
+    exists = conn.execute(
+        text(
+            "SELECT 1 FROM messages WHERE account_id = :a AND provider_message_id = :p"
+            " AND workspace_id = :ws"
+        ),
+        {"a": account_id, "p": event.provider_message_id, "ws": ws},
+    ).first()
+    if exists is not None:
+        return  # a redelivery (or the echo of a send whose answer we already have)
+    chat_key = _chat_key(conn, ws, account_id, event.chat_key, event.chat_jid, event.chat_phone)
+    inbound = event.direction is Direction.IN
+    name = event.sender_name if inbound and not event.is_group else ""
+    conversation_id = _conversation(
+        conn, ws, account_id, chat_key, event.chat_phone, name, event.is_group
+    )
+    ts_ms = _ms(event.timestamp)
+    body = event.text or event.caption
+    if not inbound and _adopt_echo(conn, ws, account_id, conversation_id, event, body):
+        return
+    status = DeliveryStatus.RECEIVED if inbound else DeliveryStatus.SENT
+    inserted = conn.execute(
+        text(
+            "INSERT INTO messages (id, workspace_id, account_id, conversation_id,"
+            " provider_message_id, direction, ts, type, body, sender_name, reply_to, media,"
+            " status) VALUES (:id, :ws, :a, :c, :p, :dir, :ts, :type, :body, :sender, :reply,"
+            " CAST(:media AS jsonb), :status)"
+            " ON CONFLICT (account_id, provider_message_id) WHERE provider_message_id IS NOT NULL"
+            " DO NOTHING RETURNING id"
+        ),
+        {
+            "id": _new_id(ts_ms),
+            "ws": ws,
+            "a": account_id,
+            "c": conversation_id,
+            "p": event.provider_message_id,
+            "dir": event.direction.value,
+            "ts": ts_ms,
+            "type": event.type.value,
+            "body": body,
+            "sender": event.sender_name,
+            "reply": event.reply_to,
+            "media": _media_json(event),
+            "status": status.value,
+        },
+    ).first()
+    if inserted is None:
+        return  # stored by a concurrent batch a moment ago
+    # An older message arriving late (a backfill) must not replace the newer preview. A reply
+    # sent from the phone means someone answered: the conversation counts as read.
+    conn.execute(
+        text(
+            "UPDATE conversations SET"
+            " unread_count = CASE WHEN :inbound THEN unread_count + 1 ELSE 0 END,"
+            " last_inbound_at = CASE WHEN :inbound THEN GREATEST(COALESCE(last_inbound_at, 0),"
+            "   :ts) ELSE last_inbound_at END,"
+            " last_message_at = CASE WHEN last_message_at <= :ts THEN :ts"
+            "   ELSE last_message_at END,"
+            " last_preview = CASE WHEN last_message_at <= :ts THEN :preview"
+            "   ELSE last_preview END,"
+            " last_direction = CASE WHEN last_message_at <= :ts THEN :dir"
+            "   ELSE last_direction END,"
+            " last_status = CASE WHEN last_message_at <= :ts THEN :status ELSE last_status END,"
+            " deleted = false"
+            " WHERE id = :c AND workspace_id = :ws"
+        ),
+        {
+            "inbound": inbound,
+            "ts": ts_ms,
+            "preview": _preview(event.type, body),
+            "dir": event.direction.value,
+            "status": status.value,
+            "c": conversation_id,
+            "ws": ws,
+        },
+    )
+
+
+def _new_id(ts_ms: int) -> uuid.UUID:
+    from sync.domain.ids import uuid7
+
+    # The message's own time orders ids like the timeline; a value out of range falls back to
+    # now (the row still gets a valid id, and ``ts`` keeps what the provider said).
+    return uuid.UUID(uuid7(ts_ms) if 0 <= ts_ms < 1 << 48 else uuid7())
+
+
+def _conversation(
+    conn: Connection,
+    ws: int,
+    account_id: int,
+    chat_key: str,
+    phone: str,
+    name: str,
+    is_group: bool,
+) -> int:
+    """The id of the conversation with ``chat_key``, created if new; names only fill in."""
+    find = text(
+        "SELECT id, customer_name, customer_phone FROM conversations"
+        " WHERE account_id = :a AND chat_key = :k AND workspace_id = :ws"
+    )
+    params = {"a": account_id, "k": chat_key, "ws": ws}
+    row = conn.execute(find, params).first()
+    if row is None:
+        created = conn.execute(
+            text(
+                "INSERT INTO conversations (workspace_id, account_id, chat_key, customer_phone,"
+                " customer_name, is_group) VALUES (:ws, :a, :k, :phone, :name, :group)"
+                " ON CONFLICT (account_id, chat_key) DO NOTHING RETURNING id"
+            ),
+            {**params, "phone": phone, "name": name, "group": is_group},
+        ).first()
+        if created is not None:
+            return int(created[0])
+        row = conn.execute(find, params).one()  # created by a concurrent batch
+    conversation_id, current_name, current_phone = row
+    # The customer's name only fills in or follows a change, never blanks out: a receipt-less
+    # echo carries no name.
+    new_name = name if name and name != current_name else current_name
+    new_phone = phone if not current_phone and phone else current_phone
+    if (new_name, new_phone) != (current_name, current_phone):
+        conn.execute(
+            text(
+                "UPDATE conversations SET customer_name = :name, customer_phone = :phone"
+                " WHERE id = :c AND workspace_id = :ws"
+            ),
+            {"name": new_name, "phone": new_phone, "c": conversation_id, "ws": ws},
+        )
+    return int(conversation_id)
+
+
+def _adopt_echo(
+    conn: Connection,
+    ws: int,
+    account_id: int,
+    conversation_id: int,
+    event: MessageEvent,
+    body: str,
+) -> bool:
+    """A "from me" message that is one of our own sends: it names that send, no new row.
+
+    QR-linked providers report every message the number sends, ours included, sometimes before
+    the send call answers, and for a send whose answer was lost ("unknown") that echo is all we
+    will ever hear. Ours is the row the agent wrote: the oldest send of this conversation still
+    waiting for its provider id, with the same text, takes the echo's id and counts as sent.
+    """
+    if not body:
+        return False
+    row = conn.execute(
+        text(
+            "SELECT id, status FROM messages WHERE workspace_id = :ws AND account_id = :a"
+            " AND conversation_id = :c AND direction = 'out' AND provider_message_id IS NULL"
+            " AND status = ANY(:statuses) AND body = :body AND NOT deleted"
+            " ORDER BY ts, id LIMIT 1 FOR UPDATE"
+        ),
+        {
+            "ws": ws,
+            "a": account_id,
+            "c": conversation_id,
+            "statuses": list(_AWAITING_ID),
+            "body": body,
+        },
+    ).first()
+    if row is None:
+        return False
+    message_id, status = row
+    settle = DeliveryStatus(status).can_become(DeliveryStatus.SENT)
+    conn.execute(
+        text(
+            "UPDATE messages SET provider_message_id = :p,"
+            " status = CASE WHEN :settle THEN 'sent' ELSE status END,"
+            " error = CASE WHEN :settle THEN NULL ELSE error END"
+            " WHERE id = :id AND workspace_id = :ws"
+        ),
+        {"p": event.provider_message_id, "settle": settle, "id": message_id, "ws": ws},
+    )
+    if settle:
+        _touch_last_status(conn, ws, message_id, DeliveryStatus.SENT)
+    return True
+
+
+def adopt_provider_id(
+    conn: Connection, ws: int, account_id: int, message_id: uuid.UUID, provider_id: str
+) -> DeliveryStatus | None:
+    """Give our message ``provider_id``; an echo already stored under it becomes a tombstone.
+
+    Returns the status the echo had reached (its receipts went to it), if there was one.
+    """
+    echo = conn.execute(
+        text(
+            "SELECT id, status FROM messages WHERE account_id = :a AND provider_message_id = :p"
+            " AND workspace_id = :ws AND id <> :id FOR UPDATE"
+        ),
+        {"a": account_id, "p": provider_id, "ws": ws, "id": message_id},
+    ).first()
+    echo_status: DeliveryStatus | None = None
+    if echo is not None:
+        echo_status = DeliveryStatus(echo[1])
+        conn.execute(
+            text(
+                "UPDATE messages SET deleted = true, provider_message_id = NULL"
+                " WHERE id = :id AND workspace_id = :ws"
+            ),
+            {"id": echo[0], "ws": ws},
+        )
+    conn.execute(
+        text(
+            "UPDATE messages SET provider_message_id = :p WHERE id = :id AND workspace_id = :ws"
+            " AND provider_message_id IS DISTINCT FROM :p"
+        ),
+        {"p": provider_id, "id": message_id, "ws": ws},
+    )
+    return echo_status
+
+
+def set_status(
+    conn: Connection,
+    ws: int,
+    message_id: uuid.UUID,
+    status: DeliveryStatus,
+    error: str | None,
+    *,
+    force: bool = False,
+) -> bool:
+    """Move a message to ``status`` if that is progress (or ``force``); True when it moved."""
+    froms = [s.value for s in DeliveryStatus] if force else _CAN_BECOME[status]
+    row = conn.execute(
+        text(
+            "UPDATE messages SET status = :s, error = :e WHERE id = :id AND workspace_id = :ws"
+            " AND status = ANY(:froms) AND (status <> :s OR error IS DISTINCT FROM :e)"
+            " RETURNING conversation_id, ts"
+        ),
+        {"s": status.value, "e": error, "id": message_id, "ws": ws, "froms": froms},
+    ).first()
+    if row is None:
+        return False
+    # The conversation list shows the last message's ticks: follow them if it is this one.
+    conn.execute(
+        text(
+            "UPDATE conversations SET last_status = :s WHERE id = :c AND workspace_id = :ws"
+            " AND last_message_at = :ts AND last_direction = 'out'"
+            " AND last_status IS DISTINCT FROM :s"
+        ),
+        {"s": status.value, "c": row[0], "ts": row[1], "ws": ws},
+    )
+    return True
+
+
+# For each status, the statuses a message may move to it from (progress only).
+_CAN_BECOME: dict[DeliveryStatus, list[str]] = {
+    new: [old.value for old in DeliveryStatus if old.can_become(new)] for new in DeliveryStatus
+}
+
+
+def _touch_last_status(conn: Connection, ws: int, message_id: Any, status: DeliveryStatus) -> None:
+    """The conversation list shows the last message's ticks: follow it if it is this one."""
+    conn.execute(
+        text(
+            "UPDATE conversations c SET last_status = :s FROM messages m"
+            " WHERE m.id = :id AND m.workspace_id = :ws AND c.id = m.conversation_id"
+            " AND c.workspace_id = :ws AND c.last_message_at = m.ts AND c.last_direction = 'out'"
+            " AND c.last_status IS DISTINCT FROM :s"
+        ),
+        {"s": status.value, "id": message_id, "ws": ws},
+    )
+
+
+def _apply_status(conn: Connection, ws: int, event: StatusEvent) -> None:
+    select = (
+        "SELECT id, status, provider_message_id FROM messages WHERE workspace_id = :ws"
+        " AND account_id = :a AND {where} FOR UPDATE"
+    )
+    row = conn.execute(
+        text(select.format(where="provider_message_id = :p")),
+        {"ws": ws, "a": event.account_id, "p": event.provider_message_id},
+    ).first()
+    if row is None and event.client_ref:
+        # A send whose answer was lost ("unknown"), or whose "sent" is not written yet: the
+        # provider echoed our own id, so we learn its id from the receipt.
+        ref = _uuid_or_none(event.client_ref)
+        if ref is not None:
+            row = conn.execute(
+                text(select.format(where="id = :ref AND direction = 'out'")),
+                {"ws": ws, "a": event.account_id, "ref": ref},
+            ).first()
+    if row is None:
+        return  # a receipt for a message we never stored (sent from elsewhere): nothing to show
+    message_id, _current, provider_id = row
+    if provider_id is None:
+        adopt_provider_id(conn, ws, event.account_id, message_id, event.provider_message_id)
+    # The error travels with the status: a receipt that settles an "unknown" message clears
+    # the reason it was unknown.
+    set_status(conn, ws, message_id, event.status, event.error)
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _media_json(event: MessageEvent) -> str | None:
+    """What a bubble needs besides the text: media, location, contacts, buttons/lists."""
+    extra: dict[str, Any] = dict(event.media or {})
+    if event.location:
+        extra["location"] = event.location
+    if event.contacts:
+        extra["contacts"] = event.contacts
+    if event.interactive:
+        extra["interactive"] = event.interactive
+    return json.dumps(extra, ensure_ascii=False) if extra else None
+
+
+# --- LIDs and phones -----------------------------------------------------------------------------
+
+
+def _chat_key(
+    conn: Connection, ws: int, account_id: int, chat_key: str, chat_jid: str, chat_phone: str
+) -> str:
+    """The conversation key a chat is stored under, LIDs and phones made one (as solo ingest).
+
+    A LID whose phone is known is remembered as an alias of the phone's key, and a conversation
+    that so far lived under the LID moves to the phone's key (merged into it when both exist);
+    a LID whose phone is unknown finds the phone's conversation through a remembered alias.
+    """
+    lid = chat_jid if chat_jid.endswith("@lid") else ""
+    if not lid and chat_key.endswith("@lid"):
+        lid = chat_key
+    if not lid:
+        return chat_key
+    if chat_phone and chat_key != lid:
+        _remember_alias(conn, ws, account_id, lid, chat_key)
+        return chat_key
+    row = conn.execute(
+        text(
+            "SELECT chat_key FROM chat_aliases WHERE account_id = :a AND alias = :lid"
+            " AND workspace_id = :ws"
+        ),
+        {"a": account_id, "lid": lid, "ws": ws},
+    ).first()
+    return str(row[0]) if row else chat_key
+
+
+def _remember_alias(conn: Connection, ws: int, account_id: int, alias: str, chat_key: str) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO chat_aliases (workspace_id, account_id, alias, chat_key)"
+            " VALUES (:ws, :a, :alias, :k) ON CONFLICT (account_id, alias) DO UPDATE"
+            " SET chat_key = excluded.chat_key WHERE chat_aliases.chat_key <> excluded.chat_key"
+        ),
+        {"ws": ws, "a": account_id, "alias": alias, "k": chat_key},
+    )
+    find = text(
+        "SELECT id FROM conversations WHERE account_id = :a AND chat_key = :k"
+        " AND workspace_id = :ws AND NOT deleted FOR UPDATE"
+    )
+    old = conn.execute(find, {"a": account_id, "k": alias, "ws": ws}).first()
+    if old is None:
+        return
+    new = conn.execute(find, {"a": account_id, "k": chat_key, "ws": ws}).first()
+    phone = "".join(ch for ch in chat_key if ch.isdigit()) if "@" not in chat_key else ""
+    if new is None:
+        conn.execute(
+            text(
+                "UPDATE conversations SET chat_key = :k, customer_phone = CASE"
+                " WHEN customer_phone = '' THEN :phone ELSE customer_phone END"
+                " WHERE id = :c AND workspace_id = :ws"
+            ),
+            {"k": chat_key, "phone": phone, "c": old[0], "ws": ws},
+        )
+        return
+    # Both exist (the LID chat began before the phone was known): one conversation, newest
+    # preview and summed unread kept; the LID one stays as a tombstone (desktops drop it).
+    moved = {"old": old[0], "new": new[0], "ws": ws}
+    for table in ("messages", "notes", "outbox"):
+        conn.execute(
+            text(
+                f"UPDATE {table} SET conversation_id = :new"
+                " WHERE conversation_id = :old AND workspace_id = :ws"
+            ),
+            moved,
+        )
+    conn.execute(
+        text(
+            "UPDATE conversations n SET unread_count = n.unread_count + o.unread_count,"
+            " last_inbound_at = GREATEST(n.last_inbound_at, o.last_inbound_at),"
+            " last_message_at = GREATEST(n.last_message_at, o.last_message_at),"
+            " last_preview = CASE WHEN o.last_message_at > n.last_message_at"
+            "   THEN o.last_preview ELSE n.last_preview END,"
+            " last_direction = CASE WHEN o.last_message_at > n.last_message_at"
+            "   THEN o.last_direction ELSE n.last_direction END,"
+            " last_status = CASE WHEN o.last_message_at > n.last_message_at"
+            "   THEN o.last_status ELSE n.last_status END"
+            " FROM conversations o WHERE o.id = :old AND n.id = :new AND n.workspace_id = :ws"
+        ),
+        moved,
+    )
+    # The tombstone gives its key up (the unique key is the phone's now) so it cannot be found
+    # again by its LID.
+    conn.execute(
+        text(
+            "UPDATE conversations SET deleted = true, unread_count = 0,"
+            " chat_key = chat_key || '#merged:' || id::text"
+            " WHERE id = :old AND workspace_id = :ws"
+        ),
+        moved,
+    )
+
+
+# --- beyond messages and receipts ------------------------------------------------------------
+
+
+def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
+    """Reactions, edits, deletions, contacts, QR and removal."""
+    if isinstance(event, ReactionEvent):
+        sender = (
+            "me" if event.direction is Direction.OUT else (event.sender_phone or event.chat_key)
+        )
+        # An empty emoji is a removed reaction: kept as a row (a tombstone that syncs).
+        conn.execute(
+            text(
+                "INSERT INTO reactions (workspace_id, account_id, target_id, sender, emoji, ts)"
+                " VALUES (:ws, :a, :t, :s, :e, :ts)"
+                " ON CONFLICT (account_id, target_id, sender) DO UPDATE"
+                " SET emoji = excluded.emoji, ts = excluded.ts, deleted = excluded.emoji = ''"
+                " WHERE excluded.ts >= reactions.ts"
+                " AND (reactions.emoji, reactions.ts) IS DISTINCT FROM"
+                " (excluded.emoji, excluded.ts)"
+            ),
+            {
+                "ws": ws,
+                "a": event.account_id,
+                "t": event.target_message_id,
+                "s": sender,
+                "e": event.emoji,
+                "ts": _ms(event.timestamp),
+            },
+        )
+    elif isinstance(event, EditEvent):
+        conn.execute(
+            text(
+                "UPDATE messages SET body = :body, edited_at = :at WHERE account_id = :a"
+                " AND provider_message_id = :p AND workspace_id = :ws AND body <> :body"
+                " AND revoked_at IS NULL"
+            ),
+            {
+                "body": event.text,
+                "at": _ms(event.timestamp),
+                "a": event.account_id,
+                "p": event.target_message_id,
+                "ws": ws,
+            },
+        )
+    elif isinstance(event, RevokeEvent):
+        # Deleted for everyone by its sender: the text goes, the bubble stays as "this message
+        # was deleted".
+        conn.execute(
+            text(
+                "UPDATE messages SET body = '', media = NULL, revoked_at = :at"
+                " WHERE account_id = :a AND provider_message_id = :p AND workspace_id = :ws"
+                " AND revoked_at IS NULL"
+            ),
+            {
+                "at": _ms(event.timestamp),
+                "a": event.account_id,
+                "p": event.target_message_id,
+                "ws": ws,
+            },
+        )
+    elif isinstance(event, ContactEvent):
+        if event.lid and event.phone:
+            _remember_alias(conn, ws, event.account_id, event.lid, event.chat_key)
+        if event.name:
+            conn.execute(
+                text(
+                    "UPDATE conversations SET customer_name = :name WHERE account_id = :a"
+                    " AND chat_key = :k AND workspace_id = :ws AND customer_name = ''"
+                    " AND NOT is_group"
+                ),
+                {"name": event.name, "a": event.account_id, "k": event.chat_key, "ws": ws},
+            )
+    elif isinstance(event, QrEvent):
+        conn.execute(
+            text(
+                "UPDATE accounts SET state = :s WHERE id = :a AND workspace_id = :ws"
+                " AND state NOT IN (:s, :connected)"
+            ),
+            {
+                "s": ConnectionState.WAITING_FOR_QR.value,
+                "connected": ConnectionState.CONNECTED.value,
+                "a": event.account_id,
+                "ws": ws,
+            },
+        )
+    elif isinstance(event, AccountRemovedEvent):
+        conn.execute(
+            text(
+                "UPDATE accounts SET state = :s, state_reason = :r WHERE id = :a"
+                " AND workspace_id = :ws AND (state <> :s OR state_reason <> :r)"
+            ),
+            {
+                "s": ConnectionState.NEEDS_REPAIR.value,
+                "r": event.reason or "removed",
+                "a": event.account_id,
+                "ws": ws,
+            },
+        )
+
+
+# --- the outbox's entry point -------------------------------------------------------------------
+
+
+def enqueue_send(
+    conn: Connection,
+    *,
+    message_id: uuid.UUID,
+    workspace_id: int,
+    account_id: int,
+    conversation_id: int,
+    recipient: str,
+    body: str,
+    author_user_id: int | None,
+    reply_to: str | None = None,
+    ts_ms: int,
+) -> None:
+    """Write an outgoing text message (``queued``) and its outbox entry, in ``conn``'s transaction.
+
+    Idempotent on ``message_id``: a second call with the same id does nothing (a command pushed
+    again). Raises ``EnqueueError`` when the conversation is not this workspace's and number's
+    (under an agent's scope: not one they may see) or the text is empty.
+
+    The outbox is server-only (its row-level policy admits only system transactions). Called
+    inside an agent's transaction, the conversation is first read under the agent's own policy
+    (so they can only send where they may read); the outbox entry is then written with the
+    system scope for that one statement.
+    """
+    if not body.strip():
+        raise EnqueueError("an empty message cannot be sent")
+    conversation = conn.execute(
+        text(
+            "SELECT id FROM conversations WHERE id = :c AND workspace_id = :ws"
+            " AND account_id = :a AND NOT deleted FOR UPDATE"
+        ),
+        {"c": conversation_id, "ws": workspace_id, "a": account_id},
+    ).first()
+    if conversation is None:
+        raise EnqueueError(f"conversation {conversation_id} is not one of this number's")
+    inserted = conn.execute(
+        text(
+            "INSERT INTO messages (id, workspace_id, account_id, conversation_id, direction, ts,"
+            " type, body, reply_to, status, author_user_id)"
+            " VALUES (:id, :ws, :a, :c, 'out', :ts, 'text', :body, :reply, 'queued', :author)"
+            " ON CONFLICT (id) DO NOTHING RETURNING id"
+        ),
+        {
+            "id": message_id,
+            "ws": workspace_id,
+            "a": account_id,
+            "c": conversation_id,
+            "ts": ts_ms,
+            "body": body,
+            "reply": reply_to,
+            "author": author_user_id,
+        },
+    ).first()
+    if inserted is None:
+        return  # already queued by an earlier call with this id
+    scope = conn.execute(text("SELECT current_setting('caixa.scope', true)")).scalar()
+    if scope != "system":
+        conn.execute(text("SELECT set_config('caixa.scope', 'system', true)"))
+    try:
+        conn.execute(
+            text(
+                "INSERT INTO outbox (message_id, workspace_id, account_id, conversation_id,"
+                " recipient) VALUES (:id, :ws, :a, :c, :r)"
+            ),
+            {
+                "id": message_id,
+                "ws": workspace_id,
+                "a": account_id,
+                "c": conversation_id,
+                "r": recipient,
+            },
+        )
+    finally:
+        if scope != "system":
+            conn.execute(
+                text("SELECT set_config('caixa.scope', :scope, true)"), {"scope": scope or ""}
+            )
+    conn.execute(
+        text(
+            "UPDATE conversations SET last_message_at = :ts, last_preview = :preview,"
+            " last_direction = 'out', last_status = 'queued', unread_count = 0, deleted = false"
+            " WHERE id = :c AND workspace_id = :ws AND last_message_at <= :ts"
+        ),
+        {
+            "ts": ts_ms,
+            "preview": _preview(MessageType.TEXT, body),
+            "c": conversation_id,
+            "ws": workspace_id,
+        },
+    )

@@ -1,0 +1,82 @@
+"""Fixtures of the team client tests: a seeded server on loopback, and desktop caches."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from sync.client.team import TeamClient
+from sync.server.database import ServerDatabase
+from sync.store.cache_key import CacheKey
+from sync.store.database import Database
+from tests.sync.client.team_server import Team, running_server, seed
+
+if TYPE_CHECKING:
+    from tests.conftest import PgDatabase
+
+
+class Switch(httpx.AsyncBaseTransport):
+    """A real transport that can be cut: while ``offline``, every request fails to connect."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.offline = False
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.offline:
+            raise httpx.ConnectError("offline (test)", request=request)
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+def server_db(pg_database: PgDatabase) -> Iterator[ServerDatabase]:
+    db = ServerDatabase(pg_database.app_url)
+    try:
+        yield db
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def team(server_db: ServerDatabase) -> Team:
+    return seed(server_db)
+
+
+@pytest.fixture
+def base_url(
+    server_db: ServerDatabase, team: Team, pg_database: PgDatabase, postgres_cluster: Any
+) -> Iterator[str]:
+    with running_server(server_db, postgres_cluster.dsn(pg_database.name, app=True)) as url:
+        yield url
+
+
+Desktop = tuple[TeamClient, Database, Switch]
+
+
+@pytest.fixture
+async def desktops(base_url: str, tmp_path: Path) -> AsyncIterator[Callable[..., Desktop]]:
+    """``make(name)``: a desktop (client, its cache, its cuttable transport)."""
+    made: list[tuple[httpx.AsyncClient, Database]] = []
+
+    def make(name: str, **kwargs: Any) -> Desktop:
+        path = tmp_path / name / "cache.db"
+        db = Database(path, CacheKey.generate())
+        db.open_sync()
+        switch = Switch()
+        http = httpx.AsyncClient(base_url=base_url, transport=switch, timeout=30)
+        made.append((http, db))
+        return TeamClient(http, db, **kwargs), db, switch
+
+    yield make
+    for http, db in made:
+        await http.aclose()
+        await db.aclose()

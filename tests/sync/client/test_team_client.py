@@ -1,0 +1,277 @@
+"""Two desktops and one team server over real HTTP: pull, push, pokes, offline, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from sqlalchemy import text
+
+from sync.client import pull as pulling
+from sync.client.team import AuthRefused, TeamClient
+from sync.domain.models import DeliveryStatus
+from sync.server.auth import revoke_user
+from sync.server.database import ServerDatabase
+from sync.store import queries
+from sync.store.cache_key import CacheKey
+from sync.store.database import Database
+from sync.store.local_cache import LocalCache
+from sync.store.search import search_messages
+from tests.sync.client.conftest import Desktop
+from tests.sync.client.team_server import PASSWORD, Team, add_messages
+
+pytestmark = pytest.mark.anyio
+
+
+def scalar(cache: LocalCache, sql: str, *params: Any) -> Any:
+    return cache.conn.exec_driver_sql(sql, params).scalar()
+
+
+async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
+    """Wait for an asynchronous effect (a guard against hanging, not a timing assertion)."""
+    with anyio.fail_after(timeout):
+        while not await _maybe(check()):
+            await asyncio.sleep(0.01)
+
+
+async def _maybe(value: Any) -> Any:
+    return await value if asyncio.iscoroutine(value) else value
+
+
+async def test_a_message_sent_by_one_desktop_reaches_the_other_by_poke(
+    desktops: Callable[..., Desktop], team: Team
+) -> None:
+    a, _, _ = desktops("a")
+    b, b_db, _ = desktops("b", poll_interval=3600)  # pokes only: no timer pull during the test
+    await a.login("ana", PASSWORD)
+    await b.login("sup", PASSWORD)
+    await a.sync_now()
+    online: list[bool] = []
+    b.status_changed.connect(online.append)
+    runner = asyncio.create_task(b.run())
+    try:
+        await until(lambda: b.online)
+        await until(lambda: b_db.run(queries.count_conversations))
+        message = await a.send_text(team.shop_chat, "o pedido saiu hoje")
+        assert message.status is DeliveryStatus.QUEUED
+        assert await a.pending_count() == 1
+        await a.push()
+        assert await a.pending_count() == 0
+
+        async def arrived() -> bool:
+            found = await b_db.run(scalar, "SELECT status FROM messages WHERE id = ?", message.id)
+            return found == "queued"
+
+        await until(arrived)
+        hits = await b_db.run(search_messages, "pedido")
+        assert [h.message_id for h in hits] == [message.id]
+        author = await b_db.run(
+            scalar, "SELECT author_user_id FROM messages WHERE id = ?", message.id
+        )
+        assert author == team.ana
+    finally:
+        runner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runner
+    assert online[-1] is False
+
+
+async def test_replies_written_offline_go_out_once_in_order(
+    desktops: Callable[..., Desktop], team: Team, server_db: ServerDatabase
+) -> None:
+    b, b_db, switch = desktops("b")
+    await b.login("ana", PASSWORD)
+    await b.sync_now()
+    switch.offline = True
+    pending: list[int] = []
+    b.pending_changed.connect(pending.append)
+    texts = ["primeira", "segunda", "terceira"]
+    sent = [await b.send_text(team.shop_chat, t) for t in texts]
+    assert await b.pending_count() == 3 and pending == [1, 2, 3]
+    with pytest.raises(Exception, match="cannot be reached"):
+        await b.sync_now()
+    assert not b.online
+    # Still readable and searchable offline, shown as queued.
+    statuses = await b_db.run(
+        lambda c: [r[0] for r in c.conn.exec_driver_sql(
+            "SELECT status FROM messages WHERE direction = 'out' ORDER BY seq")]
+    )  # fmt: skip
+    assert statuses == ["queued"] * 3
+    assert len(await b_db.run(search_messages, "segunda")) == 1
+
+    # The answer to the first push is lost after the server applied it: pushed again, applied once.
+    switch.offline = False
+    original = switch.inner.handle_async_request
+    lost = {"done": False}
+
+    async def lose_first_push_answer(request: httpx.Request) -> httpx.Response:
+        response = await original(request)
+        if request.url.path.endswith("/push") and not lost["done"]:
+            lost["done"] = True
+            await response.aread()
+            raise httpx.ReadError("connection reset (test)", request=request)
+        return response
+
+    switch.inner.handle_async_request = lose_first_push_answer  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="cannot be reached"):
+        await b.sync_now()
+    assert await b.pending_count() == 3
+    await b.sync_now()
+    assert await b.pending_count() == 0 and pending[-1] == 0
+
+    with server_db.system() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT m.id::text, m.body FROM messages m JOIN outbox o ON o.message_id = m.id"
+                " WHERE m.direction = 'out' ORDER BY o.created_at, m.ts, m.id"
+            )
+        ).all()
+        commands = conn.execute(text("SELECT count(*) FROM commands")).scalar_one()
+    assert [(r[0], r[1]) for r in rows] == [(m.id, t) for m, t in zip(sent, texts, strict=True)]
+    assert commands == 3
+    # The pulled rows replaced the local ones: one copy each.
+    count = await b_db.run(scalar, "SELECT count(*) FROM messages WHERE direction = 'out'")
+    assert count == 3
+
+
+async def test_an_interrupted_initial_sync_resumes_from_its_cursor(
+    desktops: Callable[..., Desktop], team: Team, server_db: ServerDatabase
+) -> None:
+    add_messages(server_db, team, "shop", 2_500, body="historico")
+    client, db, switch = desktops("a", page_size=500)
+    await client.login("sup", PASSWORD)
+    seen: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append((done, total))
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # the app closed mid-sync
+
+    with pytest.raises(KeyboardInterrupt):
+        await client.sync_now(progress)
+    stored = await db.run(pulling.stored_cursor)
+    assert stored != "0:0"
+    assert await db.run(scalar, "SELECT count(*) FROM messages") == 2 * 500 - 7  # 7 other rows
+    assert seen[0][1] == 2_507
+
+    switch.requests.clear()
+    fresh = TeamClient(client._http, db, token=client.token, page_size=500)
+    await fresh.sync_now()
+    pulls = [r for r in switch.requests if r.url.path.endswith("/pull")]
+    assert pulls[0].url.params["after"] == stored
+    assert await db.run(scalar, "SELECT count(*) FROM messages") == 2_500
+    hits = await db.run(lambda c: search_messages(c, "historico", limit=5000))
+    assert len(hits) == 2_500
+
+
+async def test_tombstones_updates_and_access_follow_the_server(
+    desktops: Callable[..., Desktop], team: Team, server_db: ServerDatabase
+) -> None:
+    ids = add_messages(server_db, team, "shop", 3, body="alpha")
+    add_messages(server_db, team, "workshop", 2, body="beta")
+    client, db, _ = desktops("a")
+    await client.login("bia", PASSWORD)
+    await client.sync_now()
+    assert await db.run(scalar, "SELECT count(*) FROM messages") == 2
+    assert await db.run(search_messages, "alpha") == []
+
+    # bia is given the shop's number: its older rows are backfilled.
+    with server_db.system() as conn:
+        conn.execute(
+            text("INSERT INTO user_accounts VALUES (:ws, :u, :a)"),
+            {"ws": team.ws, "u": team.bia, "a": team.shop},
+        )
+    await client.sync_now()
+    assert len(await db.run(search_messages, "alpha")) == 3
+    assert {a.id for a in await db.run(queries.list_accounts)} == {team.shop, team.workshop}
+
+    # An edit and a deletion on the server.
+    with server_db.system() as conn:
+        conn.execute(text("UPDATE messages SET body = 'gamma' WHERE id = :id"), {"id": ids[0]})
+        conn.execute(text("UPDATE messages SET deleted = true WHERE id = :id"), {"id": ids[1]})
+    await client.sync_now()
+    assert [h.message_id for h in await db.run(search_messages, "alpha")] == [ids[2]]
+    assert [h.message_id for h in await db.run(search_messages, "gamma")] == [ids[0]]
+    assert await db.run(scalar, "SELECT count(*) FROM messages WHERE id = ?", ids[1]) == 0
+
+    # Access to the shop's number taken away: everything of it leaves the cache.
+    with server_db.system() as conn:
+        conn.execute(
+            text("DELETE FROM user_accounts WHERE user_id = :u AND account_id = :a"),
+            {"u": team.bia, "a": team.shop},
+        )
+    await client.sync_now()
+    assert {a.id for a in await db.run(queries.list_accounts)} == {team.workshop}
+    assert await db.run(search_messages, "gamma") == []
+    assert await db.run(scalar, "SELECT count(*) FROM messages") == 2
+    assert await db.run(scalar, "SELECT count(*) FROM conversations") == 1
+
+
+async def test_a_claim_conflict_undoes_the_local_claim(
+    desktops: Callable[..., Desktop], team: Team
+) -> None:
+    a, a_db, _ = desktops("a")
+    b, b_db, _ = desktops("b")
+    await a.login("ana", PASSWORD)
+    await b.login("sup", PASSWORD)
+    await a.sync_now()
+    await b.sync_now()
+    await a.claim(team.shop_chat)
+    await b.claim(team.shop_chat)  # both saw version 1
+    owner = "SELECT assigned_user_id, version FROM conversations WHERE id = ?"
+    assert await b_db.run(lambda c: tuple(c.conn.exec_driver_sql(owner, (team.shop_chat,)).one())) \
+        == (team.sup, 1)  # fmt: skip
+    await a.sync_now()
+    await b.sync_now()
+    for db in (a_db, b_db):
+        row = await db.run(lambda c: tuple(c.conn.exec_driver_sql(owner, (team.shop_chat,)).one()))
+        assert row == (team.ana, 2)
+    result = await b_db.run(scalar, "SELECT result FROM team_commands WHERE kind = 'claim'")
+    assert '"conflict"' in result
+
+    await a.add_note(team.shop_chat, "cliente pediu retorno")
+    await a.set_label(team.shop_chat, "vip")
+    await a.sync_now()
+    await b.sync_now()
+    assert await b_db.run(scalar, "SELECT body FROM notes") == "cliente pediu retorno"
+    assert await b_db.run(scalar, "SELECT labels FROM conversations WHERE id = ?", team.shop_chat) \
+        == '["vip"]'  # fmt: skip
+    assert await b_db.run(scalar, "SELECT count(*) FROM teammates") == 3
+
+
+async def test_a_revoked_login_stops_the_client(
+    desktops: Callable[..., Desktop], team: Team, server_db: ServerDatabase
+) -> None:
+    client, _, _ = desktops("a")
+    await client.login("ana", PASSWORD)
+    refused: list[None] = []
+    client.auth_refused.connect(refused.append)
+    with server_db.system() as conn:
+        revoke_user(conn, team.ana)
+    with anyio.fail_after(10):
+        await client.run()  # returns: the server refused the token
+    assert refused
+    with pytest.raises(AuthRefused):
+        await client.sync_now()
+
+
+async def test_a_bare_local_cache_works_too(
+    base_url: str, team: Team, server_db: ServerDatabase, tmp_path: Path
+) -> None:
+    add_messages(server_db, team, "shop", 10)
+    cache = LocalCache.open(tmp_path / "c.db", CacheKey.generate())
+    try:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            client = TeamClient(http, cache)
+            await client.login("ana", PASSWORD)
+            await client.sync_now()
+        assert scalar(cache, "SELECT count(*) FROM messages") == 10
+    finally:
+        cache.close()
+    assert isinstance(Database, type)

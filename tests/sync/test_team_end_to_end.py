@@ -1,0 +1,207 @@
+"""Team mode end to end: the real ``caixa-server`` app on Postgres, a fake Meta, two desktops.
+
+Everything over real HTTP on loopback: Meta's webhook into the server, the sync API to two
+desktop team clients (each with its own encrypted cache), and the dispatcher's sends to the fake
+Meta. Agent A's reply reaches agent B's cache; B, offline, writes three replies that the customer
+gets exactly once each, in order, when B is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from sync.client.team import TeamClient
+from sync.providers.accounts import Secret
+from sync.server import admin
+from sync.server.app import build_app
+from sync.server.config import ServerConfig
+from sync.server.credentials import ServerKey, generate_key
+from sync.server.database import ServerDatabase
+from sync.store.cache_key import CacheKey
+from sync.store.database import Database
+from tests.fakes.loopback import serve
+from tests.fakes.meta_server import FakeMeta, signed_webhook, text_webhook
+from tests.sync.providers.harness_meta import (
+    ACCESS_TOKEN,
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    make_account,
+)
+
+if TYPE_CHECKING:
+    from tests.conftest import PgDatabase
+
+pytestmark = pytest.mark.anyio
+
+CUSTOMER = "5511987654321"
+PASSWORD = "correct horse battery"
+
+
+class Switch(httpx.AsyncBaseTransport):
+    """A real transport that can be cut (the desktop loses its internet)."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.offline = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.offline:
+            raise httpx.ConnectError("offline (test)", request=request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await _value(predicate()):
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def _value(value: Any) -> Any:
+    return await value if asyncio.iscoroutine(value) else value
+
+
+@pytest.fixture
+def meta() -> Iterator[tuple[FakeMeta, str]]:
+    fake = FakeMeta(access_token=ACCESS_TOKEN)
+    with serve(fake.app) as url:
+        yield fake, url
+
+
+@pytest.fixture
+def server(pg_database: PgDatabase, meta: tuple[FakeMeta, str]) -> Iterator[dict[str, Any]]:
+    _, meta_url = meta
+    config = ServerConfig(
+        database_url=Secret(pg_database.app_url), secret_key=Secret(generate_key())
+    )
+    db = ServerDatabase(pg_database.app_url)
+    key = ServerKey(config.secret_key)
+    # Meta's published pace to one recipient is about one message per 6 s; a burst of five lets
+    # three quick replies go at once (the pacing itself is tested in test_dispatcher).
+    account_id = admin.add_account(db, key, make_account(meta_url, account_id=0))
+    with db.system() as conn:
+        conn.execute(
+            text(
+                "UPDATE accounts SET config = config || CAST(:p AS jsonb) WHERE id = :id"
+            ),
+            {"p": '{"pacing": {"recipient_burst": 5}}', "id": account_id},
+        )
+    for name in ("ana", "bia"):
+        admin.add_user(db, name, PASSWORD, accounts=[make_account(meta_url).name])
+    with serve(build_app(config), lifespan=True) as url:
+        yield {"url": url, "db": db, "account_id": account_id}
+    db.dispose()
+
+
+@pytest.fixture
+async def desktops(
+    server: dict[str, Any], tmp_path: Path
+) -> AsyncIterator[Callable[[str], tuple[TeamClient, Database, Switch]]]:
+    made: list[tuple[httpx.AsyncClient, Database, TeamClient, asyncio.Task[None]]] = []
+
+    async def make(name: str) -> tuple[TeamClient, Database, Switch]:
+        db = Database(tmp_path / name / "cache.db", CacheKey.generate())
+        await db.open()
+        switch = Switch()
+        http = httpx.AsyncClient(base_url=server["url"], transport=switch, timeout=30)
+        client = TeamClient(http, db, poll_interval=5.0)
+        await client.login(name, PASSWORD)
+        await client.sync_now()
+        task = asyncio.get_running_loop().create_task(client.run())
+        made.append((http, db, client, task))
+        return client, db, switch
+
+    yield make  # type: ignore[misc]
+    for http, db, client, task in made:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await client.aclose()
+        await http.aclose()
+        await db.aclose()
+
+
+async def post_webhook(server: dict[str, Any], body: str, wamid: str) -> None:
+    raw, headers = signed_webhook(
+        APP_SECRET, text_webhook(PHONE_NUMBER_ID, body, sender=CUSTOMER, wamid=wamid)
+    )
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(f"{server['url']}/hooks/meta", content=raw, headers=headers)
+    assert answer.status_code == 200, answer.text
+
+
+async def bodies(db: Database, conversation_id: int) -> list[str]:
+    def query(cache: Any) -> list[str]:
+        rows = cache.conn.exec_driver_sql(
+            "SELECT body FROM messages WHERE conversation_id = ? ORDER BY ts, seq",
+            (conversation_id,),
+        ).all()
+        return [r[0] for r in rows]
+
+    return await db.run(query)
+
+
+async def test_two_agents_one_customer_offline_replies_go_once_in_order(
+    server: dict[str, Any], meta: tuple[FakeMeta, str], desktops: Any
+) -> None:
+    fake, _ = meta
+    await post_webhook(server, "Oi, vocês abrem sábado?", "wamid.IN1")
+    ana, ana_db, _ = await desktops("ana")
+    bia, bia_db, bia_net = await desktops("bia")
+
+    async def conversation_of(db: Database) -> int | None:
+        def query(cache: Any) -> int | None:
+            row = cache.conn.exec_driver_sql(
+                "SELECT id FROM conversations WHERE customer_phone = ?", (CUSTOMER,)
+            ).first()
+            return None if row is None else int(row[0])
+
+        return await db.run(query)
+
+    await until(lambda: conversation_of(ana_db))
+    await until(lambda: conversation_of(bia_db))
+    conversation = await conversation_of(ana_db)
+    assert conversation is not None and conversation == await conversation_of(bia_db)
+    assert await bodies(bia_db, conversation) == ["Oi, vocês abrem sábado?"]
+
+    # Agent A answers: the customer gets it, and B sees it in B's own cache.
+    await ana.send_text(conversation, "Abrimos sim, das 8h às 12h.")
+    await until(lambda: len(fake.accepted) == 1)
+    await until(lambda: _contains(bia_db, conversation, "Abrimos sim, das 8h às 12h."))
+
+    # B loses the internet, writes three replies (they wait, queued), then comes back.
+    bia_net.offline = True
+    await until(lambda: not bia.online)
+    replies = ["Primeira resposta", "Segunda resposta", "Terceira resposta"]
+    for reply in replies:
+        await bia.send_text(conversation, reply)
+    assert await bia.pending_count() == 3
+    await asyncio.sleep(0.5)
+    assert len(fake.accepted) == 1  # nothing left while offline
+    bia_net.offline = False
+    bia.wake()
+    await until(lambda: len(fake.accepted) == 4, timeout=30)
+    await asyncio.sleep(1.0)  # a double send would show up now
+    sent = [payload["text"]["body"] for payload in fake.accepted]
+    assert sent == ["Abrimos sim, das 8h às 12h.", *replies]
+    assert await bia.pending_count() == 0
+    # And A's cache has B's replies, with their delivery status from the server.
+    for reply in replies:
+        await until(lambda reply=reply: _contains(ana_db, conversation, reply))
+
+
+async def _contains(db: Database, conversation_id: int, wanted: str) -> bool:
+    return wanted in await bodies(db, conversation_id)
