@@ -215,7 +215,7 @@ def _apply_group(cache: LocalCache, group: Sequence[ProviderEvent]) -> IngestRes
         # A lone surrogate (JSON may carry "\\ud83d" alone, e.g. an emoji cut in half by the
         # sender's app): SQLite takes only valid UTF-8. Store the message with U+FFFD there
         # rather than lose it.
-        group = [_without_lone_surrogates(event) for event in group]
+        group = [without_lone_surrogates(event) for event in group]
     except _DATA_ERRORS as exc:
         return _unstorable(exc)
     except Exception as exc:
@@ -237,7 +237,8 @@ def _unstorable(exc: BaseException) -> UnstorableEvents:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _without_lone_surrogates(event: ProviderEvent) -> ProviderEvent:
+def without_lone_surrogates(event: ProviderEvent) -> ProviderEvent:
+    """``event`` with every lone UTF-16 surrogate in its texts replaced by U+FFFD."""
     # Paired surrogates never reach here (json.loads joins "\\ud83c\\udf70" into one
     # character): what is left is lone, and becomes U+FFFD, the replacement character. Texts
     # and the dicts beside them (media, location, contacts, interactive) alike.

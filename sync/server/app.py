@@ -59,7 +59,7 @@ def build_app(
 ) -> Starlette:
     """The server app for ``config``; ``http`` is the client adapters use (tests hand one in)."""
     from sync.server.dispatcher import Dispatcher
-    from sync.server.pg_ingest import ingest_events
+    from sync.server.pg_ingest_queue import PgIngestQueue
     from sync.server.pokes import PokeHub
     from sync.server.receiver import StaticDirectory, WebhookReceiver
     from sync.server.sync_api import sync_routes
@@ -70,8 +70,10 @@ def build_app(
     directory = StaticDirectory()
     state: dict[str, Any] = {}
 
+    queue = PgIngestQueue(db)
+
     async def sink(events: Sequence[ProviderEvent]) -> None:
-        await ingest_events(db, events)
+        await queue.submit(events)
         dispatcher = state.get("dispatcher")
         if dispatcher is not None:
             dispatcher.wake()  # a status may have settled an "unknown" or freed pacing
@@ -118,6 +120,7 @@ def build_app(
             refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            await queue.aclose()
             if dispatcher is not None:
                 await dispatcher.aclose()
             await pokes.aclose()

@@ -65,8 +65,12 @@ class PostgresCluster:
         return subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
 
     @classmethod
-    def start(cls) -> PostgresCluster:
-        """initdb a new cluster in a temporary folder and start it."""
+    def start(cls, *, durable: bool = False) -> PostgresCluster:
+        """initdb a new cluster in a temporary folder and start it.
+
+        ``durable``: Postgres's own defaults (fsync, synchronous commit), for benchmarks whose
+        figures must hold on a real server; tests run without them.
+        """
         run_as = "postgres" if os.geteuid() == 0 else None
         root = Path(tempfile.mkdtemp(prefix="caixa-pg-"))
         if run_as:
@@ -90,11 +94,12 @@ class PostgresCluster:
         options = (
             f"-c port={cluster.port} -c listen_addresses=127.0.0.1"
             f" -c unix_socket_directories={root}"
-            # Test speed, not durability: a crashed test cluster is thrown away anyway. The fault
-            # tests kill the caixa server, never Postgres, so fsync off changes nothing they check.
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200 -c shared_buffers=256MB"
         )
+        if not durable:
+            # Test speed, not durability: a crashed test cluster is thrown away anyway. The fault
+            # tests kill the caixa server, never Postgres, so fsync off changes nothing they check.
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         cluster._run(
             _pg_binary("pg_ctl"),
             "-D", str(cluster.data_dir),
@@ -144,9 +149,9 @@ class PostgresCluster:
 
 
 @contextlib.contextmanager
-def running_cluster() -> Iterator[PostgresCluster]:
+def running_cluster(*, durable: bool = False) -> Iterator[PostgresCluster]:
     """A cluster for the duration of a ``with`` block (benchmarks use this)."""
-    cluster = PostgresCluster.start()
+    cluster = PostgresCluster.start(durable=durable)
     try:
         yield cluster
     finally:
