@@ -17,13 +17,21 @@ a time in the order they were written, so replies typed offline arrive in order.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sync import faults
 from sync.domain.ids import uuid7
-from sync.domain.models import DeliveryStatus, Direction, Message, MessageType, OutgoingMessage
+from sync.domain.models import (
+    DeliveryStatus,
+    Direction,
+    Message,
+    MessageType,
+    OutgoingMessage,
+    TemplateRef,
+)
 from sync.store.bulk import preview_of
 from sync.store.changes import ChangeSet
 from sync.store.search import index_message, unindex_message
@@ -95,6 +103,80 @@ def enqueue_text(
     """Write an outgoing text message and its outbox entry in one transaction."""
     if not text.strip():
         raise OutboxError("an empty message cannot be sent")
+    return _enqueue(
+        cache,
+        conversation_id,
+        MessageType.TEXT,
+        text,
+        reply_to=reply_to,
+        now_ms=now_ms,
+        client_id=client_id,
+    )
+
+
+def enqueue_template(
+    cache: LocalCache,
+    conversation_id: int,
+    template: TemplateRef,
+    preview: str,
+    *,
+    now_ms: int | None = None,
+    client_id: str | None = None,
+) -> tuple[Message, ChangeSet]:
+    """Write an outgoing template message (what Meta allows once the 24-hour window closed).
+
+    ``preview`` is the text the customer will read (the template with its parameters filled):
+    the bubble, the conversation list and search show it. The template itself is kept in the
+    message's ``media`` JSON (``{"template": {...}}``) for the dispatcher.
+    """
+    if not template.name or not template.language:
+        raise OutboxError("a template needs its name and language")
+    spec = {
+        "template": {
+            "name": template.name,
+            "language": template.language,
+            "body_parameters": list(template.body_parameters),
+            "header_parameters": list(template.header_parameters),
+        }
+    }
+    return _enqueue(
+        cache,
+        conversation_id,
+        MessageType.TEMPLATE,
+        preview,
+        media=json.dumps(spec, ensure_ascii=False),
+        now_ms=now_ms,
+        client_id=client_id,
+    )
+
+
+def template_of(media: str | None) -> TemplateRef | None:
+    """The template a queued template message carries (``enqueue_template``), if any."""
+    if not media:
+        return None
+    try:
+        spec = json.loads(media).get("template")
+        return TemplateRef(
+            name=str(spec["name"]),
+            language=str(spec["language"]),
+            body_parameters=tuple(str(p) for p in spec.get("body_parameters", ())),
+            header_parameters=tuple(str(p) for p in spec.get("header_parameters", ())),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _enqueue(
+    cache: LocalCache,
+    conversation_id: int,
+    type_: MessageType,
+    text: str,
+    *,
+    reply_to: str | None = None,
+    media: str | None = None,
+    now_ms: int | None = None,
+    client_id: str | None = None,
+) -> tuple[Message, ChangeSet]:
     ts = _now_ms() if now_ms is None else now_ms
     message_id = client_id or uuid7(ts)
     cursor = cache.raw_cursor()
@@ -109,16 +191,17 @@ def enqueue_text(
             (account_id,) = row
             cursor.execute(
                 "INSERT INTO messages (id, account_id, conversation_id, direction, ts, type, body,"
-                " reply_to, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " reply_to, media, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     message_id,
                     account_id,
                     conversation_id,
                     Direction.OUT.value,
                     ts,
-                    MessageType.TEXT.value,
+                    type_.value,
                     text,
                     reply_to,
+                    media,
                     DeliveryStatus.QUEUED.value,
                 ),
             )
@@ -134,7 +217,7 @@ def enqueue_text(
                 "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
                 " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
                 " unread_count = 0 WHERE id = ?",
-                (ts, preview_of(MessageType.TEXT, text), seq, conversation_id),
+                (ts, preview_of(type_, text), seq, conversation_id),
             )
             faults.point("outbox.enqueue.before_commit")
             cursor.execute("COMMIT")
@@ -151,7 +234,7 @@ def enqueue_text(
         provider_message_id=None,
         direction=Direction.OUT,
         timestamp_ms=ts,
-        type=MessageType.TEXT,
+        type=type_,
         text=text,
         sender_name="",
         reply_to=reply_to,
@@ -230,11 +313,11 @@ def claim_next(
             message_id, attempts = row
             detail = cursor.execute(
                 "SELECT m.account_id, m.conversation_id, c.customer_phone, c.chat_key, m.type,"
-                " m.body, m.reply_to FROM messages m JOIN conversations c"
+                " m.body, m.reply_to, m.media FROM messages m JOIN conversations c"
                 " ON c.id = m.conversation_id WHERE m.id = ?",
                 (message_id,),
             ).fetchone()
-            account_id, conversation_id, phone, chat_key, type_, body, reply_to = detail
+            account_id, conversation_id, phone, chat_key, type_, body, reply_to, media = detail
             cursor.execute(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE message_id = ?",
                 (message_id,),
@@ -255,6 +338,7 @@ def claim_next(
             type=MessageType(type_),
             text=body,
             reply_to=reply_to,
+            template=template_of(media) if type_ == MessageType.TEMPLATE.value else None,
         ),
         attempts + 1,
         conversation_id,

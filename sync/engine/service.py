@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from sync import faults
 from sync.domain.events import ProviderEvent
-from sync.domain.models import Message
+from sync.domain.models import Message, TemplateRef
 from sync.engine import outbox
 from sync.engine.ingest import IngestResult, apply_events
 from sync.providers.base import (
@@ -107,6 +107,17 @@ class Engine:
         """Queue a reply; it is safe on disk when this returns, and goes out when it can."""
         message, changes = await self._db.run(
             outbox.enqueue_text, conversation_id, text, reply_to=reply_to
+        )
+        self._db.publish(changes)
+        self._wake.set()
+        return message
+
+    async def send_template(
+        self, conversation_id: int, template: TemplateRef, preview: str
+    ) -> Message:
+        """Queue an approved template (the only thing Meta sends once the 24-hour window closed)."""
+        message, changes = await self._db.run(
+            outbox.enqueue_template, conversation_id, template, preview
         )
         self._db.publish(changes)
         self._wake.set()

@@ -615,6 +615,41 @@ class MetaCloudAdapter:
             state=ConnectionState.CONNECTED,
         )
 
+    async def list_templates(self, *, max_pages: int = 20) -> list[TemplateInfo]:
+        """The number's approved message templates, for the composer once the window closed.
+
+        [OAS] ``GET /{Version}/{WABA-ID}/message_templates`` answers ``{"data": [{"name",
+        "language", "status", "category", "components": [{"type": "HEADER", "format": "TEXT",
+        "text"}, {"type": "BODY", "text"}, ...]}], "paging": {"next"}}``; pages are followed
+        (at most ``max_pages``). Only ``APPROVED`` templates can be sent (131047/132001 else).
+        """
+        url: str | None = f"{self._root}/{self._account.waba_id}/message_templates"
+        params: Mapping[str, str] | None = {
+            "fields": "name,language,status,category,components",
+            "limit": "100",
+        }
+        found: list[TemplateInfo] = []
+        for _ in range(max_pages):
+            if url is None:
+                break
+            response = await self._get(url, params=params)
+            if response.status_code >= 400:
+                raise classify_error(_graph_error(response), response)
+            data = _json_object(response)
+            if data is None:
+                raise DeliveryUnknown("unexpected answer to the template list")
+            items = data.get("data")
+            for item in items if isinstance(items, list) else ():
+                template = _template_info(item)
+                if template is not None:
+                    found.append(template)
+            paging = data.get("paging")
+            following = paging.get("next") if isinstance(paging, dict) else None
+            # The next page's URL carries its own query (cursor, fields): no params of ours.
+            url = following if isinstance(following, str) and following.startswith("http") else None
+            params = None
+        return sorted(found, key=lambda t: (t.name, t.language))
+
     # -- sending --------------------------------------------------------------------------------
 
     async def send(self, message: OutgoingMessage) -> SendResult:
@@ -1012,6 +1047,79 @@ def _template_param_text(value: object, what: str, limit: int) -> str:
     if "\n" in text or "\t" in text or "     " in text:
         raise InvalidMessage(f"the {what} may not hold new lines, tabs or 5 spaces in a row")
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateInfo:
+    """An approved template as the composer offers it: its texts and how many parameters."""
+
+    name: str
+    language: str
+    category: str
+    header_text: str
+    body_text: str
+    footer_text: str
+
+    @property
+    def header_parameters(self) -> int:
+        """How many ``{{n}}`` the header text holds."""
+        return _placeholder_count(self.header_text)
+
+    @property
+    def body_parameters(self) -> int:
+        """How many ``{{n}}`` the body holds."""
+        return _placeholder_count(self.body_text)
+
+    def render(self, header: Sequence[str] = (), body: Sequence[str] = ()) -> str:
+        """The text the customer will read, parameters filled in (for the bubble and search)."""
+        parts = [
+            _fill(self.header_text, header),
+            _fill(self.body_text, body),
+            self.footer_text,
+        ]
+        return "\n".join(p for p in parts if p)
+
+
+_PLACEHOLDER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+def _placeholder_count(text: str) -> int:
+    return max((int(n) for n in _PLACEHOLDER.findall(text)), default=0)
+
+
+def _fill(text: str, values: Sequence[str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        index = int(match.group(1)) - 1
+        return values[index] if 0 <= index < len(values) else match.group(0)
+
+    return _PLACEHOLDER.sub(one, text)
+
+
+def _template_info(item: Any) -> TemplateInfo | None:
+    """One entry of the template list, or None when it cannot be sent (not approved, odd)."""
+    if not isinstance(item, dict) or _clean(item.get("status")).upper() != "APPROVED":
+        return None
+    name, language = _clean(item.get("name")), _clean(item.get("language"))
+    if not _TEMPLATE_NAME.fullmatch(name) or not _LANGUAGE.fullmatch(language):
+        return None
+    texts = {"HEADER": "", "BODY": "", "FOOTER": ""}
+    components = item.get("components")
+    for component in components if isinstance(components, list) else ():
+        if not isinstance(component, dict):
+            continue
+        kind = _clean(component.get("type")).upper()
+        if kind == "HEADER" and _clean(component.get("format") or "TEXT").upper() != "TEXT":
+            return None  # a media header needs its media at send time: not offered (yet)
+        if kind in texts:
+            texts[kind] = _clean(component.get("text"))
+    return TemplateInfo(
+        name=name,
+        language=language,
+        category=_clean(item.get("category")),
+        header_text=texts["HEADER"],
+        body_text=texts["BODY"],
+        footer_text=texts["FOOTER"],
+    )
 
 
 def _template_object(template: TemplateRef) -> dict[str, Any]:

@@ -246,6 +246,11 @@ class FakeMeta:
                 Route("/whatsapp_business/attachments/", self._download, methods=["GET"]),
                 Route("/{version}/{node}/messages", self._messages, methods=["POST"]),
                 Route("/{version}/{node}/media", self._upload, methods=["POST"]),
+                Route(
+                    "/{version}/{node}/message_templates",
+                    self._message_templates,
+                    methods=["GET"],
+                ),
                 Route("/{version}/{node}", self._node, methods=["GET"]),
             ]
         )
@@ -430,6 +435,76 @@ class FakeMeta:
             error_type="GraphMethodException",
         )
         return JSONResponse(body, status_code=400)
+
+    def template_rows(self) -> list[dict[str, Any]]:
+        """The WABA's templates as ``GET /{waba}/message_templates`` lists them: the approved
+        ones of ``templates`` (texts made from their parameter counts), plus a rejected one and
+        one with an image header, which a composer must not offer."""
+        rows: list[dict[str, Any]] = []
+        for name, (header, body) in sorted(self.templates.items()):
+            components: list[dict[str, Any]] = []
+            if header:
+                components.append({"type": "HEADER", "format": "TEXT", "text": "Pedido {{1}}"})
+            placeholders = " ".join(f"{{{{{i}}}}}" for i in range(1, body + 1))
+            components.append({"type": "BODY", "text": f"Olá! Atualização: {placeholders}".strip()})
+            components.append({"type": "FOOTER", "text": "Loja Teste"})
+            rows.append(
+                {
+                    "name": name,
+                    "language": "pt_BR",
+                    "status": "APPROVED",
+                    "category": "UTILITY",
+                    "components": components,
+                    "id": str(abs(hash(name)) % 10**15),
+                }
+            )
+        rows.append(
+            {
+                "name": "old_promo",
+                "language": "pt_BR",
+                "status": "REJECTED",
+                "category": "MARKETING",
+                "components": [{"type": "BODY", "text": "Promoção!"}],
+                "id": "1",
+            }
+        )
+        rows.append(
+            {
+                "name": "photo_offer",
+                "language": "pt_BR",
+                "status": "APPROVED",
+                "category": "MARKETING",
+                "components": [
+                    {"type": "HEADER", "format": "IMAGE"},
+                    {"type": "BODY", "text": "Veja a oferta"},
+                ],
+                "id": "2",
+            }
+        )
+        return rows
+
+    async def _message_templates(self, request: Request) -> Response:
+        # [OAS] GET /{Version}/{WABA-ID}/message_templates: {"data": [...], "paging": {"cursors":
+        # {"before", "after"}, "next"}}; ``limit`` per page, ``after`` the cursor.
+        with self._lock:
+            self.requests.append(("GET", request.url.path))
+        if (denied := self._check_token(request)) is not None:
+            return denied
+        if request.path_params["node"] != self.waba_id:
+            return self._unknown_node(request.path_params["node"])
+        rows = self.template_rows()
+        try:
+            limit = max(1, int(request.query_params.get("limit", "25")))
+            start = int(request.query_params.get("after", "0") or 0)
+        except ValueError:
+            return JSONResponse(graph_error(100, message="(#100) Invalid parameter"), 400)
+        page = rows[start : start + limit]
+        body: dict[str, Any] = {"data": page, "paging": {"cursors": {"before": str(start)}}}
+        if start + limit < len(rows):
+            body["paging"]["cursors"]["after"] = str(start + limit)
+            query = f"limit={limit}&after={start + limit}"
+            body["paging"]["next"] = f"{str(request.url).split('?')[0]}?{query}"
+        return JSONResponse(body)
 
     async def _node(self, request: Request) -> Response:
         node = request.path_params["node"]
