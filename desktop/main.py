@@ -6,20 +6,30 @@ fast and run on machines without a display; only the desktop app imports ``deskt
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``caixa`` with ``argv`` (default: the process arguments)."""
-    from sync.cli import parse, run_command
+    # Start-up creates a few hundred thousand objects that live as long as the process (modules,
+    # Qt's types and their enums) and no garbage worth collecting; the cyclic GC would walk them
+    # dozens of times before the window shows. The app hands collection to its GUI-thread
+    # collector (desktop.gc_guard); a headless command gets it back at once.
+    gc.disable()
+    try:
+        from sync.cli import parse, run_command
 
-    args = parse(argv)
-    if args.command is not None:
-        return run_command(args)
-    from desktop.app import run_app
+        args = parse(argv)
+        if args.command is not None:
+            gc.enable()
+            return run_command(args)
+        from desktop.app import run_app
 
-    return run_app(args)
+        return run_app(args)
+    finally:
+        gc.enable()
 
 
 if __name__ == "__main__":

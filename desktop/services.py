@@ -14,9 +14,17 @@ from sync.engine.service import Engine
 from sync.store.database import Database
 
 if TYPE_CHECKING:
+    import asyncio
+
+    import httpx
+
+    from sync.client.team import TeamClient
+    from sync.domain.models import Message
     from sync.engine.demo_workspace import DemoShape
     from sync.engine.workspace import Workspace
+    from sync.providers.accounts import Secret
     from sync.providers.demo import DemoTiming
+    from sync.secrets import TeamTokenStore
     from sync.store.cache_key import CacheKey
 
 
@@ -31,6 +39,12 @@ class Services:
     key_file: Path | None = None  # where account secrets may go when there is no keyring
     # The real numbers (solo mode): adapters, the webhook receiver. None on the demo workspace.
     workspace: Workspace | None = None
+    # Team mode: the server's address; the client syncing this cache with it (once logged in).
+    team_mode: bool = False
+    team_url: str = ""
+    team: TeamClient | None = None
+    _team_http: httpx.AsyncClient | None = None
+    _team_task: asyncio.Task[None] | None = None
 
     # Settings kept in the cache's meta table (so they travel with the workspace).
     LISTEN_KEY = "receiver.listen"
@@ -43,6 +57,21 @@ class Services:
         """The services, not yet opened: cheap, so the window can be built before any I/O."""
         db = Database(cache_path, key)
         return cls(db, Engine(db, {}), demo, key_file=key_file)
+
+    @classmethod
+    def create_team(
+        cls, cache_path: Path, key: CacheKey, *, server_url: str, key_file: Path | None = None
+    ) -> Services:
+        """Services over a team cache: no numbers of their own, everything through the server."""
+        services = cls.create(cache_path, key, demo=False, key_file=key_file)
+        services.team_mode = True
+        services.team_url = server_url  # "" until read from the cache (``team_flow``)
+        return services
+
+    @property
+    def is_team(self) -> bool:
+        """Whether this workspace is a team's (the server sends; this desktop syncs)."""
+        return self.team_mode
 
     @classmethod
     async def open(
@@ -75,6 +104,9 @@ class Services:
         # The demo's content (a large corpus) loads here, after the first paint.
         from sync.engine.demo_workspace import demo_adapters, seed_demo_workspace
 
+        if self.is_team:
+            await self.db.open()
+            return
         try:
             await self.db.open()
             if self.demo:
@@ -126,8 +158,85 @@ class Services:
         host, port = parse_listen(listen)
         return await self.workspace.start_receiver(host, port)
 
+    def team_client(self, token: Secret | None = None) -> TeamClient:
+        """The team client (made on first use), over an HTTP client of its own."""
+        if self.team is None:
+            import httpx
+
+            from sync.client.team import TeamClient
+
+            self._team_http = httpx.AsyncClient(
+                base_url=self.team_url, timeout=httpx.Timeout(30.0, connect=10.0)
+            )
+            self.team = TeamClient(self._team_http, self.db, token=token)
+        return self.team
+
+    def team_tokens(self) -> TeamTokenStore:
+        """Where this team cache's login token is kept (``sync/secrets.py``, section 3)."""
+        from sync.secrets import TeamTokenStore
+
+        return TeamTokenStore(self.db.path, key_file=self.key_file)
+
+    async def team_user_name(self) -> str:
+        """The user this desktop logged in as ("" before any login)."""
+        from sync.store import queries
+
+        return await self.db.run(queries.get_meta, "team.username") or ""
+
+    async def relogin(self, username: str, password: str) -> None:
+        """Log in again after the server ended the session; sync resumes at once."""
+        assert self.team is not None
+        token = await self.team.login(username, password)
+        await self.db.run(self.team_tokens().save, token)
+        if self._team_task is not None and self._team_task.done():
+            self._team_task = None
+            await self.start()
+        self.team.wake()
+
+    async def send_text(self, conversation_id: int, text: str) -> Message:
+        """Queue a reply: to the team server in team mode, to this desktop's outbox otherwise."""
+        if self.team is not None:
+            return await self.team.send_text(conversation_id, text)
+        return await self.engine.send_text(conversation_id, text)
+
+    async def send_again(self, message_id: str) -> Message:
+        """A new copy of a failed (or possibly unsent) message, by the agent's choice."""
+        if self.team is not None:
+            from sync.domain.models import DeliveryStatus, Direction
+            from sync.engine.outbox import OutboxError
+            from sync.store import queries
+
+            found = await self.db.run(queries.messages_by_id, [message_id])
+            if not found:
+                raise OutboxError("that message no longer exists")
+            original = found[0]
+            # The same rule as solo mode (outbox.send_again): the agent resends, never the app.
+            if original.direction is not Direction.OUT or original.status not in (
+                DeliveryStatus.UNKNOWN,
+                DeliveryStatus.FAILED,
+            ):
+                raise OutboxError(
+                    "only a message that failed or may not have been sent can be resent"
+                )
+            return await self.team.send_text(original.conversation_id, original.body)
+        return await self.engine.send_again(message_id)
+
+    async def mark_read(self, conversation_id: int) -> None:
+        """The agent opened a conversation: read here at once, and for the team once pushed."""
+        if self.team is not None:
+            await self.team.mark_read(conversation_id)
+        else:
+            await self.engine.mark_read(conversation_id)
+
     async def start(self) -> None:
         """Connect the numbers and start sending."""
+        if self.team is not None:
+            import asyncio
+
+            self._team_task = asyncio.get_running_loop().create_task(
+                self.team.run(), name="caixa-team"
+            )
+            return
         await self.engine.start()
         if self.workspace is not None:
             self.workspace.start_watchdog()
@@ -139,6 +248,19 @@ class Services:
 
     async def aclose(self) -> None:
         """Stop the receiver and the engine, then close the cache."""
+        if self._team_task is not None:
+            import asyncio
+            import contextlib
+
+            self._team_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._team_task
+            self._team_task = None
+        if self.team is not None:
+            await self.team.aclose()
+        if self._team_http is not None:
+            await self._team_http.aclose()
+            self._team_http = None
         if self.workspace is not None:
             await self.workspace.stop_receiver()
         await self.engine.aclose()

@@ -51,6 +51,18 @@ Reading prefers the cache when it holds a row for the account (where it was writ
 keyring; an update goes where the secrets already are. Deleting a number deletes both. An id
 SQLite reuses for a new number starts with no in-cache secrets (``add_provider_account``).
 
+3. The team login token
+=======================
+
+When the desktop has joined a team, the token ``caixa-server`` returned at login (the password
+itself is never kept). Same two places, same rule:
+
+- the OS keyring: service ``caixa``, user name ``team-token:<absolute path of the team cache>``,
+  password the token;
+- with no usable keyring and a key file named: the team cache's ``meta`` row ``team-token``.
+
+Logging out or a refused token deletes it from both.
+
 Secrets are ``sync.providers.accounts.Secret`` objects everywhere in memory: never in a
 ``repr``, a log line or an exception message (every error below names the entry, never a value).
 """
@@ -325,3 +337,78 @@ class AccountSecrets:
         """Forget the secrets of ``account_id`` everywhere."""
         self.in_cache.delete(cache, account_id)
         self.keyring.delete(cache, account_id)
+
+
+TEAM_TOKEN_USERNAME_PREFIX: Final = "team-token:"
+TEAM_TOKEN_META_KEY: Final = "team-token"
+
+
+class TeamTokenStore:
+    """The team login token of one team cache (section 3 of the module docstring)."""
+
+    def __init__(
+        self,
+        cache_path: Path,
+        *,
+        key_file: Path | None = None,
+        keyring_backend: KeyringBackend | None = None,
+    ) -> None:
+        self._keyring = KeyringAccountSecrets(cache_path, keyring_backend)
+        self._username = f"{TEAM_TOKEN_USERNAME_PREFIX}{_absolute(cache_path)}"
+        self._key_file = key_file
+
+    def __repr__(self) -> str:
+        return f"TeamTokenStore({self._username!r})"
+
+    def save(self, cache: LocalCache, token: Secret) -> None:
+        """Keep ``token`` (keyring first); ``NoSecretStore`` when nowhere is safe."""
+        import keyring.errors
+
+        if self._keyring.available():
+            backend = self._keyring._usable_backend()
+            try:
+                backend.set_password(KEYRING_SERVICE, self._username, token.reveal())
+            except keyring.errors.KeyringError as exc:
+                raise KeyringAccountSecrets._failed("write to", exc) from None
+            cache.conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (TEAM_TOKEN_META_KEY,))
+            return
+        if self._key_file is None:
+            raise NoSecretStore(
+                "This computer has no system keyring to keep the team login in. Run Caixa with "
+                "--key-file PATH (or CAIXA_KEY_FILE) to keep it inside the encrypted cache."
+            )
+        cache.conn.exec_driver_sql(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+            (TEAM_TOKEN_META_KEY, token.reveal()),
+        )
+
+    def load(self, cache: LocalCache) -> Secret | None:
+        """The saved token, or None (never logged in, logged out, or the keyring forgot it)."""
+        import keyring.errors
+
+        row = cache.conn.exec_driver_sql(
+            "SELECT value FROM meta WHERE key = ?", (TEAM_TOKEN_META_KEY,)
+        ).first()
+        if row is not None:
+            return Secret(str(row[0]))
+        if not self._keyring.available():
+            return None
+        try:
+            value = self._keyring._usable_backend().get_password(KEYRING_SERVICE, self._username)
+        except keyring.errors.KeyringError as exc:
+            raise KeyringAccountSecrets._failed("read from", exc) from None
+        return Secret(value) if value else None
+
+    def delete(self, cache: LocalCache) -> None:
+        """Forget the token everywhere (missing entries are fine)."""
+        import keyring.errors
+
+        cache.conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (TEAM_TOKEN_META_KEY,))
+        if not self._keyring.available():
+            return
+        try:
+            self._keyring._usable_backend().delete_password(KEYRING_SERVICE, self._username)
+        except keyring.errors.PasswordDeleteError:
+            pass
+        except keyring.errors.KeyringError as exc:
+            raise KeyringAccountSecrets._failed("delete from", exc) from None

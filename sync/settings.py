@@ -5,7 +5,8 @@ Precedence for every path: command-line flag, then environment variable, then th
 - ``--data-dir`` / ``CAIXA_DATA_DIR``: the folder holding the local cache (default: the
   platform's user data folder, e.g. ``~/.local/share/Caixa`` or ``%LOCALAPPDATA%\\Caixa``).
   The real workspace's cache is ``<data dir>/caixa-cache.db``; the demo's is
-  ``<data dir>/demo/caixa-cache.db``.
+  ``<data dir>/demo/caixa-cache.db``; a team's (after "Join a team") is
+  ``<data dir>/team/caixa-cache.db``.
 - ``--key-file`` / ``CAIXA_KEY_FILE``: keep the cache key in this file instead of the OS keyring
   (headless machines, scripts). See ``sync.store.cache_key`` for the keyring entry and formats.
 """
@@ -41,6 +42,14 @@ class Paths:
     def cache_path(self, *, demo: bool) -> Path:
         """The cache file of the demo or the real workspace."""
         return (self.data_dir / "demo" if demo else self.data_dir) / CACHE_FILE_NAME
+
+    def team_cache_path(self) -> Path:
+        """The cache file of the team workspace (a copy of the team server's conversations).
+
+        Kept apart from the solo workspace's: joining a team never mixes a shop's own numbers
+        with the team's, and leaving the team removes only this folder.
+        """
+        return self.data_dir / "team" / CACHE_FILE_NAME
 
 
 def resolve_paths(

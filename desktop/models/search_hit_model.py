@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
 from desktop.compat import override
 from desktop.models.formatting import full_time, list_time
-from sync.store.search import SearchHit
+
+if TYPE_CHECKING:
+    from sync.store.search import SearchHit  # the search itself runs later, on the DB thread
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the list's invisible parent, as an argument default

@@ -1,4 +1,4 @@
-"""The first-run screen: try the demo, add a number, join a team (later)."""
+"""The first-run screen: try the demo, add a number, or join a team."""
 
 from __future__ import annotations
 
@@ -15,14 +15,16 @@ class FirstRunChoice(enum.Enum):
 
     DEMO = "demo"
     ADD_NUMBER = "add_number"
+    JOIN_TEAM = "join_team"
     QUIT = "quit"
 
 
 class FirstRunView(QWidget):
-    """Three plain choices. The one not built yet says so instead of pretending."""
+    """Three plain choices."""
 
     demo_chosen = Signal()
     add_number_chosen = Signal()
+    join_team_chosen = Signal()
     closed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -70,13 +72,13 @@ class FirstRunView(QWidget):
         )
 
         self.join_team_button = QPushButton(self.tr("&Join a team"))
-        self.join_team_button.setEnabled(False)
+        self.join_team_button.clicked.connect(self.join_team_chosen)
         layout.addWidget(self.join_team_button)
         layout.addWidget(
             self._note(
                 self.tr(
-                    "Not available yet: sharing conversations with a team through a Caixa server "
-                    "comes in a later version."
+                    "Share the numbers' conversations with your colleagues through your team's "
+                    "Caixa server: you need its address, a user and a password."
                 )
             )
         )
@@ -106,6 +108,7 @@ async def run_first_run(view: FirstRunView | None = None) -> FirstRunChoice:
 
     view.demo_chosen.connect(lambda: choose(FirstRunChoice.DEMO))
     view.add_number_chosen.connect(lambda: choose(FirstRunChoice.ADD_NUMBER))
+    view.join_team_chosen.connect(lambda: choose(FirstRunChoice.JOIN_TEAM))
     view.closed.connect(lambda: choose(FirstRunChoice.QUIT))
     view.show()
     try:

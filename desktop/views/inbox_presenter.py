@@ -22,6 +22,8 @@ from sync.store import queries
 from sync.store.changes import ChangeSet
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from desktop.services import Services
     from sync.store.first_screen import FirstScreen
     from sync.store.local_cache import LocalCache  # on the DB thread, off the start-up path
@@ -294,14 +296,51 @@ class InboxPresenter(QObject):
             return None
         if self.messages.has_newer:  # the chat shows the past: jump to the present first
             await self.open_conversation(conversation.id)
+        from sync.client.push import CommandError
         from sync.engine import outbox
 
         try:
-            message = await self._services.engine.send_text(conversation.id, text)
-        except outbox.OutboxError as exc:
+            message = await self._services.send_text(conversation.id, text)
+        except (outbox.OutboxError, CommandError) as exc:
             self.send_failed.emit(text, str(exc))
             return None
         self.messages.merge([message])  # at once, not after the change set's round trip
+        self.message_queued.emit(message)
+        return message
+
+    def can_send_templates(self) -> bool:
+        """Whether the open chat's number can send an approved template from here (Meta, solo)."""
+        conversation = self._current
+        if conversation is None or self._services is None or self._services.is_team:
+            return False
+        adapter = self._services.engine.adapter(conversation.account_id)
+        return hasattr(adapter, "list_templates")
+
+    async def list_templates(self) -> list[Any]:
+        """The approved templates of the open chat's number (asked of the provider)."""
+        conversation = self._current
+        if conversation is None:
+            return []
+        adapter = self._services.engine.adapter(conversation.account_id)
+        lister = getattr(adapter, "list_templates", None)
+        if lister is None:
+            return []
+        return list(await lister())
+
+    async def send_template(
+        self, template: Any, header: Sequence[str], body: Sequence[str]
+    ) -> Message | None:
+        """Queue ``template`` (a ``TemplateInfo``) with its parameters in the open chat."""
+        from sync.domain.models import TemplateRef
+
+        conversation = self._current
+        if conversation is None:
+            return None
+        ref = TemplateRef(template.name, template.language, tuple(body), tuple(header))
+        message = await self._services.engine.send_template(
+            conversation.id, ref, template.render(header, body)
+        )
+        self.messages.merge([message])
         self.message_queued.emit(message)
         return message
 
@@ -310,7 +349,7 @@ class InboxPresenter(QObject):
         from sync.engine import outbox
 
         try:
-            message = await self._services.engine.send_again(message_id)
+            message = await self._services.send_again(message_id)
         except outbox.OutboxError as exc:
             self.send_failed.emit("", str(exc))
             return None
@@ -378,7 +417,7 @@ class InboxPresenter(QObject):
 
     async def _mark_read(self, conversation: Conversation | None) -> None:
         if conversation is not None and conversation.unread_count > 0:
-            await self._services.engine.mark_read(conversation.id)
+            await self._services.mark_read(conversation.id)
 
     async def _refresh_rail(self) -> None:
         accounts, unread = await self._db.run(_rail)

@@ -11,7 +11,6 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
-    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     QPoint,
@@ -20,7 +19,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QCloseEvent, QKeySequence, QPainter, QPalette, QPixmap, QShortcut
+from PySide6.QtGui import QGuiApplication, QKeySequence, QPainter, QPalette, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -47,6 +46,8 @@ from desktop.widgets.conversation_delegate import ConversationDelegate
 from sync.domain.models import Conversation, DeliveryStatus, Direction, Message
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QCloseEvent
+
     from desktop.views.search_dialog import SearchDialog
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -130,6 +131,18 @@ class MainWindow(QMainWindow):
         if not defer_chat:
             self.finish_building()
 
+    def set_banner(self, banner: QWidget) -> None:
+        """Show ``banner`` (the team's offline / session line) above the whole inbox."""
+        holder = QWidget(self)
+        layout = QVBoxLayout(holder)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        self.takeCentralWidget()
+        layout.addWidget(banner)
+        layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(holder)
+        self.banner = banner
+
     def finish_building(self) -> None:
         """Build the chat page if ``defer_chat`` left it out (idempotent)."""
         if self._chat_built:
@@ -139,6 +152,13 @@ class MainWindow(QMainWindow):
         self.setTabOrder(self.conversation_view, self.chat_view)
         self.setTabOrder(self.chat_view, self.composer)
         self.setTabOrder(self.composer, self.send_button)
+        # Whether the window is in front, followed from here on rather than in changeEvent: that
+        # override would have PySide wrap each change event of the start-up in Python (building
+        # QEvent's Python type alone costs ~3 ms before the first paint).
+        app = QGuiApplication.instance()
+        assert isinstance(app, QGuiApplication)
+        app.focusWindowChanged.connect(self._on_app_focus_window_changed)
+        self._on_app_focus_window_changed()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -317,6 +337,11 @@ class MainWindow(QMainWindow):
         self.send_button.setEnabled(False)
         self.send_button.clicked.connect(self._on_send_button_clicked)
         row.addWidget(self.send_button, 0, Qt.AlignmentFlag.AlignBottom)
+        # Once Meta's 24-hour window closed, an approved template is the only way to write.
+        self.template_button = QPushButton(self.tr("Send a &template…"), bar)
+        self.template_button.hide()
+        self.template_button.clicked.connect(self._on_template_button_clicked)
+        row.addWidget(self.template_button, 0, Qt.AlignmentFlag.AlignBottom)
         bar_layout.addLayout(row)
         layout.addWidget(bar)
         self._chat_page = chat
@@ -412,11 +437,8 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
         self.closed.emit()
 
-    @override
-    def changeEvent(self, event: QEvent) -> None:
-        if event.type() == QEvent.Type.ActivationChange:
-            self.presenter.attentive = self.isActiveWindow()
-        super().changeEvent(event)
+    def _on_app_focus_window_changed(self, *_: object) -> None:
+        self.presenter.attentive = self.isActiveWindow()
 
     # -- rail --------------------------------------------------------------------------------
 
@@ -502,6 +524,7 @@ class MainWindow(QMainWindow):
     def _on_presenter_reply_window_changed(self, window: object) -> None:
         """Meta's 24-hour rule in the composer: when it closes, and a closed window explained."""
         self._window_closed = False
+        self.template_button.hide()
         if window is None:
             self.window_note.hide()
         elif getattr(window, "is_open", False):
@@ -519,6 +542,7 @@ class MainWindow(QMainWindow):
             )
         else:
             self._window_closed = True
+            self.template_button.setVisible(self.presenter.can_send_templates())
             self.window_note.setText(
                 self.tr(
                     "The customer last wrote more than 24 hours ago: WhatsApp lets a business "
@@ -632,6 +656,17 @@ class MainWindow(QMainWindow):
 
     def _on_composer_text_changed(self) -> None:
         self._update_send_button()
+
+    def _on_template_button_clicked(self) -> None:
+        bridge.spawn(self.send_template())
+
+    async def send_template(self) -> object:
+        """Pick an approved template, fill it, send it (the window-closed path)."""
+        from desktop.views.template_dialog import choose_and_send
+
+        return await choose_and_send(
+            self.presenter.list_templates, self.presenter.send_template, self
+        )
 
     def _update_send_button(self) -> None:
         has_text = bool(self.composer.toPlainText().strip())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.compat import override
 from desktop.models.account_list_model import AccountListModel, RailEntry, account_label
@@ -29,16 +29,16 @@ class AccountDelegate(QStyledItemDelegate):
         if not isinstance(entry, RailEntry):
             return
         rect: QRect = option.rect
-        state = option.state
+        state = painting.item_state(option, index)
         font = QFont(option.font)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         card = QRectF(rect.adjusted(6, 2, -6, -2))
-        if state & QStyle.StateFlag.State_Selected:
+        if state.selected:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(painting.SELECTION.darker(104))
             painter.drawRoundedRect(card, 8, 8)
-        elif state & QStyle.StateFlag.State_MouseOver:
+        elif state.hovered:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(painting.SELECTION)
             painter.drawRoundedRect(card, 8, 8)
@@ -90,7 +90,7 @@ class AccountDelegate(QStyledItemDelegate):
                 int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                 small_metrics.elidedText(subtitle, Qt.TextElideMode.ElideRight, width),
             )
-        if state & QStyle.StateFlag.State_HasFocus and state & QStyle.StateFlag.State_Selected:
+        if state.focused and state.selected:
             ring = QColor(painting.ACCENT)
             ring.setAlpha(140)
             painter.setPen(ring)

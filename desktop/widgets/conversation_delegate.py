@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QPainter
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.compat import override
 from desktop.models.conversation_list_model import ConversationListModel
@@ -36,12 +36,12 @@ class ConversationDelegate(QStyledItemDelegate):
         if not isinstance(conversation, Conversation):
             return
         rect = QRect(option.rect)
-        state = option.state
+        state = painting.item_state(option, index)
         font = QFont(option.font)
         painter.save()
-        if state & QStyle.StateFlag.State_Selected:
+        if state.selected:
             painter.fillRect(rect, painting.SELECTION)
-        elif state & QStyle.StateFlag.State_MouseOver:
+        elif state.hovered:
             painter.fillRect(rect, painting.HOVER)
 
         name = conversation.customer_name or conversation.customer_phone
@@ -121,9 +121,9 @@ class ConversationDelegate(QStyledItemDelegate):
             metrics.elidedText(preview, Qt.TextElideMode.ElideRight, max(0, preview_right - x)),
         )
 
-        if not state & QStyle.StateFlag.State_Selected:
+        if not state.selected:
             painter.setPen(painting.DIVIDER)
             painter.drawLine(left, rect.bottom(), rect.right(), rect.bottom())
-        if state & QStyle.StateFlag.State_HasFocus and state & QStyle.StateFlag.State_Selected:
+        if state.focused and state.selected:
             painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), painting.ACCENT)
         painter.restore()

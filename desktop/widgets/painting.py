@@ -6,8 +6,11 @@ device pixel ratio, and a colour change is one constant here.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from typing import NamedTuple
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QAbstractItemView, QStyleOptionViewItem
 
 from sync.domain.models import ConnectionState, DeliveryStatus
 
@@ -45,6 +48,43 @@ _AVATAR_COLOURS = [
 ]
 
 TICK_WIDTH = 18  # room reserved after the time for any status mark
+
+
+class ItemState(NamedTuple):
+    """The flags of ``QStyleOptionViewItem.state`` that the delegates paint."""
+
+    selected: bool
+    hovered: bool
+    focused: bool  # the current row of a view that has the keyboard focus
+
+
+def item_state(
+    option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+) -> ItemState:
+    """Selected, under the mouse, focused: what the view put in ``option.state``.
+
+    While the mouse is not over the view these are read from the view itself, as QListView
+    sets them, because the first read of ``option.state`` makes PySide build the Python type of
+    ``QStyle`` with its 566 enum members: ~10 ms, more than painting the rows, and the rail and
+    the conversation list paint first thing at start-up. (With the mouse over the view,
+    ``option.state`` also says which row it is over.) Not ``view.viewport()``: its first call
+    wraps a widget Qt made, and PySide loads every widget class to find its type (~100 ms).
+    """
+    view = option.widget
+    if isinstance(view, QAbstractItemView) and not view.underMouse():
+        return ItemState(
+            selected=view.selectionModel().isSelected(index),
+            hovered=False,
+            focused=view.hasFocus() and view.currentIndex() == index,
+        )
+    from PySide6.QtWidgets import QStyle
+
+    state = option.state
+    return ItemState(
+        selected=bool(state & QStyle.StateFlag.State_Selected),
+        hovered=bool(state & QStyle.StateFlag.State_MouseOver),
+        focused=bool(state & QStyle.StateFlag.State_HasFocus),
+    )
 
 
 def utf16_len(text: str) -> int:

@@ -251,8 +251,8 @@
         <translation>&amp;Entrar em uma equipe</translation>
     </message>
     <message>
-        <source>Not available yet: sharing conversations with a team through a Caixa server comes in a later version.</source>
-        <translation>Ainda não disponível: compartilhar conversas com uma equipe por meio de um servidor Caixa chega em uma versão futura.</translation>
+        <source>Share the numbers&apos; conversations with your colleagues through your team&apos;s Caixa server: you need its address, a user and a password.</source>
+        <translation>Compartilhe as conversas dos números com seus colegas pelo servidor Caixa da sua equipe: você precisa do endereço dele, de um usuário e de uma senha.</translation>
     </message>
 </context>
 <context>
@@ -324,6 +324,84 @@
     <message>
         <source>This message may not have been delivered</source>
         <translation>Esta mensagem pode não ter sido entregue</translation>
+    </message>
+</context>
+<context>
+    <name>JoinTeam</name>
+    <message>
+        <source>Type the server&apos;s address, for example https://caixa.example.com</source>
+        <translation>Digite o endereço do servidor, por exemplo https://caixa.example.com</translation>
+    </message>
+    <message>
+        <source>“%1” is not a server address, for example https://caixa.example.com</source>
+        <translation>“%1” não é um endereço de servidor; por exemplo: https://caixa.example.com</translation>
+    </message>
+    <message>
+        <source>Wrong user or password (or this user was disabled).</source>
+        <translation>Usuário ou senha incorretos (ou este usuário foi desativado).</translation>
+    </message>
+    <message>
+        <source>Cannot reach the server at %1. Check the address and your internet connection.</source>
+        <translation>Não foi possível acessar o servidor em %1. Verifique o endereço e sua conexão com a internet.</translation>
+    </message>
+    <message>
+        <source>This version of Caixa is too old for this server. Update Caixa first.</source>
+        <translation>Esta versão do Caixa é antiga demais para este servidor. Atualize o Caixa primeiro.</translation>
+    </message>
+    <message>
+        <source>The address %1 does not answer like a Caixa server.</source>
+        <translation>O endereço %1 não responde como um servidor Caixa.</translation>
+    </message>
+    <message>
+        <source>Joining failed: %1</source>
+        <translation>Não foi possível entrar na equipe: %1</translation>
+    </message>
+    <message>
+        <source>Type your user and password.</source>
+        <translation>Digite seu usuário e sua senha.</translation>
+    </message>
+</context>
+<context>
+    <name>JoinTeamDialog</name>
+    <message>
+        <source>Log in again</source>
+        <translation>Entrar novamente</translation>
+    </message>
+    <message>
+        <source>Join a team</source>
+        <translation>Entrar em uma equipe</translation>
+    </message>
+    <message>
+        <source>Your session with the team server ended. Type your password to continue.</source>
+        <translation>Sua sessão com o servidor da equipe terminou. Digite sua senha para continuar.</translation>
+    </message>
+    <message>
+        <source>Type the address of your team&apos;s Caixa server and the user your supervisor made for you. Every conversation of the numbers you may see is copied to this computer, encrypted.</source>
+        <translation>Digite o endereço do servidor Caixa da sua equipe e o usuário que seu supervisor criou para você. Todas as conversas dos números que você pode ver são copiadas para este computador, criptografadas.</translation>
+    </message>
+    <message>
+        <source>&amp;Server</source>
+        <translation>&amp;Servidor</translation>
+    </message>
+    <message>
+        <source>&amp;User</source>
+        <translation>&amp;Usuário</translation>
+    </message>
+    <message>
+        <source>&amp;Password</source>
+        <translation>S&amp;enha</translation>
+    </message>
+    <message>
+        <source>Copying conversations… %v of %m</source>
+        <translation>Copiando conversas… %v de %m</translation>
+    </message>
+    <message>
+        <source>&amp;Log in</source>
+        <translation>&amp;Entrar</translation>
+    </message>
+    <message>
+        <source>&amp;Join</source>
+        <translation>&amp;Entrar na equipe</translation>
     </message>
 </context>
 <context>
@@ -433,6 +511,10 @@
     <message>
         <source>Send (Enter) · new line: Shift+Enter</source>
         <translation>Enviar (Enter) · nova linha: Shift+Enter</translation>
+    </message>
+    <message>
+        <source>Send a &amp;template…</source>
+        <translation>Enviar um &amp;modelo…</translation>
     </message>
     <message>
         <source>Link this number again…</source>
@@ -653,6 +735,76 @@
     <message>
         <source>You: </source>
         <translation>Você: </translation>
+    </message>
+</context>
+<context>
+    <name>TeamBanner</name>
+    <message>
+        <source>&amp;Log in again…</source>
+        <translation>&amp;Entrar novamente…</translation>
+    </message>
+    <message>
+        <source>Your session with the team server ended (password changed or access removed). Your messages are safe here.</source>
+        <translation>Sua sessão com o servidor da equipe terminou (senha alterada ou acesso removido). Suas mensagens estão seguras aqui.</translation>
+    </message>
+    <message>
+        <source>This version of Caixa is too old for the team server: update it. Your messages are safe here.</source>
+        <translation>Esta versão do Caixa é antiga demais para o servidor da equipe: atualize-a. Suas mensagens estão seguras aqui.</translation>
+    </message>
+    <message>
+        <source>Offline: 1 message waits and goes out when the connection returns.</source>
+        <translation>Sem conexão: 1 mensagem aguarda e será enviada quando a conexão voltar.</translation>
+    </message>
+    <message>
+        <source>Offline: %1 messages wait and go out, in order, when the connection returns.</source>
+        <translation>Sem conexão: %1 mensagens aguardam e serão enviadas, em ordem, quando a conexão voltar.</translation>
+    </message>
+    <message>
+        <source>Offline: you can keep reading, searching and writing.</source>
+        <translation>Sem conexão: você pode continuar lendo, pesquisando e escrevendo.</translation>
+    </message>
+</context>
+<context>
+    <name>TemplateDialog</name>
+    <message>
+        <source>Send a template</source>
+        <translation>Enviar um modelo</translation>
+    </message>
+    <message>
+        <source>Loading the number&apos;s approved templates…</source>
+        <translation>Carregando os modelos aprovados do número…</translation>
+    </message>
+    <message>
+        <source>Templates</source>
+        <translation>Modelos</translation>
+    </message>
+    <message>
+        <source>The customer will read:</source>
+        <translation>O cliente vai ler:</translation>
+    </message>
+    <message>
+        <source>&amp;Send</source>
+        <translation>&amp;Enviar</translation>
+    </message>
+    <message>
+        <source>The templates could not be read: %1</source>
+        <translation>Não foi possível ler os modelos: %1</translation>
+    </message>
+    <message>
+        <source>This number has no approved text template. Create one in Meta&apos;s WhatsApp Manager; it can be used here once Meta approves it.</source>
+        <translation>Este número não tem modelo de texto aprovado. Crie um no Gerenciador do WhatsApp da Meta; ele poderá ser usado aqui assim que a Meta aprovar.</translation>
+    </message>
+    <message>
+        <source>Choose a template:</source>
+        <translation>Escolha um modelo:</translation>
+    </message>
+    <message>
+        <source>Header {{%1}}</source>
+        <translation>Cabeçalho {{%1}}</translation>
+    </message>
+    <message>
+        <source>Text {{%1}}</source>
+        <translation>Texto {{%1}}</translation>
     </message>
 </context>
 </TS>

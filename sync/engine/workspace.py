@@ -136,9 +136,7 @@ class Workspace:
 
         store = self._secrets.store_for_new_account()
         saved = await self._db.run(add_provider_account, account, store)
-        adapter = build_adapter(
-            saved, self.http, public_url=self.public_url, observer=self.observe
-        )
+        adapter = build_adapter(saved, self.http, public_url=self.public_url, observer=self.observe)
         self.adapters[saved.account_id] = adapter
         self.directory.replace([*self.directory.all(), saved])
         await self._engine.add_adapter(adapter)

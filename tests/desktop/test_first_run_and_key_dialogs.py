@@ -35,16 +35,22 @@ def _active(kind):
     raise AssertionError(f"no visible {kind.__name__}")
 
 
-def test_first_run_offers_demo_and_says_plainly_what_is_missing(qtbot: QtBot, arun: ARun) -> None:
+def test_first_run_offers_demo_numbers_and_team(qtbot: QtBot, arun: ARun) -> None:
     view = FirstRunView()
     qtbot.addWidget(view)
     assert view.demo_button.isEnabled()
     assert view.add_number_button.isEnabled()
-    assert not view.join_team_button.isEnabled()
+    assert view.join_team_button.isEnabled()
     texts = " ".join(label.text() for label in view.findChildren(QLabel))
-    assert "later version" in texts
+    assert "server" in texts and "later version" not in texts
     _later(lambda: qtbot.keyClick(view.demo_button, Qt.Key.Key_Space))
     assert arun(run_first_run(view)) is FirstRunChoice.DEMO
+
+
+def test_first_run_can_start_by_joining_a_team(qtbot: QtBot, arun: ARun) -> None:
+    view = FirstRunView()
+    _later(lambda: qtbot.keyClick(view.join_team_button, Qt.Key.Key_Space))
+    assert arun(run_first_run(view)) is FirstRunChoice.JOIN_TEAM
 
 
 def test_first_run_can_start_by_adding_a_number(qtbot: QtBot, arun: ARun) -> None:

@@ -143,3 +143,38 @@ def test_composer_enter_sends_and_shift_enter_breaks_the_line(qtbot: QtBot) -> N
     qtbot.keyClick(composer, Qt.Key.Key_Enter)  # the keypad's Enter sends too
     assert sent == ["um\ndois"]
     assert composer.toPlainText() == ""
+
+
+def test_item_state_read_from_the_view_agrees_with_option_state(qtbot: QtBot) -> None:
+    from PySide6.QtCore import QItemSelectionModel, QStringListModel
+    from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate
+
+    seen: list[tuple[int, painting.ItemState, painting.ItemState]] = []
+
+    class Recording(QStyledItemDelegate):
+        def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: object) -> None:
+            state = option.state
+            from_option = painting.ItemState(
+                selected=bool(state & QStyle.StateFlag.State_Selected),
+                hovered=bool(state & QStyle.StateFlag.State_MouseOver),
+                focused=bool(state & QStyle.StateFlag.State_HasFocus),
+            )
+            seen.append((index.row(), painting.item_state(option, index), from_option))  # type: ignore[attr-defined,arg-type]
+
+    view = QListView()
+    qtbot.addWidget(view)
+    view.setModel(QStringListModel(["a", "b", "c"]))
+    view.setItemDelegate(Recording(view))
+    view.selectionModel().setCurrentIndex(
+        view.model().index(1, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect
+    )
+    view.show()
+    view.activateWindow()
+    view.setFocus()
+    qtbot.waitUntil(lambda: {row for row, _, _ in seen} == {0, 1, 2})
+    seen.clear()
+    view.viewport().update()
+    qtbot.waitUntil(lambda: {row for row, _, _ in seen} == {0, 1, 2})
+    for _row, from_view, from_option in seen:
+        assert from_view == from_option
+    assert any(s.selected for _, s, _ in seen)

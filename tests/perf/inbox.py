@@ -4,6 +4,7 @@ Run on purpose, never collected by pytest::
 
     uv run python -m tests.perf.inbox              # everything, in a temporary folder
     uv run python -m tests.perf.inbox --keep DIR   # build the cache in DIR once, reuse it later
+    uv run python -m tests.perf.inbox --keep DIR --startup-only --startup-runs 15
 
 It generates ten demo numbers (``demo_corpus`` profiles 0..9, 2,000 conversations each, capped at
 exactly 1,000,000 messages), loads them through ``sync.store.bulk.load_history`` into an encrypted
@@ -342,8 +343,10 @@ BARE_WINDOW = textwrap.dedent(
     window.show()
     window.repaint()
     app.processEvents()
+    first_paint_ms = (time.perf_counter() - started) * 1000
+    cpu_ms = time.process_time() * 1000
     print("bare-startup-probe " + json.dumps(
-        {"first_paint_ms": (time.perf_counter() - started) * 1000, "rss_mb": rss_mb()}
+        {"first_paint_ms": first_paint_ms, "cpu_ms": cpu_ms, "rss_mb": rss_mb()}
     ), flush=True)
 
     def idle():
@@ -474,7 +477,13 @@ def bench_startup(folder: Path, runs: int) -> dict[str, Any]:
             if (r.parent_rss_mb or r.idle_rss_mb) is not None
         ]  # type: ignore[misc]
 
+    def cpus(rs: list[StartRun]) -> list[float]:
+        return [r.probe["cpu_ms"] for r in rs if r.probe and r.probe.get("cpu_ms") is not None]
+
     app_w, bare_w = walls(app_runs), walls(bare_runs)
+    app_cpu, bare_cpu = cpus(app_runs), cpus(bare_runs)
+    cold_cpu = statistics.median(app_cpu) if app_cpu else None
+    bare_cpu_ms = statistics.median(bare_cpu) if bare_cpu else None
     app_rss, bare_rss = rss(app_runs), rss(bare_runs)
     cold = statistics.median(app_w) if app_w else None
     bare = statistics.median(bare_w) if bare_w else None
@@ -485,6 +494,12 @@ def bench_startup(folder: Path, runs: int) -> dict[str, Any]:
         "bare_window_best_ms": rounded(min(bare_w) if bare_w else None),
         "startup_ratio": rounded(cold / bare if cold and bare else None, 2),
         "startup_ratio_best": rounded(min(app_w) / min(bare_w) if app_w and bare_w else None, 2),
+        # CPU time of each process up to its probe: steadier than wall time on a busy machine.
+        "cold_start_cpu_ms": rounded(cold_cpu),
+        "bare_window_cpu_ms": rounded(bare_cpu_ms),
+        "startup_cpu_ratio": rounded(
+            cold_cpu / bare_cpu_ms if cold_cpu and bare_cpu_ms else None, 2
+        ),
         "idle_rss_mb": rounded(statistics.median(app_rss) if app_rss else None, 1),
         "bare_rss_mb": rounded(statistics.median(bare_rss) if bare_rss else None, 1),
         "first_paint_probe_ms": rounded(
@@ -505,6 +520,57 @@ def rounded(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def bench_queries(folder: Path, rng: random.Random, rounds: int) -> dict[str, Any]:
+    """The reads the views make, on the cache in ``folder``: open, lists, pages, search."""
+    figures: dict[str, Any] = {}
+    key = KeyFileStore(folder / KEY_FILE_NAME).load()
+    opened = time.perf_counter()
+    cache = LocalCache.open(folder / CACHE_FILE_NAME, key)
+    figures["open_ms"] = round((time.perf_counter() - opened) * 1000, 1)
+    try:
+        accounts = [a.id for a in queries.list_accounts(cache)]
+        plan = page_query_plan(cache)
+        figures["page_plan_uses_index"] = "messages_conversation_time" in plan
+        say(f"message_page plan: {plan}")
+
+        samples = bench_conversation_lists(cache, rng, rounds)
+        say(summary("latest_conversations (50/200, all or one number)", samples))
+        figures["latest_conversations_p95_ms"] = round(p95(samples), 2)
+
+        samples = bench_message_pages(cache, rng, rounds)
+        say(summary("message_page (50)", samples))
+        figures["page_p95_ms"] = round(p95(samples), 2)
+
+        started = time.perf_counter()
+        vocab = vocabulary(cache)
+        say(f"vocabulary: {len(vocab):,} terms ({time.perf_counter() - started:.1f} s)")
+        words, prefixes, doc = search_terms(vocab, rng, max(rounds // 2, 200))
+        say(f"  words such as {', '.join(f'{w!r} ({doc.get(w, 0)} msgs)' for w in words[:8])}")
+        # As the app searches: every number at once (the search box has no number filter).
+        samples = bench_search(cache, words, lambda: None)
+        say(summary("search, whole words, all numbers", samples))
+        say(f"  slowest: {slowest(words, samples)}")
+        figures["search_word_p95_ms"] = round(p95(samples), 2)
+        samples = bench_search(cache, prefixes, lambda: None)
+        say(summary("search, prefixes (3-8 letters), all numbers", samples))
+        say(f"  slowest: {slowest(prefixes, samples)}")
+        figures["search_prefix_p95_ms"] = round(p95(samples), 2)
+        # search_messages(account_id=...) too, though no view calls it yet: a number whose
+        # messages are a small share of a term's hits makes the index walk past the others.
+        some = max(rounds // 4, 100)
+        samples = bench_search(cache, words[:some], lambda: rng.choice(accounts))
+        say(summary("search, whole words, one number", samples))
+        say(f"  slowest: {slowest(words[:some], samples)}")
+        figures["search_word_one_number_p95_ms"] = round(p95(samples), 2)
+        samples = bench_search(cache, prefixes[:some], lambda: rng.choice(accounts))
+        say(summary("search, prefixes, one number", samples))
+        say(f"  slowest: {slowest(prefixes[:some], samples)}")
+        figures["search_prefix_one_number_p95_ms"] = round(p95(samples), 2)
+    finally:
+        cache.close()
+    return figures
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -517,6 +583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=400, help="calls per latency figure")
     parser.add_argument("--startup-runs", type=int, default=5)
     parser.add_argument("--skip-startup", action="store_true")
+    parser.add_argument(
+        "--startup-only", action="store_true", help="skip the query figures (with --keep: quick)"
+    )
     parser.add_argument("--seed", type=int, default=7, help="of the query sampling")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -556,51 +625,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_figures_path.write_text(json.dumps(figures))
             figures["reused_cache"] = False
 
-        key = KeyFileStore(folder / KEY_FILE_NAME).load()
-        opened = time.perf_counter()
-        cache = LocalCache.open(folder / CACHE_FILE_NAME, key)
-        figures["open_ms"] = round((time.perf_counter() - opened) * 1000, 1)
-        try:
-            accounts = [a.id for a in queries.list_accounts(cache)]
-            plan = page_query_plan(cache)
-            figures["page_plan_uses_index"] = "messages_conversation_time" in plan
-            say(f"message_page plan: {plan}")
-
-            samples = bench_conversation_lists(cache, rng, args.rounds)
-            say(summary("latest_conversations (50/200, all or one number)", samples))
-            figures["latest_conversations_p95_ms"] = round(p95(samples), 2)
-
-            samples = bench_message_pages(cache, rng, args.rounds)
-            say(summary("message_page (50)", samples))
-            figures["page_p95_ms"] = round(p95(samples), 2)
-
-            started = time.perf_counter()
-            vocab = vocabulary(cache)
-            say(f"vocabulary: {len(vocab):,} terms ({time.perf_counter() - started:.1f} s)")
-            words, prefixes, doc = search_terms(vocab, rng, max(args.rounds // 2, 200))
-            say(f"  words such as {', '.join(f'{w!r} ({doc.get(w, 0)} msgs)' for w in words[:8])}")
-            # As the app searches: every number at once (the search box has no number filter).
-            samples = bench_search(cache, words, lambda: None)
-            say(summary("search, whole words, all numbers", samples))
-            say(f"  slowest: {slowest(words, samples)}")
-            figures["search_word_p95_ms"] = round(p95(samples), 2)
-            samples = bench_search(cache, prefixes, lambda: None)
-            say(summary("search, prefixes (3-8 letters), all numbers", samples))
-            say(f"  slowest: {slowest(prefixes, samples)}")
-            figures["search_prefix_p95_ms"] = round(p95(samples), 2)
-            # search_messages(account_id=...) too, though no view calls it yet: a number whose
-            # messages are a small share of a term's hits makes the index walk past the others.
-            some = max(args.rounds // 4, 100)
-            samples = bench_search(cache, words[:some], lambda: rng.choice(accounts))
-            say(summary("search, whole words, one number", samples))
-            say(f"  slowest: {slowest(words[:some], samples)}")
-            figures["search_word_one_number_p95_ms"] = round(p95(samples), 2)
-            samples = bench_search(cache, prefixes[:some], lambda: rng.choice(accounts))
-            say(summary("search, prefixes, one number", samples))
-            say(f"  slowest: {slowest(prefixes[:some], samples)}")
-            figures["search_prefix_one_number_p95_ms"] = round(p95(samples), 2)
-        finally:
-            cache.close()
+        if not args.startup_only:
+            figures.update(bench_queries(folder, rng, args.rounds))
 
         if args.skip_startup:
             figures.update(

@@ -97,3 +97,93 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
         window.close()
         arun(bridge.drain())
         arun(services.aclose())
+
+
+def test_a_closed_window_offers_templates_and_one_goes_out_filled(
+    qtbot: QtBot, arun: ARun, tmp_path: Path
+) -> None:
+    from desktop.views.template_dialog import TemplateDialog
+    from tests.fakes.loopback import serve
+    from tests.fakes.meta_server import FakeMeta
+
+    fake = FakeMeta(access_token="EAAG-token", templates={"pedido_pronto": (1, 2)})
+    with serve(fake.app) as url:
+        services = Services.create(
+            tmp_path / "c.db", CacheKey.generate(), demo=False, key_file=tmp_path / "k.json"
+        )
+        arun(services.prepare())
+        workspace = services.workspace
+        assert workspace is not None
+        account = arun(
+            workspace.add_number(
+                MetaAccount(
+                    name="Loja",
+                    phone_number_id=fake.phone_number_id,
+                    waba_id=fake.waba_id,
+                    access_token=Secret("EAAG-token"),
+                    app_secret=Secret("secret"),
+                    verify_token=Secret("verify"),
+                    base_url=url,
+                )
+            )
+        )
+        arun(services.start())
+        arun(
+            workspace.ingest.submit(
+                [
+                    MessageEvent(
+                        account_id=account.account_id,
+                        provider_message_id="wamid.old",
+                        chat_key="5511922220000",
+                        chat_phone="5511922220000",
+                        direction=Direction.IN,
+                        timestamp=time.time() - 3600 * 30,
+                        type=MessageType.TEXT,
+                        text="Meu bolo ficou pronto?",
+                    )
+                ]
+            )
+        )
+        presenter = InboxPresenter(services)
+        window = MainWindow(presenter)
+        qtbot.addWidget(window)
+        try:
+            arun(presenter.load())
+            window.show()
+            (conversation,) = arun(services.db.run(queries.latest_conversations, None, limit=10))
+            arun(presenter.open_conversation(conversation.id))
+            assert window.template_button.isVisible()
+            assert not window.send_button.isEnabled()
+
+            qtbot.mouseClick(window.template_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(
+                lambda: any(
+                    isinstance(w, TemplateDialog) and w.list.count()
+                    for w in window.findChildren(TemplateDialog)
+                ),
+                timeout=10_000,
+            )
+            dialog = next(w for w in window.findChildren(TemplateDialog) if w.isVisible())
+            assert [dialog.list.item(i).text() for i in range(dialog.list.count())] == [
+                "pedido_pronto · pt_BR"  # the rejected and the image-header ones are not offered
+            ]
+            assert not dialog.send_button.isEnabled()  # three fields to fill first
+            edits = dialog._header_edits + dialog._body_edits
+            for edit, value in zip(edits, ("4521", "seu bolo", "às 15h"), strict=True):
+                edit.setText(value)
+            assert dialog.preview.text() == (
+                "Pedido 4521\nOlá! Atualização: seu bolo às 15h\nLoja Teste"
+            )
+            qtbot.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
+            qtbot.waitUntil(lambda: len(fake.accepted) == 1, timeout=10_000)
+            sent = fake.accepted[0]
+            assert sent["type"] == "template"
+            assert sent["template"]["name"] == "pedido_pronto"
+            params = [p["text"] for c in sent["template"]["components"] for p in c["parameters"]]
+            assert params == ["4521", "seu bolo", "às 15h"]
+            page = arun(services.db.run(queries.message_page, conversation.id))
+            assert page[-1].type is MessageType.TEMPLATE and "seu bolo" in page[-1].text
+        finally:
+            window.close()
+            arun(bridge.drain())
+            arun(services.aclose())

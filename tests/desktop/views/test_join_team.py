@@ -1,0 +1,181 @@
+""""Join a team": the dialog against a real team server on loopback (Postgres), every refusal
+explained in one sentence, the inbox filled from the first sync, and the offline banner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from desktop.app import attach_team_banner
+from desktop.team_flow import join_team, open_team, team_exists
+from desktop.views.inbox_presenter import InboxPresenter
+from desktop.views.join_team_dialog import (
+    JoinTeamDialog,
+    JoinTeamPresenter,
+    normalize_server_url,
+)
+from desktop.views.main_window import MainWindow
+from desktop.widgets.team_banner import TeamBanner, TeamStatus
+from sync.client.team import AuthRefused, Callbacks, ResyncRequired, TeamError, TeamOffline
+from sync.server.database import ServerDatabase
+from sync.settings import Paths
+from sync.store.cache_key import CacheKey
+from tests.sync.client.team_server import PASSWORD, Team, add_messages, running_server, seed
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
+
+    from desktop.services import Services
+    from tests.conftest import ARun, PgDatabase
+
+
+@pytest.fixture
+def server(pg_database: PgDatabase, postgres_cluster: Any) -> Iterator[tuple[str, Team]]:
+    db = ServerDatabase(pg_database.app_url)
+    team = seed(db)
+    add_messages(db, team, "shop", 30, body="Bom dia, tem pão de queijo?")
+    try:
+        with running_server(db, postgres_cluster.dsn(pg_database.name, app=True)) as url:
+            yield url, team
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    # A key file: the team token then lives inside the encrypted cache, not in this machine's
+    # keyring (tests never touch it).
+    return Paths(data_dir=tmp_path / "data", key_file=tmp_path / "key.json")
+
+
+def test_server_addresses_are_normalized_or_refused() -> None:
+    assert normalize_server_url(" caixa.example.com/ ") == "https://caixa.example.com"
+    assert normalize_server_url("http://127.0.0.1:8788") == "http://127.0.0.1:8788"
+    for bad in ("", "ftp://x", "https://", "https://x?y=1"):
+        with pytest.raises(ValueError):
+            normalize_server_url(bad)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (AuthRefused("no"), "Wrong user or password"),
+        (TeamOffline("down"), "Cannot reach the server at https://caixa.example.com"),
+        (ResyncRequired("protocol"), "too old for this server"),
+        (TeamError("404"), "does not answer like a Caixa server"),
+        (ValueError("not json"), "does not answer like a Caixa server"),
+    ],
+)
+def test_every_refusal_is_one_plain_sentence(
+    qtbot: QtBot, arun: ARun, error: Exception, expected: str
+) -> None:
+    async def join(*_: Any) -> Any:
+        raise error
+
+    presenter = JoinTeamPresenter(join)
+    with qtbot.waitSignal(presenter.failed) as failed:
+        assert arun(presenter.submit("caixa.example.com", "ana", "pw")) is None
+    assert expected in failed.args[0]
+    with qtbot.waitSignal(presenter.failed) as failed:
+        assert arun(presenter.submit("caixa.example.com", "", "")) is None
+    assert "user and password" in failed.args[0]
+
+
+def test_joining_copies_the_team_and_opens_the_inbox(
+    qtbot: QtBot, arun: ARun, server: tuple[str, Team], paths: Paths
+) -> None:
+    url, _team = server
+    key = CacheKey.generate()
+    joined: list[Services] = []
+
+    async def join(address: str, user: str, password: str, progress: Any) -> Services:
+        services = await join_team(paths, address, user, password, progress, key=key)
+        joined.append(services)
+        return services
+
+    dialog = JoinTeamDialog(JoinTeamPresenter(join))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.server_edit.setText(url)
+    dialog.user_edit.setText("ana")
+    dialog.password_edit.setText("wrong password")
+    with qtbot.waitSignal(dialog.presenter.failed, timeout=15_000) as failed:
+        qtbot.keyClick(dialog.password_edit, Qt.Key.Key_Return)
+    assert "Wrong user or password" in failed.args[0]
+    assert dialog.error_label.isVisible()
+    assert not team_exists(paths)  # a failed join leaves nothing behind
+
+    qtbot.waitUntil(dialog.password_edit.isEnabled)  # the form is back once the attempt ended
+    # Enter tries again (the default button survives being disabled while busy).
+    dialog.password_edit.setText(PASSWORD)
+    with qtbot.waitSignal(dialog.accepted, timeout=15_000):
+        qtbot.keyClick(dialog.password_edit, Qt.Key.Key_Return)
+    services = joined[0]
+    try:
+        assert services.is_team and team_exists(paths)
+        presenter = InboxPresenter(services)
+        window = MainWindow(presenter)
+        qtbot.addWidget(window)
+        attach_team_banner(window, services)
+        arun(presenter.load())
+        names = [
+            presenter.conversations.index(row, 0).data(Qt.ItemDataRole.DisplayRole)
+            for row in range(presenter.conversations.rowCount())
+        ]
+        # Ana may see the shop's number only.
+        assert any("Customer of shop" in str(name) for name in names)
+        assert not any("workshop" in str(name) for name in names)
+    finally:
+        arun(services.aclose())
+
+    # The next start opens the team workspace from the cache, logged in with the kept token.
+    again = arun(open_team(paths, key))
+    assert again is not None and again.team is not None and again.team_url == url
+    arun(again.aclose())
+
+
+class _Client:
+    """The callbacks ``TeamStatus`` follows, driven by the test."""
+
+    def __init__(self) -> None:
+        self.online = False
+        self.status_changed: Callbacks[bool] = Callbacks()
+        self.pending_changed: Callbacks[int] = Callbacks()
+        self.auth_refused: Callbacks[None] = Callbacks()
+        self.resync_required: Callbacks[str] = Callbacks()
+
+    async def pending_count(self) -> int:
+        return 2
+
+
+def test_the_banner_says_offline_with_what_waits_and_asks_to_log_in_again(
+    qtbot: QtBot, arun: ARun
+) -> None:
+    client = _Client()
+    status = TeamStatus(client)  # type: ignore[arg-type]
+    window = QWidget()
+    qtbot.addWidget(window)
+    banner = TeamBanner(status, window)
+    window.show()
+    assert not banner.isVisible()  # during the grace period, nothing is said
+    qtbot.waitUntil(lambda: banner.isVisible(), timeout=TeamStatus.GRACE_MS + 2000)
+    assert "Offline" in banner.label.text()
+    arun(status.refresh())
+    assert "2 messages wait" in banner.label.text()
+    client.pending_changed.emit(1)
+    assert "1 message waits" in banner.label.text()
+    client.status_changed.emit(True)
+    assert not banner.isVisible()
+    client.auth_refused.emit(None)
+    assert banner.isVisible() and banner.relogin_button.isVisible()
+    assert "session" in banner.label.text()
+    with qtbot.waitSignal(banner.relogin_requested):
+        qtbot.mouseClick(banner.relogin_button, Qt.MouseButton.LeftButton)
+    status.logged_in_again()
+    assert not banner.isVisible()
+    status.detach()
