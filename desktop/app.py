@@ -148,11 +148,6 @@ def resources_dir() -> Path:
 
 
 async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow | None) -> int:
-    import asyncio
-
-    from desktop import bridge
-    from desktop.views.inbox_presenter import InboxPresenter
-    from desktop.views.main_window import MainWindow
 
     paths = resolve_paths(args.data_dir, args.key_file)
     demo = bool(args.demo)
@@ -179,29 +174,69 @@ async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow 
             demo = choice is FirstRunChoice.DEMO
             add_number = choice is FirstRunChoice.ADD_NUMBER
 
-    shutdown = asyncio.Event()
     probe = bool(os.environ.get("CAIXA_STARTUP_PROBE"))
-    if early is not None:
-        early.window.closed.connect(shutdown.set)
+    closed_early: list[bool] = []
+    if early is not None:  # the user may close the painted window while the rest loads
+        early.window.closed.connect(lambda: closed_early.append(True))
     if services is None:
         services = await open_services(paths, demo=demo, key=early.key if early else None)
     if early is not None and (services is None or services.db.path != early.cache_path):
         early.window.hide()  # the cache it showed could not be opened after all
         early = None
     if services is None:
-        return 1
+        return 1  # the cache could not be opened (the user was told why)
+    # One workspace at a time; joining or leaving a team from the window switches to another.
+    while services is not None:
+        if closed_early:
+            await services.aclose()
+            return 0
+        switch = await _run_window(services, early, paths, probe=probe, add_number=add_number)
+        early, add_number = None, False
+        if switch is None:
+            return 0
+        services = await switch()  # None: the user quit on the way (first-run screen, dialogs)
+    return 0
+
+
+async def _run_window(
+    services: Services,
+    early: EarlyWindow | None,
+    paths: Paths,
+    *,
+    probe: bool,
+    add_number: bool,
+) -> Any:
+    """Show ``services`` in the main window until it closes (None) or asks for another
+    workspace: then the coroutine function that opens it (after this one is closed)."""
+    import asyncio
+
+    from desktop import bridge
+    from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.main_window import MainWindow
+
+    shutdown = asyncio.Event()
+    requested: list[Any] = []
+
+    def switch_to(opener: Any) -> None:
+        requested.append(opener)
+        shutdown.set()
+
     if early is not None:
         presenter, window = early.presenter, early.window
         presenter.attach(services)
     else:
         presenter = InboxPresenter(services)
         window = MainWindow(presenter)
+    window.closed.connect(shutdown.set)
+    window.set_workspace_actions(
+        join_team=None if services.demo or services.is_team else _join_action(paths, switch_to),
+        leave_team=_leave_action(paths, services, switch_to) if services.is_team else None,
+    )
     if services.is_team:
         attach_team_banner(window, services)
     try:
         await presenter.load()
         if early is None:
-            window.closed.connect(shutdown.set)
             window.show()
             if probe:  # after the loop has handled the expose event, and so the paint
                 QTimer.singleShot(0, _report_first_paint)
@@ -216,7 +251,62 @@ async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow 
         presenter.close()
         await bridge.drain()
         await services.aclose()
-    return 0
+        window.deleteLater()
+    return requested[0] if requested else None
+
+
+def _join_action(paths: Paths, switch_to: Any) -> Any:
+    """ "Join a team…" from a solo workspace: once joined, the window shows the team's."""
+
+    async def join(parent: Any) -> None:
+        joined = await join_team_interactively(paths, parent)
+        if joined is not None:
+
+            async def opener() -> Services:
+                return joined
+
+            switch_to(opener)
+
+    return join
+
+
+def _leave_action(paths: Paths, services: Services, switch_to: Any) -> Any:
+    """ "Leave the team…": forget the team's copy and login, back to this computer's own."""
+
+    async def leave(parent: Any) -> None:
+        from desktop.team_flow import leave_team
+        from desktop.views.cache_key_dialogs import confirm
+
+        waiting = await services.team.pending_count() if services.team is not None else 0
+        text = QCoreApplication.translate(
+            "App",
+            "Leave the team? This computer's copy of the team's conversations is deleted; they "
+            "stay on the team's server, and joining again brings them back.",
+        )
+        if waiting:
+            text += "\n\n" + QCoreApplication.translate(
+                "App", "%1 message(s) written here have not reached the server and will be lost."
+            ).replace("%1", str(waiting))
+        title = QCoreApplication.translate("App", "Leave the team")
+        if not await confirm(title, text, parent):
+            return
+
+        async def opener() -> Services | None:
+            await leave_team(paths)
+            if paths.cache_path(demo=False).exists():
+                return await open_services(paths, demo=False)
+            from desktop.views.first_run_view import FirstRunChoice, run_first_run
+
+            choice = await run_first_run()
+            if choice is FirstRunChoice.QUIT:
+                return None
+            if choice is FirstRunChoice.JOIN_TEAM:
+                return await join_team_interactively(paths)
+            return await open_services(paths, demo=choice is FirstRunChoice.DEMO)
+
+        switch_to(opener)
+
+    return leave
 
 
 async def join_team_interactively(paths: Paths, parent: Any = None) -> Services | None:

@@ -126,3 +126,21 @@ async def open_team(
         relogin, parent, server=server_url, username=username, relogin=bool(server_url)
     )
     return joined
+
+
+async def leave_team(paths: Paths) -> None:
+    """Forget the team on this computer: its cache (with the cache's key) and the login token.
+
+    The conversations stay on the team's server; joining again copies them back.
+    """
+    import shutil
+
+    from sync.secrets import TeamTokenStore
+    from sync.store.cache_key import KeyringKeyStore, NoKeyringAvailable
+
+    cache_path = paths.team_cache_path()
+    with contextlib.suppress(Exception):  # no keyring: nothing was kept there
+        TeamTokenStore(cache_path, key_file=paths.key_file).delete()
+    with contextlib.suppress(NoKeyringAvailable):
+        KeyringKeyStore(cache_path).delete()
+    shutil.rmtree(cache_path.parent, ignore_errors=True)

@@ -399,11 +399,13 @@ class TeamTokenStore:
             raise KeyringAccountSecrets._failed("read from", exc) from None
         return Secret(value) if value else None
 
-    def delete(self, cache: LocalCache) -> None:
-        """Forget the token everywhere (missing entries are fine)."""
+    def delete(self, cache: LocalCache | None = None) -> None:
+        """Forget the token everywhere (missing entries are fine). Without ``cache`` only the
+        keyring entry goes (the cache itself is being deleted)."""
         import keyring.errors
 
-        cache.conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (TEAM_TOKEN_META_KEY,))
+        if cache is not None:
+            cache.conn.exec_driver_sql("DELETE FROM meta WHERE key = ?", (TEAM_TOKEN_META_KEY,))
         if not self._keyring.available():
             return
         try:

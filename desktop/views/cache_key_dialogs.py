@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import (
@@ -221,5 +222,22 @@ async def show_error(title: str, text: str) -> None:
     box = QMessageBox(QMessageBox.Icon.Critical, title, text)
     try:
         await exec_dialog(box)
+    finally:
+        box.deleteLater()
+
+
+async def confirm(title: str, text: str, parent: Any = None) -> bool:
+    """A yes/no question (the safe answer, No, is the default); True for Yes."""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        parent,
+    )
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    try:
+        await exec_dialog(box)
+        return box.clickedButton() is box.button(QMessageBox.StandardButton.Yes)
     finally:
         box.deleteLater()

@@ -46,6 +46,8 @@ from desktop.widgets.conversation_delegate import ConversationDelegate
 from sync.domain.models import Conversation, DeliveryStatus, Direction, Message
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from PySide6.QtGui import QCloseEvent
 
     from desktop.views.search_dialog import SearchDialog
@@ -204,7 +206,46 @@ class MainWindow(QMainWindow):
         )
         self.receiver_button.clicked.connect(self._on_receiver_button_clicked)
         layout.addWidget(self.receiver_button)
+        self.team_button = QToolButton(rail)
+        self.team_button.setObjectName("teamButton")
+        self.team_button.clicked.connect(self._on_team_button_clicked)
+        self.team_button.hide()
+        layout.addWidget(self.team_button)
+        self._team_action: Callable[[QWidget], Awaitable[None]] | None = None
         return rail
+
+    def set_workspace_actions(
+        self,
+        *,
+        join_team: Callable[[QWidget], Awaitable[None]] | None,
+        leave_team: Callable[[QWidget], Awaitable[None]] | None,
+    ) -> None:
+        """Offer "Join a team…" (a solo workspace) or "Leave the team…" (a team's) in the rail.
+
+        A team's numbers are added and received on its server, so a team workspace has no
+        "Add a number" nor "Webhooks…" here.
+        """
+        if leave_team is not None:
+            self.add_number_button.hide()
+            self.receiver_button.hide()
+            self.team_button.setText(self.tr("Leave the team…"))
+            self.team_button.setToolTip(
+                self.tr("Stop following the team's server on this computer")
+            )
+            self._team_action = leave_team
+        elif join_team is not None:
+            self.team_button.setText(self.tr("Join a team…"))
+            self.team_button.setToolTip(
+                self.tr("Share conversations with colleagues through your team's Caixa server")
+            )
+            self._team_action = join_team
+        else:
+            self._team_action = None
+        self.team_button.setVisible(self._team_action is not None)
+
+    def _on_team_button_clicked(self) -> None:
+        if self._team_action is not None:
+            bridge.spawn(self._team_action(self))
 
     def _build_list(self) -> QWidget:
         pane = QWidget(self)

@@ -164,6 +164,18 @@
 <context>
     <name>App</name>
     <message>
+        <source>Leave the team? This computer&apos;s copy of the team&apos;s conversations is deleted; they stay on the team&apos;s server, and joining again brings them back.</source>
+        <translation>Sair da equipe? A cópia das conversas da equipe neste computador será apagada; elas continuam no servidor da equipe, e entrar de novo as traz de volta.</translation>
+    </message>
+    <message>
+        <source>%1 message(s) written here have not reached the server and will be lost.</source>
+        <translation>%1 mensagem(ns) escrita(s) aqui ainda não chegaram ao servidor e serão perdidas.</translation>
+    </message>
+    <message>
+        <source>Leave the team</source>
+        <translation>Sair da equipe</translation>
+    </message>
+    <message>
         <source>Caixa</source>
         <translation>Caixa</translation>
     </message>
@@ -475,6 +487,22 @@
     <message>
         <source>Where this computer receives the providers&apos; webhooks</source>
         <translation>Onde este computador recebe os webhooks dos provedores</translation>
+    </message>
+    <message>
+        <source>Leave the team…</source>
+        <translation>Sair da equipe…</translation>
+    </message>
+    <message>
+        <source>Stop following the team&apos;s server on this computer</source>
+        <translation>Parar de acompanhar o servidor da equipe neste computador</translation>
+    </message>
+    <message>
+        <source>Join a team…</source>
+        <translation>Entrar em uma equipe…</translation>
+    </message>
+    <message>
+        <source>Share conversations with colleagues through your team&apos;s Caixa server</source>
+        <translation>Compartilhe conversas com colegas pelo servidor Caixa da sua equipe</translation>
     </message>
     <message>
         <source>All numbers</source>

@@ -1,0 +1,97 @@
+"""The whole app in team mode: first run → Join a team → the team's inbox → Leave the team."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
+
+from desktop import app as app_module
+from desktop.views.first_run_view import FirstRunView
+from desktop.views.join_team_dialog import JoinTeamDialog
+from desktop.views.main_window import MainWindow
+from sync.server.database import ServerDatabase
+from tests.sync.client.team_server import PASSWORD, add_messages, running_server, seed
+
+if TYPE_CHECKING:
+    from pytestqt.qtbot import QtBot
+
+    from tests.conftest import ARun, PgDatabase
+
+
+def _when_visible(kind: type, action: Any, *, attempts: int = 1500) -> None:
+    """Run ``action(widget)`` as soon as a visible top-level ``kind`` shows up."""
+
+    def poll(left: int = attempts) -> None:
+        for widget in QApplication.topLevelWidgets():
+            if isinstance(widget, kind) and widget.isVisible():
+                action(widget)
+                return
+        if left:
+            QTimer.singleShot(20, lambda: poll(left - 1))
+
+    QTimer.singleShot(0, poll)
+
+
+@pytest.fixture
+def server_url(pg_database: PgDatabase, postgres_cluster: Any) -> Iterator[str]:
+    db = ServerDatabase(pg_database.app_url)
+    team = seed(db)
+    add_messages(db, team, "shop", 5, body="Tem pão de queijo?")
+    try:
+        with running_server(db, postgres_cluster.dsn(pg_database.name, app=True)) as url:
+            yield url
+    finally:
+        db.dispose()
+
+
+@pytest.mark.slow
+def test_join_then_leave_a_team_from_the_app(
+    qtbot: QtBot, arun: ARun, tmp_path: Path, server_url: str
+) -> None:
+    args = argparse.Namespace(
+        data_dir=str(tmp_path / "data"), key_file=str(tmp_path / "key.json"), demo=False, lang="en"
+    )
+    seen: dict[str, Any] = {}
+
+    def on_first_run(view: FirstRunView) -> None:
+        if "window" in seen:  # back after leaving: quit
+            seen["first_run_again"] = True
+            view.close()
+            return
+        view.join_team_chosen.emit()
+        _when_visible(JoinTeamDialog, on_join)
+
+    def on_join(dialog: JoinTeamDialog) -> None:
+        dialog.server_edit.setText(server_url)
+        dialog.user_edit.setText("ana")
+        dialog.password_edit.setText(PASSWORD)
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+        _when_visible(MainWindow, on_window)
+
+    def on_window(window: MainWindow) -> None:
+        seen["window"] = window
+        qtbot.waitUntil(lambda: window.presenter.conversations.rowCount() > 0, timeout=10_000)
+        seen["rows"] = window.presenter.conversations.rowCount()
+        seen["team_button"] = window.team_button.text()
+        seen["add_hidden"] = window.add_number_button.isHidden()
+        seen["team_folder"] = (tmp_path / "data" / "team").exists()
+        window.team_button.click()
+        _when_visible(QMessageBox, on_confirm)
+
+    def on_confirm(box: QMessageBox) -> None:
+        box.button(QMessageBox.StandardButton.Yes).click()
+        _when_visible(FirstRunView, on_first_run)
+
+    _when_visible(FirstRunView, on_first_run)
+    app = QApplication.instance()
+    assert arun(app_module._main(app, args, None), timeout=90) == 0
+    assert seen["rows"] == 1  # ana sees the shop's one conversation
+    assert seen["team_button"] == "Leave the team…" and seen["add_hidden"]
+    assert seen["team_folder"] and seen.get("first_run_again")
+    assert not (tmp_path / "data" / "team").exists()  # left: the team's copy is gone
