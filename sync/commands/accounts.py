@@ -93,6 +93,7 @@ def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBac
         return _fail(err, str(exc))
     from sync.store.local_cache import LocalCache
 
+    fresh = not cache_path.exists()
     try:
         cache = LocalCache.open(cache_path, key)
     except CacheOpenError as exc:
@@ -100,9 +101,13 @@ def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBac
     try:
         added = add_provider_account(cache, account, store)
     except (AccountStoreError, SecretStoreError) as exc:
-        return _fail(err, str(exc))
-    finally:
         cache.close()
+        if fresh:
+            # A cache made only for this number would make the app skip its first-run screen
+            # and open an empty workspace: nothing is left behind.
+            _remove_cache(cache_path)
+        return _fail(err, str(exc))
+    cache.close()
     out.write(json.dumps(describe(added), ensure_ascii=False) + "\n")
     where = "the system keyring" if store.where == "keyring" else "the encrypted cache"
     print(f"caixa: added {added.name!r}; its credentials are in {where}", file=err)
@@ -157,6 +162,14 @@ def _list(
     if not summaries:
         print("caixa: no numbers yet (add one with: caixa accounts add --from-json FILE)", file=err)
     return 0
+
+
+def _remove_cache(cache_path: Path) -> None:
+    for path in (
+        cache_path,
+        *(cache_path.with_name(cache_path.name + s) for s in ("-wal", "-shm")),
+    ):
+        path.unlink(missing_ok=True)
 
 
 def _fail(err: TextIO, message: str) -> int:
