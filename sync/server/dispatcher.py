@@ -485,6 +485,18 @@ class Dispatcher:
                 now_ms=int(time.time() * 1000),
                 up_since_ms=self._up_since_ms,
             )
+        self._check_liveness()
+
+    def _check_liveness(self) -> None:
+        """Let adapters notice a silent link (a gateway whose heartbeats stopped)."""
+        for number in list(self._numbers.values()):
+            check = getattr(number.adapter, "check_liveness", None)
+            if check is None:
+                continue
+            try:
+                check()
+            except Exception:  # one adapter's bug must not stop the dispatcher
+                log.exception("liveness check failed")
 
     async def _idle_delay(self) -> float:
         blocked_numbers, blocked_pairs, soonest = self.pacer.blocked()
