@@ -126,10 +126,19 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
     ).fetchone()
     message_id = uuid7()
     status = DeliveryStatus.RECEIVED if event.direction is Direction.IN else DeliveryStatus.SENT
+    media = _media_json(event)
+    edited_at = revoked_at = None
+    pending = _pending_changes(cursor, event.account_id, event.provider_message_id)
+    if "revoke" in pending:  # deleted for everyone before it even reached us
+        body, media, revoked_at = "", None, pending["revoke"][1]
+        preview = preview_of(event.type, body)
+    elif "edit" in pending:
+        body, edited_at = pending["edit"]
+        preview = preview_of(event.type, body)
     cursor.execute(
         "INSERT OR IGNORE INTO messages (id, account_id, conversation_id, provider_message_id,"
-        " direction, ts, type, body, sender_name, reply_to, media, status)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " direction, ts, type, body, sender_name, reply_to, media, status, edited_at,"
+        " revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             message_id,
             event.account_id,
@@ -141,12 +150,19 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
             body,
             event.sender_name,
             event.reply_to,
-            _media_json(event),
+            media,
             status.value,
+            edited_at,
+            revoked_at,
         ),
     )
     if cursor.rowcount != 1:
         return None  # a redelivery: already stored
+    if pending:
+        cursor.execute(
+            "DELETE FROM pending_changes WHERE account_id = ? AND target_id = ?",
+            (event.account_id, event.provider_message_id),
+        )
     seq = cursor.lastrowid
     if body:
         index_message(cursor, seq, ts_ms, body, event.account_id)
@@ -175,6 +191,36 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
         ),
     )
     return message_id, conversation_id
+
+
+# A change whose message never arrives is forgotten after this long.
+PENDING_CHANGE_TTL_MS = 30 * 24 * 3600 * 1000
+
+
+def _pending_changes(
+    cursor: Any, account_id: int, provider_id: str | None
+) -> dict[str, tuple[str, int]]:
+    """Edits and deletions that arrived before the message ``provider_id`` (kind → text, ts)."""
+    if not provider_id:
+        return {}
+    rows = cursor.execute(
+        "SELECT kind, text, ts FROM pending_changes WHERE account_id = ? AND target_id = ?",
+        (account_id, provider_id),
+    ).fetchall()
+    return {kind: (text, ts) for kind, text, ts in rows}
+
+
+def _remember_pending(
+    cursor: Any, account_id: int, target_id: str, kind: str, text: str, ts_ms: int
+) -> None:
+    """Keep an edit or deletion for a message not stored yet (the latest one wins)."""
+    cursor.execute(
+        "INSERT INTO pending_changes (account_id, target_id, kind, text, ts)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, target_id, kind) DO UPDATE"
+        " SET text = excluded.text, ts = excluded.ts WHERE excluded.ts >= pending_changes.ts",
+        (account_id, target_id, kind, text, ts_ms),
+    )
+    cursor.execute("DELETE FROM pending_changes WHERE ts < ?", (ts_ms - PENDING_CHANGE_TTL_MS,))
 
 
 def _apply_status(cursor: Any, event: StatusEvent) -> tuple[str, int] | None:
@@ -332,7 +378,17 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
         return (row[1], row[0]) if row else (None, None)
     if isinstance(event, EditEvent):
         row = _message_row(cursor, event.account_id, event.target_message_id)
-        if row is None or row[3] == event.text:
+        if row is None:
+            _remember_pending(
+                cursor,
+                event.account_id,
+                event.target_message_id,
+                "edit",
+                event.text,
+                int(event.timestamp * 1000),
+            )
+            return None
+        if row[3] == event.text:
             return None
         message_id, conversation_id, seq, old_body, ts_ms = row
         if old_body:
@@ -347,6 +403,14 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
     if isinstance(event, RevokeEvent):
         row = _message_row(cursor, event.account_id, event.target_message_id)
         if row is None:
+            _remember_pending(
+                cursor,
+                event.account_id,
+                event.target_message_id,
+                "revoke",
+                "",
+                int(event.timestamp * 1000),
+            )
             return None
         message_id, conversation_id, seq, old_body, ts_ms = row
         # Deleted for everyone by its sender: the text goes (from search too), the bubble stays

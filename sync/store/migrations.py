@@ -232,6 +232,23 @@ _V6 = (
     "CREATE INDEX team_commands_pending ON team_commands (seq) WHERE state = 'pending'",
 )
 
+# An edit or a deletion can arrive before the message it changes (providers deliver webhooks out
+# of order, a backfill brings the message later): it waits here and is applied when the message
+# is stored, instead of being lost.
+_V7 = (
+    """
+    CREATE TABLE pending_changes (
+        account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+        target_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        text TEXT NOT NULL DEFAULT '',
+        ts INTEGER NOT NULL,
+        PRIMARY KEY (account_id, target_id, kind)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX pending_changes_age ON pending_changes (ts)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, conversations, messages, outbox", _V1),
     Migration(2, "full-text search over message bodies", _V2),
@@ -239,6 +256,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "the account in the full-text index: fast search within one number", _V4),
     Migration(5, "search hits ordered by message time", _V5),
     Migration(6, "team mode: assignments, labels, notes, teammates, pushed commands", _V6),
+    Migration(7, "edits and deletions that arrive before their message wait for it", _V7),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -116,3 +116,13 @@ team_commands = Table(
     Column("state", Text, nullable=False, default="pending"),
     Column("result", Text),
 )
+
+pending_changes = Table(
+    "pending_changes",
+    metadata,
+    Column("account_id", Integer, primary_key=True),
+    Column("target_id", Text, primary_key=True),
+    Column("kind", Text, primary_key=True),
+    Column("text", Text, nullable=False, default=""),
+    Column("ts", Integer, nullable=False),
+)

@@ -88,8 +88,31 @@ def test_a_deletion_hides_the_text_everywhere_and_keeps_the_bubble(cache: LocalC
     assert message.body == "" and message.revoked_at is not None
     assert search_messages(cache, "cpf") == []
     assert scalar(cache, "SELECT count(*) FROM messages") == 1
-    # A deletion of a message never seen changes nothing (and does not fail).
+    # A deletion of a message never seen changes nothing visible (and does not fail).
     apply_events(cache, [RevokeEvent(account, "wamid.unknown", PHONE, PHONE, BASE_TS)])
+    assert scalar(cache, "SELECT count(*) FROM messages") == 1
+
+
+def test_an_edit_or_deletion_before_its_message_waits_for_it(cache: LocalCache) -> None:
+    account = add_account(cache)
+    edit = EditEvent(account, "wamid.LATE", "quero torta de limão", PHONE, PHONE, BASE_TS + 60)
+    older_edit = EditEvent(account, "wamid.LATE", "quero pudim", PHONE, PHONE, BASE_TS + 30)
+    apply_events(cache, [edit, older_edit])  # out of order among themselves too
+    assert scalar(cache, "SELECT count(*) FROM messages") == 0
+    apply_events(cache, [inbound(account, "wamid.LATE", "quero bolo de cenoura", phone=PHONE)])
+    message = message_by_provider_id(cache, account, "wamid.LATE")
+    assert message.body == "quero torta de limão" and message.edited_at == (BASE_TS + 60) * 1000
+    assert search_messages(cache, "cenoura") == []
+    assert [h.text for h in search_messages(cache, "limao")] == ["quero torta de limão"]
+    assert scalar(cache, "SELECT count(*) FROM pending_changes") == 0
+
+    apply_events(cache, [RevokeEvent(account, "wamid.GONE", PHONE, PHONE, BASE_TS + 9)])
+    apply_events(cache, [inbound(account, "wamid.GONE", "meu cpf é 123", phone=PHONE)])
+    gone = message_by_provider_id(cache, account, "wamid.GONE")
+    assert gone.body == "" and gone.revoked_at is not None
+    assert search_messages(cache, "cpf") == []
+    preview = scalar(cache, "SELECT last_preview FROM conversations")
+    assert "cpf" not in preview
 
 
 def lid_message(account: int, wamid: str, *, phone: str, ts: float) -> MessageEvent:
