@@ -39,6 +39,8 @@ _STARTED = time.perf_counter()
 # The file the app offers when the OS has no keyring: beside the cache, protected by a passcode
 # unless the user explicitly opted out.
 DEFAULT_KEY_FILE_NAME = "cache-key.json"
+# An open that takes longer than this shows a busy dialog (a migration rebuilding the index).
+SLOW_OPEN_MS = 700
 
 # Conversations read for the first paint: more than a maximised window shows on a tall screen
 # (40 rows of 68 px), and a fifth of a full page, because each row costs the decryption of a page
@@ -521,16 +523,41 @@ async def _prepare_with_progress(services: Services, *, demo: bool) -> None:
         dialog.setWindowTitle(QCoreApplication.translate("App", "Caixa"))
         dialog.setMinimumDuration(300)
 
+    slow: list[QProgressDialog] = []
+    if dialog is None:
+        # Opening is quick, except after an update of Caixa whose cache migration rebuilds the
+        # search index (about 10 s for a million messages): say so if it takes a while. The
+        # dialog is made only then (a QProgressDialog shows itself on its own timer).
+        def say_slow() -> None:
+            if done:
+                return
+            busy = QProgressDialog(
+                QCoreApplication.translate(
+                    "App", "Opening your messages… (after an update this can take a few seconds)"
+                ),
+                "",
+                0,
+                0,
+            )
+            busy.setCancelButton(None)
+            busy.setWindowTitle(QCoreApplication.translate("App", "Caixa"))
+            busy.show()
+            slow.append(busy)
+
+        QTimer.singleShot(SLOW_OPEN_MS, say_slow)
+
     def progress(count: int) -> None:  # called on the database thread
         if dialog is not None:
             loop.call_soon_threadsafe(dialog.setValue, min(count, dialog.maximum() - 1))
 
+    done = False
     try:
         await services.prepare(progress=progress)
     finally:
-        if dialog is not None:
-            dialog.close()
-            dialog.deleteLater()
+        done = True
+        for shown in [*([dialog] if dialog is not None else []), *slow]:
+            shown.close()
+            shown.deleteLater()
 
 
 def _report_first_paint() -> None:

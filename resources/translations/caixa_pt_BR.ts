@@ -187,6 +187,10 @@
         <source>Preparing the demo workspace…</source>
         <translation>Preparando o espaço de demonstração…</translation>
     </message>
+    <message>
+        <source>Opening your messages… (after an update this can take a few seconds)</source>
+        <translation>Abrindo suas mensagens… (depois de uma atualização isso pode levar alguns segundos)</translation>
+    </message>
 </context>
 <context>
     <name>CacheKeyDialogs</name>

@@ -230,3 +230,38 @@ def test_a_second_start_paints_from_the_cache_before_the_loop_then_goes_live(
     QTimer.singleShot(0, open_then_close)
     assert arun(app_module._main(app, args, early), timeout=60) == 0
     assert opened and opened[0] is not None  # the early window went live on the same cache
+
+
+def test_a_slow_open_says_so_and_a_quick_one_shows_nothing(
+    qtbot: QtBot, arun: ARun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from PySide6.QtWidgets import QProgressDialog
+
+    seen: list[bool] = []
+
+    class Slow:
+        db = argparse.Namespace(path=tmp_path / "exists.db")
+
+        def __init__(self, seconds: float) -> None:
+            self.seconds = seconds
+
+        async def prepare(self, **_: object) -> None:
+            await asyncio.sleep(self.seconds)
+            seen.append(
+                any(
+                    isinstance(w, QProgressDialog) and w.isVisible()
+                    for w in QApplication.topLevelWidgets()
+                )
+            )
+
+    (tmp_path / "exists.db").write_bytes(b"")
+    arun(app_module._prepare_with_progress(Slow(0.05), demo=False))  # type: ignore[arg-type]
+    arun(app_module._prepare_with_progress(Slow(1.2), demo=False))  # type: ignore[arg-type]
+    assert seen == [False, True]
+    qtbot.waitUntil(
+        lambda: not any(
+            isinstance(w, QProgressDialog) and w.isVisible() for w in QApplication.topLevelWidgets()
+        )
+    )
