@@ -11,6 +11,14 @@ SQL, no per-row Python), and the full-text index is fed once per page with one
 found only when the insert's row count says some were skipped, and updated one by one with
 their index entries.
 
+An initial sync of more than one page runs in bulk mode: the first page's transaction drops the
+unique index on ``(account_id, provider_message_id)`` and sets ``team.bulk`` in ``meta``; the
+sync that ends the stream (this one, or the one resuming it after an interruption: the flag is
+committed with the pages) builds the index again and clears the flag. Provider ids are random,
+so keeping that index up to date touches nearly every one of its pages at each commit: on 1M
+messages dropping it made storing the pages twice as fast, rebuild included. Nothing needs it
+while the cache only takes pages: the server's rows are unique by provider id too.
+
 Foreign keys are not checked while a page is stored: rows arrive in change order, so a message
 can come before the latest version of its conversation (which was updated after it); the
 conversation arrives later in the same sync.
@@ -32,6 +40,7 @@ if TYPE_CHECKING:
 CURSOR_KEY: Final = "team.cursor"
 ACCOUNTS_KEY: Final = "team.accounts"
 USER_KEY: Final = "team.user"
+BULK_KEY: Final = "team.bulk"
 START: Final = "0:0"
 # Above this many rows a page is reported as a reset (views reload) instead of listing ids.
 _RESET_ABOVE: Final = 2_000
@@ -147,12 +156,59 @@ def page_transaction(cache: LocalCache) -> Iterator[Any]:
         cursor.close()
 
 
+_PROVIDER_INDEX: Final = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_provider_id"
+    " ON messages (account_id, provider_message_id) WHERE provider_message_id IS NOT NULL"
+)
+
+
+def bulk_sync_pending(cache: LocalCache) -> bool:
+    """Whether a bulk initial sync was started and has not reached the end of the stream."""
+    return get_meta(cache, BULK_KEY) is not None
+
+
+def _begin_bulk(cursor: Any) -> None:
+    cursor.execute("DROP INDEX IF EXISTS messages_provider_id")
+    set_meta(cursor, BULK_KEY, "1")
+
+
+def end_bulk_sync(cache: LocalCache) -> None:
+    """Build the index dropped for a bulk sync again and clear the flag, in one transaction.
+
+    Two rows with one provider id cannot both be the server's (its index is unique too), but if
+    ever they are, the one stored last (the newer state) is kept rather than failing forever.
+    """
+    from sqlcipher3.dbapi2 import IntegrityError
+
+    with page_transaction(cache) as cursor:
+        cursor.execute("SAVEPOINT provider_index")
+        try:
+            cursor.execute(_PROVIDER_INDEX)
+        except IntegrityError:
+            cursor.execute("ROLLBACK TO provider_index")
+            older = (
+                "seq IN (SELECT m.seq FROM messages m JOIN messages n"
+                " ON n.account_id = m.account_id AND n.provider_message_id = m.provider_message_id"
+                " AND n.seq > m.seq WHERE m.provider_message_id IS NOT NULL)"
+            )
+            cursor.execute(_UNINDEX_WHERE + older)
+            cursor.execute("DELETE FROM messages WHERE " + older)
+            cursor.execute(_PROVIDER_INDEX)
+        cursor.execute("RELEASE provider_index")
+        cursor.execute("DELETE FROM meta WHERE key = ?", (BULK_KEY,))
+
+
 def apply_page(
-    cache: LocalCache, body: bytes | str | dict[str, Any], *, main: bool = True
+    cache: LocalCache,
+    body: bytes | str | dict[str, Any],
+    *,
+    main: bool = True,
+    begin_bulk: bool = False,
 ) -> ChangeSet:
     """Store one pulled page; with ``main``, also its cursor and the visible numbers.
 
     ``main=False`` is a backfill page of one number (its cursor is not the main one).
+    ``begin_bulk``: the first page of a long initial sync (see the module docstring).
     """
     page: dict[str, Any] = body if isinstance(body, dict) else json.loads(body)
     rows: dict[str, list[list[Any]]] = page.get("rows", {})
@@ -161,6 +217,8 @@ def apply_page(
     messages: set[str] = set()
     reset = False
     with page_transaction(cache) as cursor:
+        if begin_bulk:
+            _begin_bulk(cursor)
         if main:
             visible = set(page["accounts"])
             for (account_id,) in cursor.execute("SELECT id FROM accounts").fetchall():

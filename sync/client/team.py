@@ -295,8 +295,7 @@ class TeamClient:
             return await self._pull(progress)
 
     async def _pull(self, progress: Callable[[int, int], None] | None) -> ChangeSet:
-        cursor = await self._run(pulling.stored_cursor)
-        known = await self._run(pulling.known_accounts)
+        cursor, known, bulk = await self._run(_pull_state)
         changes: list[ChangeSet] = []
         done = 0
         total = 0
@@ -313,7 +312,10 @@ class TeamClient:
                         # Given a number: its rows before our cursor never come by the main
                         # stream, so fetch them first (stored before the cursor moves on).
                         changes.append(await self._backfill(account, cursor))
-                page_changes = await self._run(pulling.apply_page, body)
+                # A long initial sync stores its pages in bulk mode (see sync/client/pull.py).
+                begin_bulk = not bulk and cursor == pulling.START and head.more
+                page_changes = await self._run(pulling.apply_page, body, begin_bulk=begin_bulk)
+                bulk = bulk or begin_bulk
                 changes.append(page_changes)
                 self._changed(page_changes)
                 known = head.accounts
@@ -324,6 +326,8 @@ class TeamClient:
                 if progress is not None:
                     progress(done, max(total, done))
                 if not head.more:
+                    if bulk:
+                        await self._run(pulling.end_bulk_sync)
                     self._held = head.held
                     break
         finally:
@@ -371,13 +375,25 @@ class TeamClient:
             self.pending_changed.emit(await self.pending_count())
 
     async def sync_now(self, progress: Callable[[int, int], None] | None = None) -> ChangeSet:
-        """Pull every page, then push what waits. One at a time per client."""
+        """Push what waits, then pull every page. One at a time per client.
+
+        Pushing first: a reply typed here goes out without waiting for a pull, and the one pull
+        after it brings our own sends and claims back as the server's rows together with
+        everyone else's changes. (A claim's expected version was taken when it was queued, so
+        pulling first would not change what is pushed.)
+        """
         async with self._sync_lock:
-            changes = await self.pull(progress)
+            refused: TeamError | None = None
             if await self.pending_count():
-                await self.push()
-                # Our own sends and claims come back as rows: fetch them now, not at the next poke.
-                changes = changes | await self.pull()
+                try:
+                    await self.push()
+                except (TeamOffline, AuthRefused, ResyncRequired):
+                    raise
+                except TeamError as exc:
+                    refused = exc  # a refused batch must not stop this desktop's pulls
+            changes = await self.pull(progress)
+            if refused is not None:
+                raise refused
             return changes
 
     # --- live --------------------------------------------------------------------------------
@@ -525,6 +541,14 @@ class TeamClient:
         return await self._command(
             "automation", {"account_id": account_id, "name": name, "enabled": enabled}
         )
+
+
+def _pull_state(cache: LocalCache) -> tuple[str, list[int] | None, bool]:
+    return (
+        pulling.stored_cursor(cache),
+        pulling.known_accounts(cache),
+        pulling.bulk_sync_pending(cache),
+    )
 
 
 def _save_user(cache: LocalCache, value: str) -> None:

@@ -16,15 +16,26 @@ Queries still filter by workspace and account explicitly: tenancy is enforced tw
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_SYSTEM_SCOPE: Final = text(
+    "SELECT set_config('caixa.scope', 'system', true),"
+    " set_config('caixa.workspace_id', :ws, true),"
+    " set_config('caixa.user_id', '', true)"
+)
+_AGENT_SCOPE: Final = text(
+    "SELECT set_config('caixa.scope', 'agent', true),"
+    " set_config('caixa.workspace_id', :ws, true),"
+    " set_config('caixa.user_id', :user, true)"
+)
 _ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -106,6 +117,9 @@ class AgentScope:
     user_id: int
 
 
+S = TypeVar("S", bound=AgentScope)
+
+
 class ServerDatabase:
     """The server's connection pool and its scoped transactions (see the module docstring)."""
 
@@ -121,29 +135,29 @@ class ServerDatabase:
     def system(self, workspace_id: int | None = None) -> Iterator[Connection]:
         """A transaction for the server's own work; committed when the block ends without error."""
         with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "SELECT set_config('caixa.scope', 'system', true),"
-                    " set_config('caixa.workspace_id', :ws, true),"
-                    " set_config('caixa.user_id', '', true)"
-                ),
-                {"ws": "" if workspace_id is None else str(workspace_id)},
-            )
+            conn.execute(_SYSTEM_SCOPE, {"ws": "" if workspace_id is None else str(workspace_id)})
             yield conn
 
     @contextmanager
     def agent(self, scope: AgentScope) -> Iterator[Connection]:
         """A transaction on behalf of one user: row-level security limits it to their numbers."""
         with self.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "SELECT set_config('caixa.scope', 'agent', true),"
-                    " set_config('caixa.workspace_id', :ws, true),"
-                    " set_config('caixa.user_id', :user, true)"
-                ),
-                {"ws": str(scope.workspace_id), "user": str(scope.user_id)},
-            )
+            conn.execute(_AGENT_SCOPE, {"ws": str(scope.workspace_id), "user": str(scope.user_id)})
             yield conn
+
+    @contextmanager
+    def agent_of(self, identify: Callable[[Connection], S]) -> Iterator[tuple[Connection, S]]:
+        """One transaction: ``identify`` finds who asks (a token lookup) under the system scope,
+        then the rest runs on that user's behalf, as in ``agent()``.
+
+        A request costs one pooled connection and one transaction instead of two; ``identify``
+        raising (an unknown token) ends the transaction before anything is done for anyone.
+        """
+        with self.engine.begin() as conn:
+            conn.execute(_SYSTEM_SCOPE, {"ws": ""})
+            scope = identify(conn)
+            conn.execute(_AGENT_SCOPE, {"ws": str(scope.workspace_id), "user": str(scope.user_id)})
+            yield conn, scope
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -159,6 +159,10 @@ async def test_an_interrupted_initial_sync_resumes_from_its_cursor(
     assert stored != "0:0"
     assert await db.run(scalar, "SELECT count(*) FROM messages") == 2 * 500 - 7  # 7 other rows
     assert seen[0][1] == 2_507
+    # A long initial sync stores its pages without the provider-id index (bulk mode); the flag
+    # that says so was committed with the pages.
+    assert await db.run(pulling.bulk_sync_pending)
+    assert not await db.run(_has_provider_index)
 
     switch.requests.clear()
     fresh = TeamClient(client._http, db, token=client.token, page_size=500)
@@ -168,6 +172,53 @@ async def test_an_interrupted_initial_sync_resumes_from_its_cursor(
     assert await db.run(scalar, "SELECT count(*) FROM messages") == 2_500
     hits = await db.run(lambda c: search_messages(c, "historico", limit=5000))
     assert len(hits) == 2_500
+    # The resumed sync reached the end of the stream: the index is back, the flag gone.
+    assert not await db.run(pulling.bulk_sync_pending)
+    assert await db.run(_has_provider_index)
+
+
+def _has_provider_index(cache: LocalCache) -> bool:
+    sql = "SELECT count(*) FROM sqlite_master WHERE name = 'messages_provider_id'"
+    return bool(scalar(cache, sql))
+
+
+def test_ending_a_bulk_sync_keeps_the_newest_of_two_rows_with_one_provider_id(
+    tmp_path: Path,
+) -> None:
+    cache = LocalCache.open(tmp_path / "team.db", CacheKey.generate())
+    try:
+        sql = cache.conn.exec_driver_sql
+        sql("INSERT INTO accounts (id, name, provider) VALUES (1, 'shop', 'demo')")
+        sql(
+            "INSERT INTO conversations (id, account_id, chat_key, customer_phone, customer_name)"
+            " VALUES (1, 1, '5511', '5511', 'Customer')"
+        )
+        page = {
+            "cursor": "5:1",
+            "accounts": [1],
+            "rows": {
+                "messages": [
+                    [f"0190a000-0000-7000-8000-00000000000{n}", 1, 1, provider, "in", 1700000000000,
+                     "text", body, "", "", "", "received", "", 0, 0, 0]
+                    for n, provider, body in ((1, "wamid.A", "older"), (2, "wamid.A", "newer"),
+                                              (3, "wamid.B", "other"))
+                ]
+            },
+        }  # fmt: skip
+        pulling.apply_page(cache, page, begin_bulk=True)
+        assert pulling.bulk_sync_pending(cache)
+        assert scalar(cache, "SELECT count(*) FROM messages") == 3  # no index, no conflict
+
+        pulling.end_bulk_sync(cache)
+
+        assert not pulling.bulk_sync_pending(cache)
+        assert _has_provider_index(cache)
+        kept = cache.conn.exec_driver_sql("SELECT body FROM messages ORDER BY seq").scalars()
+        assert list(kept) == ["newer", "other"]
+        assert [h.text for h in search_messages(cache, "older")] == []
+        assert [h.text for h in search_messages(cache, "newer")] == ["newer"]
+    finally:
+        cache.close()
 
 
 async def test_tombstones_updates_and_access_follow_the_server(
