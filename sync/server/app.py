@@ -25,6 +25,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
+from sync.domain.events import MessageEvent
+from sync.domain.models import Direction
 from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey
 from sync.server.database import ServerDatabase
@@ -75,7 +77,7 @@ def build_app(
     async def sink(events: Sequence[ProviderEvent]) -> None:
         await queue.submit(events)
         dispatcher = state.get("dispatcher")
-        if dispatcher is not None:
+        if dispatcher is not None and not _only_inbound_messages(events):
             dispatcher.wake()  # a status may have settled an "unknown" or freed pacing
 
     receiver = WebhookReceiver(directory, sink)
@@ -136,6 +138,12 @@ def build_app(
         ],
         lifespan=lifespan,
     )
+
+
+def _only_inbound_messages(events: Sequence[ProviderEvent]) -> bool:
+    """Customers' messages only: nothing the dispatcher waits for (a wake costs it two queries,
+    which at hundreds of webhooks a second is a good part of the server's database work)."""
+    return all(isinstance(e, MessageEvent) and e.direction is Direction.IN for e in events)
 
 
 def _ping(db: ServerDatabase) -> None:

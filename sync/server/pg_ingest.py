@@ -22,11 +22,13 @@ webhook does not even re-stamp a row.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DataError, OperationalError
@@ -55,6 +57,10 @@ _AWAITING_ID = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
 # deadlock_detected, serialization_failure: the batch is simply written again.
 _RETRYABLE = frozenset({"40P01", "40001"})
 _TRIES = 3
+
+# Every statement is parsed into a ``TextClause`` once per process, not once per call (the bind
+# parameter scan is a regular expression: a sizeable share of an ingest's Python time).
+_sql: Final = functools.cache(text)
 
 
 class EnqueueError(ValueError):
@@ -91,20 +97,32 @@ def ingest_events_sync(db: ServerDatabase, events: Sequence[ProviderEvent]) -> N
 
 
 def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
-    """Write a batch of events in the caller's (system) transaction."""
+    """Write a batch of events in the caller's (system) transaction.
+
+    Events take effect in order. Consecutive plain inbound messages (see ``_plain_inbound``),
+    the bulk of any busy number's webhooks, are written together: a handful of statements per
+    run instead of four per message (``_store_inbound``), with the same outcome as one by one.
+    """
     workspaces = _workspaces(conn, {e.account_id for e in events})
+    run: list[tuple[int, MessageEvent]] = []
     for event in events:
         ws = workspaces.get(event.account_id)
         if ws is None:
             log.warning("events for number %s ignored: no such number", event.account_id)
             continue
+        if isinstance(event, MessageEvent) and _plain_inbound(event):
+            run.append((ws, event))
+            continue
+        if run:
+            _store_inbound(conn, run)
+            run = []
         if isinstance(event, MessageEvent):
             _store_message(conn, ws, event)
         elif isinstance(event, StatusEvent):
             _apply_status(conn, ws, event)
         elif isinstance(event, ConnectionEvent):
             conn.execute(
-                text(
+                _sql(
                     "UPDATE accounts SET state = :state, state_reason = :reason,"
                     " phone = CASE WHEN :phone <> '' THEN :phone ELSE phone END"
                     " WHERE id = :a AND workspace_id = :ws AND (state <> :state"
@@ -120,13 +138,15 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
             )
         else:
             _apply_other(conn, ws, event)
+    if run:
+        _store_inbound(conn, run)
 
 
 def _workspaces(conn: Connection, account_ids: set[int]) -> dict[int, int]:
     if not account_ids:
         return {}
     rows = conn.execute(
-        text("SELECT id, workspace_id FROM accounts WHERE id = ANY(:ids) AND NOT deleted"),
+        _sql("SELECT id, workspace_id FROM accounts WHERE id = ANY(:ids) AND NOT deleted"),
         {"ids": sorted(account_ids)},
     ).all()
     return {int(r[0]): int(r[1]) for r in rows}
@@ -149,7 +169,7 @@ def _preview(type_: MessageType, body: str) -> str:
 def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
     account_id = event.account_id
     exists = conn.execute(
-        text(
+        _sql(
             "SELECT 1 FROM messages WHERE account_id = :a AND provider_message_id = :p"
             " AND workspace_id = :ws"
         ),
@@ -169,7 +189,7 @@ def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
         return
     status = DeliveryStatus.RECEIVED if inbound else DeliveryStatus.SENT
     inserted = conn.execute(
-        text(
+        _sql(
             "INSERT INTO messages (id, workspace_id, account_id, conversation_id,"
             " provider_message_id, direction, ts, type, body, sender_name, reply_to, media,"
             " status) VALUES (:id, :ws, :a, :c, :p, :dir, :ts, :type, :body, :sender, :reply,"
@@ -198,7 +218,7 @@ def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
     # An older message arriving late (a backfill) must not replace the newer preview. A reply
     # sent from the phone means someone answered: the conversation counts as read.
     conn.execute(
-        text(
+        _sql(
             "UPDATE conversations SET"
             " unread_count = CASE WHEN :inbound THEN unread_count + 1 ELSE 0 END,"
             " last_inbound_at = CASE WHEN :inbound THEN GREATEST(COALESCE(last_inbound_at, 0),"
@@ -225,6 +245,177 @@ def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
     )
 
 
+def _plain_inbound(event: MessageEvent) -> bool:
+    """An incoming message that names its chat plainly: no LID to resolve or merge (those go
+    one by one through ``_store_message``, as do our own messages echoed back)."""
+    return (
+        event.direction is Direction.IN
+        and not event.chat_key.endswith("@lid")
+        and not event.chat_jid.endswith("@lid")
+    )
+
+
+@dataclass(slots=True)
+class _Chat:
+    """What a run of new messages says about one conversation, folded in their order."""
+
+    phone: str  # the first phone given (a phone only fills in)
+    name: str  # the last name given (a name fills in or follows a change)
+    is_group: bool  # as the first message says (kept from creation on)
+    inbound: int = 0
+    newest_ts: int = 0
+    preview: str = ""
+
+
+# One index probe per id, whatever the planner believes of the table (``= ANY(array)`` becomes a
+# scan of the number's messages under a generic plan while the table's statistics are young).
+_EXISTING: Final = text(
+    "SELECT p.id FROM unnest(CAST(:ps AS text[])) AS p(id), LATERAL (SELECT 1 FROM messages m"
+    " WHERE m.account_id = :a AND m.provider_message_id = p.id AND m.workspace_id = :ws"
+    " LIMIT 1) AS stored"
+)
+# Created, or its name and phone filled in (only when that changes something); the ids of the
+# conversations the upsert left alone are read in the same statement.
+_UPSERT_CONVERSATIONS: Final = text(
+    "WITH given AS (SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:phones AS text[]),"
+    "   CAST(:names AS text[]), CAST(:groups AS boolean[])) AS g(k, phone, name, grp)),"
+    " upserted AS (INSERT INTO conversations (workspace_id, account_id, chat_key,"
+    "   customer_phone, customer_name, is_group) SELECT :ws, :a, k, phone, name, grp FROM given"
+    "   ON CONFLICT (account_id, chat_key) DO UPDATE SET"
+    "   customer_name = CASE WHEN excluded.customer_name <> '' THEN excluded.customer_name"
+    "     ELSE conversations.customer_name END,"
+    "   customer_phone = CASE WHEN conversations.customer_phone = '' THEN excluded.customer_phone"
+    "     ELSE conversations.customer_phone END"
+    "   WHERE (excluded.customer_name <> '' AND excluded.customer_name <>"
+    "     conversations.customer_name)"
+    "   OR (conversations.customer_phone = '' AND excluded.customer_phone <> '')"
+    "   RETURNING id, chat_key)"
+    " SELECT id, chat_key FROM upserted UNION ALL SELECT c.id, c.chat_key FROM conversations c"
+    " JOIN given ON c.chat_key = given.k WHERE c.account_id = :a AND c.workspace_id = :ws"
+    " AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.chat_key = c.chat_key)"
+)
+_FIND_CONVERSATIONS: Final = text(
+    "SELECT id, chat_key FROM conversations WHERE account_id = :a AND workspace_id = :ws"
+    " AND chat_key = ANY(CAST(:keys AS text[]))"
+)
+_INSERT_INBOUND: Final = text(
+    "INSERT INTO messages (id, workspace_id, account_id, conversation_id, provider_message_id,"
+    " direction, ts, type, body, sender_name, reply_to, media, status)"
+    " SELECT id, :ws, :a, c, p, 'in', ts, type, body, sender, reply, CAST(media AS jsonb),"
+    " 'received' FROM unnest(CAST(:ids AS uuid[]), CAST(:cs AS bigint[]), CAST(:ps AS text[]),"
+    " CAST(:ts AS bigint[]), CAST(:types AS text[]), CAST(:bodies AS text[]),"
+    " CAST(:senders AS text[]), CAST(:replies AS text[]), CAST(:media AS text[]))"
+    " AS m(id, c, p, ts, type, body, sender, reply, media)"
+    " ON CONFLICT (account_id, provider_message_id) WHERE provider_message_id IS NOT NULL"
+    " DO NOTHING RETURNING provider_message_id"
+)
+# As ``_store_message``'s update, once per conversation: ``ts`` and ``preview`` are those of the
+# newest message of the run (the last of equals), ``n`` how many came in.
+_SUMMARIZE_INBOUND: Final = text(
+    "UPDATE conversations c SET unread_count = c.unread_count + v.n,"
+    " last_inbound_at = GREATEST(COALESCE(c.last_inbound_at, 0), v.ts),"
+    " last_message_at = CASE WHEN c.last_message_at <= v.ts THEN v.ts ELSE c.last_message_at END,"
+    " last_preview = CASE WHEN c.last_message_at <= v.ts THEN v.preview ELSE c.last_preview END,"
+    " last_direction = CASE WHEN c.last_message_at <= v.ts THEN 'in' ELSE c.last_direction END,"
+    " last_status = CASE WHEN c.last_message_at <= v.ts THEN 'received' ELSE c.last_status END,"
+    " deleted = false"
+    " FROM unnest(CAST(:cs AS bigint[]), CAST(:ns AS integer[]), CAST(:ts AS bigint[]),"
+    " CAST(:previews AS text[])) AS v(id, n, ts, preview)"
+    " WHERE c.id = v.id AND c.workspace_id = :ws"
+)
+
+
+def _store_inbound(conn: Connection, run: Sequence[tuple[int, MessageEvent]]) -> None:
+    """``_store_message`` for a run of plain inbound messages, in a few statements per number.
+
+    The same outcome as storing them one at a time: a message already stored (or twice in the
+    run: a redelivery racing its original) is skipped and touches nothing; each conversation is
+    created or has its name filled in once; the new messages go in with one INSERT (a concurrent
+    batch that stored one first wins it); each conversation's unread count and preview then
+    follow the messages actually inserted, once per conversation.
+    """
+    by_number: dict[tuple[int, int], dict[str, MessageEvent]] = {}
+    for ws, event in run:
+        firsts = by_number.setdefault((ws, event.account_id), {})
+        firsts.setdefault(event.provider_message_id, event)  # a repeat in the run is a redelivery
+    for (ws, account_id), firsts in by_number.items():
+        number = {"ws": ws, "a": account_id}
+        stored = conn.execute(_EXISTING, {**number, "ps": list(firsts)}).scalars().all()
+        for provider_id in stored:
+            del firsts[provider_id]
+        if firsts:
+            _insert_inbound(conn, ws, account_id, list(firsts.values()))
+
+
+def _insert_inbound(
+    conn: Connection, ws: int, account_id: int, events: Sequence[MessageEvent]
+) -> None:
+    number = {"ws": ws, "a": account_id}
+    chats: dict[str, _Chat] = {}
+    for event in events:
+        name = "" if event.is_group else event.sender_name
+        chat = chats.get(event.chat_key)
+        if chat is None:
+            chats[event.chat_key] = _Chat(event.chat_phone, name, event.is_group)
+        else:
+            chat.phone = chat.phone or event.chat_phone
+            chat.name = name or chat.name
+    keys = list(chats)
+    given = {
+        "keys": keys,
+        "phones": [c.phone for c in chats.values()],
+        "names": [c.name for c in chats.values()],
+        "groups": [c.is_group for c in chats.values()],
+    }
+    conversation = {
+        str(k): int(i) for i, k in conn.execute(_UPSERT_CONVERSATIONS, {**number, **given})
+    }
+    if len(conversation) < len(keys):
+        # Created by a concurrent batch after this statement's snapshot was taken: now visible.
+        found = conn.execute(_FIND_CONVERSATIONS, {**number, "keys": keys})
+        conversation.update((str(k), int(i)) for i, k in found)
+    ts = [_ms(event.timestamp) for event in events]
+    bodies = [event.text or event.caption for event in events]
+    inserted = set(
+        conn.execute(
+            _INSERT_INBOUND,
+            {
+                **number,
+                "ids": [_new_id(ts_ms) for ts_ms in ts],
+                "cs": [conversation[event.chat_key] for event in events],
+                "ps": [event.provider_message_id for event in events],
+                "ts": ts,
+                "types": [event.type.value for event in events],
+                "bodies": bodies,
+                "senders": [event.sender_name for event in events],
+                "replies": [event.reply_to for event in events],
+                "media": [_media_json(event) for event in events],
+            },
+        ).scalars()
+    )
+    for event, ts_ms, body in zip(events, ts, bodies, strict=True):
+        if event.provider_message_id not in inserted:
+            continue  # stored by a concurrent batch a moment ago
+        chat = chats[event.chat_key]
+        chat.inbound += 1
+        if chat.inbound == 1 or ts_ms >= chat.newest_ts:  # the last of the newest
+            chat.newest_ts = ts_ms
+            chat.preview = _preview(event.type, body)
+    # In id order: two transactions updating the same conversations lock them in one order.
+    touched = sorted((conversation[k], c) for k, c in chats.items() if c.inbound)
+    if touched:
+        conn.execute(
+            _SUMMARIZE_INBOUND,
+            {
+                "ws": ws,
+                "cs": [i for i, _ in touched],
+                "ns": [c.inbound for _, c in touched],
+                "ts": [c.newest_ts for _, c in touched],
+                "previews": [c.preview for _, c in touched],
+            },
+        )
+
+
 def _new_id(ts_ms: int) -> uuid.UUID:
     from sync.domain.ids import uuid7
 
@@ -243,7 +434,7 @@ def _conversation(
     is_group: bool,
 ) -> int:
     """The id of the conversation with ``chat_key``, created if new; names only fill in."""
-    find = text(
+    find = _sql(
         "SELECT id, customer_name, customer_phone FROM conversations"
         " WHERE account_id = :a AND chat_key = :k AND workspace_id = :ws"
     )
@@ -251,7 +442,7 @@ def _conversation(
     row = conn.execute(find, params).first()
     if row is None:
         created = conn.execute(
-            text(
+            _sql(
                 "INSERT INTO conversations (workspace_id, account_id, chat_key, customer_phone,"
                 " customer_name, is_group) VALUES (:ws, :a, :k, :phone, :name, :group)"
                 " ON CONFLICT (account_id, chat_key) DO NOTHING RETURNING id"
@@ -268,7 +459,7 @@ def _conversation(
     new_phone = phone if not current_phone and phone else current_phone
     if (new_name, new_phone) != (current_name, current_phone):
         conn.execute(
-            text(
+            _sql(
                 "UPDATE conversations SET customer_name = :name, customer_phone = :phone"
                 " WHERE id = :c AND workspace_id = :ws"
             ),
@@ -295,7 +486,7 @@ def _adopt_echo(
     if not body:
         return False
     row = conn.execute(
-        text(
+        _sql(
             "SELECT id, status FROM messages WHERE workspace_id = :ws AND account_id = :a"
             " AND conversation_id = :c AND direction = 'out' AND provider_message_id IS NULL"
             " AND status = ANY(:statuses) AND body = :body AND NOT deleted"
@@ -314,7 +505,7 @@ def _adopt_echo(
     message_id, status = row
     settle = DeliveryStatus(status).can_become(DeliveryStatus.SENT)
     conn.execute(
-        text(
+        _sql(
             "UPDATE messages SET provider_message_id = :p,"
             " status = CASE WHEN :settle THEN 'sent' ELSE status END,"
             " error = CASE WHEN :settle THEN NULL ELSE error END"
@@ -335,7 +526,7 @@ def adopt_provider_id(
     Returns the status the echo had reached (its receipts went to it), if there was one.
     """
     echo = conn.execute(
-        text(
+        _sql(
             "SELECT id, status FROM messages WHERE account_id = :a AND provider_message_id = :p"
             " AND workspace_id = :ws AND id <> :id FOR UPDATE"
         ),
@@ -345,14 +536,14 @@ def adopt_provider_id(
     if echo is not None:
         echo_status = DeliveryStatus(echo[1])
         conn.execute(
-            text(
+            _sql(
                 "UPDATE messages SET deleted = true, provider_message_id = NULL"
                 " WHERE id = :id AND workspace_id = :ws"
             ),
             {"id": echo[0], "ws": ws},
         )
     conn.execute(
-        text(
+        _sql(
             "UPDATE messages SET provider_message_id = :p WHERE id = :id AND workspace_id = :ws"
             " AND provider_message_id IS DISTINCT FROM :p"
         ),
@@ -373,7 +564,7 @@ def set_status(
     """Move a message to ``status`` if that is progress (or ``force``); True when it moved."""
     froms = [s.value for s in DeliveryStatus] if force else _CAN_BECOME[status]
     row = conn.execute(
-        text(
+        _sql(
             "UPDATE messages SET status = :s, error = :e WHERE id = :id AND workspace_id = :ws"
             " AND status = ANY(:froms) AND (status <> :s OR error IS DISTINCT FROM :e)"
             " RETURNING conversation_id, ts"
@@ -384,7 +575,7 @@ def set_status(
         return False
     # The conversation list shows the last message's ticks: follow them if it is this one.
     conn.execute(
-        text(
+        _sql(
             "UPDATE conversations SET last_status = :s WHERE id = :c AND workspace_id = :ws"
             " AND last_message_at = :ts AND last_direction = 'out'"
             " AND last_status IS DISTINCT FROM :s"
@@ -403,7 +594,7 @@ _CAN_BECOME: dict[DeliveryStatus, list[str]] = {
 def _touch_last_status(conn: Connection, ws: int, message_id: Any, status: DeliveryStatus) -> None:
     """The conversation list shows the last message's ticks: follow it if it is this one."""
     conn.execute(
-        text(
+        _sql(
             "UPDATE conversations c SET last_status = :s FROM messages m"
             " WHERE m.id = :id AND m.workspace_id = :ws AND c.id = m.conversation_id"
             " AND c.workspace_id = :ws AND c.last_message_at = m.ts AND c.last_direction = 'out'"
@@ -419,7 +610,7 @@ def _apply_status(conn: Connection, ws: int, event: StatusEvent) -> None:
         " AND account_id = :a AND {where} FOR UPDATE"
     )
     row = conn.execute(
-        text(select.format(where="provider_message_id = :p")),
+        _sql(select.format(where="provider_message_id = :p")),
         {"ws": ws, "a": event.account_id, "p": event.provider_message_id},
     ).first()
     if row is None and event.client_ref:
@@ -428,7 +619,7 @@ def _apply_status(conn: Connection, ws: int, event: StatusEvent) -> None:
         ref = _uuid_or_none(event.client_ref)
         if ref is not None:
             row = conn.execute(
-                text(select.format(where="id = :ref AND direction = 'out'")),
+                _sql(select.format(where="id = :ref AND direction = 'out'")),
                 {"ws": ws, "a": event.account_id, "ref": ref},
             ).first()
     if row is None:
@@ -481,7 +672,7 @@ def _chat_key(
         _remember_alias(conn, ws, account_id, lid, chat_key)
         return chat_key
     row = conn.execute(
-        text(
+        _sql(
             "SELECT chat_key FROM chat_aliases WHERE account_id = :a AND alias = :lid"
             " AND workspace_id = :ws"
         ),
@@ -492,14 +683,14 @@ def _chat_key(
 
 def _remember_alias(conn: Connection, ws: int, account_id: int, alias: str, chat_key: str) -> None:
     conn.execute(
-        text(
+        _sql(
             "INSERT INTO chat_aliases (workspace_id, account_id, alias, chat_key)"
             " VALUES (:ws, :a, :alias, :k) ON CONFLICT (account_id, alias) DO UPDATE"
             " SET chat_key = excluded.chat_key WHERE chat_aliases.chat_key <> excluded.chat_key"
         ),
         {"ws": ws, "a": account_id, "alias": alias, "k": chat_key},
     )
-    find = text(
+    find = _sql(
         "SELECT id FROM conversations WHERE account_id = :a AND chat_key = :k"
         " AND workspace_id = :ws AND NOT deleted FOR UPDATE"
     )
@@ -510,7 +701,7 @@ def _remember_alias(conn: Connection, ws: int, account_id: int, alias: str, chat
     phone = "".join(ch for ch in chat_key if ch.isdigit()) if "@" not in chat_key else ""
     if new is None:
         conn.execute(
-            text(
+            _sql(
                 "UPDATE conversations SET chat_key = :k, customer_phone = CASE"
                 " WHEN customer_phone = '' THEN :phone ELSE customer_phone END"
                 " WHERE id = :c AND workspace_id = :ws"
@@ -523,14 +714,14 @@ def _remember_alias(conn: Connection, ws: int, account_id: int, alias: str, chat
     moved = {"old": old[0], "new": new[0], "ws": ws}
     for table in ("messages", "notes", "outbox"):
         conn.execute(
-            text(
+            _sql(
                 f"UPDATE {table} SET conversation_id = :new"
                 " WHERE conversation_id = :old AND workspace_id = :ws"
             ),
             moved,
         )
     conn.execute(
-        text(
+        _sql(
             "UPDATE conversations n SET unread_count = n.unread_count + o.unread_count,"
             " last_inbound_at = GREATEST(n.last_inbound_at, o.last_inbound_at),"
             " last_message_at = GREATEST(n.last_message_at, o.last_message_at),"
@@ -547,7 +738,7 @@ def _remember_alias(conn: Connection, ws: int, account_id: int, alias: str, chat
     # The tombstone gives its key up (the unique key is the phone's now) so it cannot be found
     # again by its LID.
     conn.execute(
-        text(
+        _sql(
             "UPDATE conversations SET deleted = true, unread_count = 0,"
             " chat_key = chat_key || '#merged:' || id::text"
             " WHERE id = :old AND workspace_id = :ws"
@@ -567,7 +758,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
         )
         # An empty emoji is a removed reaction: kept as a row (a tombstone that syncs).
         conn.execute(
-            text(
+            _sql(
                 "INSERT INTO reactions (workspace_id, account_id, target_id, sender, emoji, ts)"
                 " VALUES (:ws, :a, :t, :s, :e, :ts)"
                 " ON CONFLICT (account_id, target_id, sender) DO UPDATE"
@@ -587,7 +778,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
         )
     elif isinstance(event, EditEvent):
         conn.execute(
-            text(
+            _sql(
                 "UPDATE messages SET body = :body, edited_at = :at WHERE account_id = :a"
                 " AND provider_message_id = :p AND workspace_id = :ws AND body <> :body"
                 " AND revoked_at IS NULL"
@@ -604,7 +795,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
         # Deleted for everyone by its sender: the text goes, the bubble stays as "this message
         # was deleted".
         conn.execute(
-            text(
+            _sql(
                 "UPDATE messages SET body = '', media = NULL, revoked_at = :at"
                 " WHERE account_id = :a AND provider_message_id = :p AND workspace_id = :ws"
                 " AND revoked_at IS NULL"
@@ -621,7 +812,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
             _remember_alias(conn, ws, event.account_id, event.lid, event.chat_key)
         if event.name:
             conn.execute(
-                text(
+                _sql(
                     "UPDATE conversations SET customer_name = :name WHERE account_id = :a"
                     " AND chat_key = :k AND workspace_id = :ws AND customer_name = ''"
                     " AND NOT is_group"
@@ -630,7 +821,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
             )
     elif isinstance(event, QrEvent):
         conn.execute(
-            text(
+            _sql(
                 "UPDATE accounts SET state = :s WHERE id = :a AND workspace_id = :ws"
                 " AND state NOT IN (:s, :connected)"
             ),
@@ -643,7 +834,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
         )
     elif isinstance(event, AccountRemovedEvent):
         conn.execute(
-            text(
+            _sql(
                 "UPDATE accounts SET state = :s, state_reason = :r WHERE id = :a"
                 " AND workspace_id = :ws AND (state <> :s OR state_reason <> :r)"
             ),
@@ -686,7 +877,7 @@ def enqueue_send(
     if not body.strip():
         raise EnqueueError("an empty message cannot be sent")
     conversation = conn.execute(
-        text(
+        _sql(
             "SELECT id FROM conversations WHERE id = :c AND workspace_id = :ws"
             " AND account_id = :a AND NOT deleted FOR UPDATE"
         ),
@@ -695,7 +886,7 @@ def enqueue_send(
     if conversation is None:
         raise EnqueueError(f"conversation {conversation_id} is not one of this number's")
     inserted = conn.execute(
-        text(
+        _sql(
             "INSERT INTO messages (id, workspace_id, account_id, conversation_id, direction, ts,"
             " type, body, reply_to, status, author_user_id)"
             " VALUES (:id, :ws, :a, :c, 'out', :ts, 'text', :body, :reply, 'queued', :author)"
@@ -714,12 +905,12 @@ def enqueue_send(
     ).first()
     if inserted is None:
         return  # already queued by an earlier call with this id
-    scope = conn.execute(text("SELECT current_setting('caixa.scope', true)")).scalar()
+    scope = conn.execute(_sql("SELECT current_setting('caixa.scope', true)")).scalar()
     if scope != "system":
-        conn.execute(text("SELECT set_config('caixa.scope', 'system', true)"))
+        conn.execute(_sql("SELECT set_config('caixa.scope', 'system', true)"))
     try:
         conn.execute(
-            text(
+            _sql(
                 "INSERT INTO outbox (message_id, workspace_id, account_id, conversation_id,"
                 " recipient) VALUES (:id, :ws, :a, :c, :r)"
             ),
@@ -734,10 +925,10 @@ def enqueue_send(
     finally:
         if scope != "system":
             conn.execute(
-                text("SELECT set_config('caixa.scope', :scope, true)"), {"scope": scope or ""}
+                _sql("SELECT set_config('caixa.scope', :scope, true)"), {"scope": scope or ""}
             )
     conn.execute(
-        text(
+        _sql(
             "UPDATE conversations SET last_message_at = :ts, last_preview = :preview,"
             " last_direction = 'out', last_status = 'queued', unread_count = 0, deleted = false"
             " WHERE id = :c AND workspace_id = :ws AND last_message_at <= :ts"
