@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROTOCOL: Final = 1
+# First wait before pulling again when the server held rows back behind its snapshot fence.
+HELD_RETRY_FIRST: Final = 0.005
 T = TypeVar("T")
 P = ParamSpec("P")
 A = TypeVar("A")
@@ -427,12 +429,17 @@ class TeamClient:
 
     async def _work(self) -> None:
         failures = 0
+        held = 0
         while True:
             if failures:
                 timeout = self._backoff(failures)
             elif self._held:
-                timeout = self.held_retry
+                # Rows behind the fence belong to a transaction about to commit: look again
+                # soon, then less and less often while it stays open.
+                timeout = min(self.held_retry, HELD_RETRY_FIRST * 2**held)
+                held += 1
             else:
+                held = 0
                 timeout = self.poll_interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)

@@ -400,10 +400,24 @@ def _unauthorized() -> JSONResponse:
     )
 
 
+# A push of MAX_BATCH long texts stays far below this; anything bigger is refused unread.
+MAX_BODY_BYTES: Final = 8 * 1024 * 1024
+
+
 async def _json_body(request: Request) -> dict[str, Any]:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise BadRequest("the body is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:  # no Content-Length (chunked): stop reading at the limit
+            raise BadRequest("the body is too large")
+        chunks.append(chunk)
     try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError) as exc:
+        body = json.loads(b"".join(chunks))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("the body must be a JSON object") from exc
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")

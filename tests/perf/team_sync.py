@@ -50,7 +50,7 @@ def generate(dsn: str, team: Team, messages: int) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO accounts (workspace_id, name, provider)"
-            " SELECT %s, 'number ' || n, 'demo' FROM generate_series(1, %s) n",
+            " SELECT %s, 'number ' || n, 'demo' FROM generate_series(1, %s::bigint) n",
             (team.ws, ACCOUNTS - 2),
         )
         conn.execute(
@@ -58,7 +58,7 @@ def generate(dsn: str, team: Team, messages: int) -> None:
             " customer_name)"
             " SELECT %s, a.id, '55119' || lpad(n::text, 8, '0'), '+55 11 9' || n,"
             " 'Cliente ' || n"
-            " FROM generate_series(1, %s) n"
+            " FROM generate_series(1, %s::bigint) n"
             " JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM accounts) a"
             " ON a.k = n %% %s",
             (team.ws, CONVERSATIONS, ACCOUNTS),
@@ -78,7 +78,7 @@ def generate(dsn: str, team: Team, messages: int) -> None:
                         || ', pode confirmar por favor?',
                     CASE WHEN n %% 3 = 0 THEN '' ELSE 'Cliente' END,
                     CASE WHEN n %% 3 = 0 THEN 'read' ELSE 'received' END
-                FROM generate_series(%s, %s) n
+                FROM generate_series(%s::bigint, %s::bigint) n
                 JOIN (SELECT id, account_id, row_number() OVER (ORDER BY id) - 1 AS k
                       FROM conversations) c ON c.k = n %% {CONVERSATIONS}
                 """,
@@ -194,8 +194,13 @@ async def change_latency(
                     message = await a.send_text(team.shop_chat, f"resposta {n}")
                     arrived = asyncio.get_running_loop().create_future()
                     waiting[message.id] = arrived
+                    written = time.perf_counter()
                     await a.push()
+                    pushed = time.perf_counter()
                     latencies.append(await asyncio.wait_for(arrived, 10) - started)
+                    PHASES.append(
+                        (written - started, pushed - written, started + latencies[-1] - pushed)
+                    )
             finally:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -204,6 +209,9 @@ async def change_latency(
         await a_db.aclose()
         await b_db.aclose()
     return latencies
+
+
+PHASES: list[tuple[float, float, float]] = []  # (local write, push, push → in B's cache) s
 
 
 def main() -> None:
@@ -241,6 +249,12 @@ def main() -> None:
             f"(c) A -> B: median {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms,"
             f" max {ms[-1]:.1f} ms over {len(ms)} changes"
         )
+        for name, values in zip(
+            ("A's local write", "A's push", "push done -> in B's cache"),
+            zip(*PHASES, strict=True),
+            strict=True,
+        ):
+            print(f"    {name}: median {statistics.median(values) * 1000:.1f} ms")
         results.update(
             initial_sync_msg_per_s=round(sync_rate),
             initial_sync_s=round(sync_s, 2),

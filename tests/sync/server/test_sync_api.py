@@ -186,6 +186,29 @@ def test_a_malformed_request_is_a_400(base_url: str, params: dict[str, str]) -> 
     assert response.json()["error"] == "bad_request"
 
 
+def test_bodies_that_are_not_json_objects_or_too_large_are_refused(
+    base_url: str, server_db: ServerDatabase
+) -> None:
+    client = login(base_url, "ana")
+    for body in (b"not json", b"[1, 2]", b"\xff\xfe", b"[" * 100_000):
+        response = client.post("/push", content=body, params={"protocol": 1})
+        assert response.status_code == 400, body[:20]
+    huge = b'{"commands": [], "pad": "' + b"x" * (9 * 1024 * 1024) + b'"}'
+    response = client.post("/push", content=huge, params={"protocol": 1})
+    assert response.status_code == 400 and "too large" in response.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: read only up to the limit
+        yield b'{"commands": [], "pad": "'
+        for _ in range(20):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    response = client.post("/push", content=chunks(), params={"protocol": 1})
+    assert response.status_code == 400
+    with server_db.system() as conn:
+        assert conn.execute(text("SELECT count(*) FROM commands")).scalar_one() == 0
+
+
 def test_resync_required_for_an_old_protocol_or_a_cursor_behind_the_horizon(
     base_url: str, server_db: ServerDatabase, team: Team
 ) -> None:
