@@ -261,7 +261,10 @@ def test_a_slow_open_says_so_and_a_quick_one_shows_nothing(
     arun(app_module._prepare_with_progress(Slow(1.2), demo=False))  # type: ignore[arg-type]
     assert seen == [False, True]
     qtbot.waitUntil(
-        lambda: not any(
-            isinstance(w, QProgressDialog) and w.isVisible() for w in QApplication.topLevelWidgets()
+        lambda: (
+            not any(
+                isinstance(w, QProgressDialog) and w.isVisible()
+                for w in QApplication.topLevelWidgets()
+            )
         )
     )

@@ -94,9 +94,7 @@ def server(pg_database: PgDatabase, meta: tuple[FakeMeta, str]) -> Iterator[dict
     account_id = admin.add_account(db, key, make_account(meta_url, account_id=0))
     with db.system() as conn:
         conn.execute(
-            text(
-                "UPDATE accounts SET config = config || CAST(:p AS jsonb) WHERE id = :id"
-            ),
+            text("UPDATE accounts SET config = config || CAST(:p AS jsonb) WHERE id = :id"),
             {"p": '{"pacing": {"recipient_burst": 5}}', "id": account_id},
         )
     for name in ("ana", "bia"):

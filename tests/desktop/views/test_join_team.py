@@ -1,4 +1,4 @@
-""""Join a team": the dialog against a real team server on loopback (Postgres), every refusal
+""" "Join a team": the dialog against a real team server on loopback (Postgres), every refusal
 explained in one sentence, the inbox filled from the first sync, and the offline banner."""
 
 from __future__ import annotations
