@@ -65,6 +65,8 @@ class InboxPresenter(QObject):
     # ReplyWindow | None: Meta's 24-hour customer-service window of the open chat (None: the
     # number's provider has no such rule)
     reply_window_changed = Signal(object)
+    # Team mode: who the open chat is assigned to, (name, is it me) or None (solo, or no one).
+    assignment_changed = Signal(object)
 
     def __init__(
         self,
@@ -188,6 +190,7 @@ class InboxPresenter(QObject):
         self.messages.show(conversation_id, page, has_older=len(page) >= self._page)
         self.conversation_opened.emit(conversation)
         await self._refresh_reply_window(conversation)
+        await self._refresh_assignment(conversation)
         await self._mark_read(conversation)
 
     async def _refresh_reply_window(self, conversation: Conversation) -> None:
@@ -308,6 +311,26 @@ class InboxPresenter(QObject):
         self.message_queued.emit(message)
         return message
 
+    async def _refresh_assignment(self, conversation: Conversation) -> None:
+        """Team mode: tell the header who has the open chat (None: solo, nobody has it)."""
+        if self._services is None or not self._services.is_team:
+            return
+        user_id, name = await self._db.run(queries.assignment, conversation.id)
+        if self._current is None or self._current.id != conversation.id:
+            return
+        me = await self._services.team.user() if self._services.team is not None else None
+        self.assignment_changed.emit(
+            None if user_id is None else (name, me is not None and me.id == user_id)
+        )
+
+    async def claim(self) -> None:
+        """Team mode: take the open conversation (refused, and said so, if a colleague has it)."""
+        conversation = self._current
+        if conversation is None or self._services is None or self._services.team is None:
+            return
+        await self._services.team.claim(conversation.id)
+        await self._refresh_assignment(conversation)
+
     def can_send_templates(self) -> bool:
         """Whether the open chat's number can send an approved template from here (Meta, solo)."""
         conversation = self._current
@@ -404,6 +427,8 @@ class InboxPresenter(QObject):
                 self._current = fresh
                 self.conversation_updated.emit(fresh)
                 await self._refresh_reply_window(fresh)
+            if self._current is not None:
+                await self._refresh_assignment(self._current)
             if self.attentive and any(m.direction is Direction.IN for m in messages):
                 await self._mark_read(self._current)
 

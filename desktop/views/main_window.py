@@ -338,6 +338,15 @@ class MainWindow(QMainWindow):
         titles.addWidget(self.chat_title)
         titles.addWidget(self.chat_subtitle)
         header_row.addLayout(titles, 1)
+        # Team mode: who has this conversation, and taking it.
+        self.assignment_label = QLabel(header)
+        self.assignment_label.setObjectName("chatSubtitle")
+        self.assignment_label.hide()
+        header_row.addWidget(self.assignment_label)
+        self.claim_button = QPushButton(self.tr("&Take this conversation"), header)
+        self.claim_button.hide()
+        self.claim_button.clicked.connect(self._on_claim_button_clicked)
+        header_row.addWidget(self.claim_button)
         layout.addWidget(header)
 
         self.chat_view = ChatView(chat)
@@ -406,6 +415,7 @@ class MainWindow(QMainWindow):
         p.message_queued.connect(self._on_presenter_message_queued)
         p.send_failed.connect(self._on_presenter_send_failed)
         p.reply_window_changed.connect(self._on_presenter_reply_window_changed)
+        p.assignment_changed.connect(self._on_presenter_assignment_changed)
         p.accounts.dataChanged.connect(self._on_accounts_data_changed)
         p.accounts.modelReset.connect(self._on_accounts_model_reset)
 
@@ -592,6 +602,30 @@ class MainWindow(QMainWindow):
             )
             self.window_note.show()
         self._update_send_button()
+
+    def _on_presenter_assignment_changed(self, assignment: object) -> None:
+        if not self._chat_built:
+            return
+        team = self.presenter.attached and self.presenter.services.is_team
+        if not team:
+            self.assignment_label.hide()
+            self.claim_button.hide()
+            return
+        if assignment is None:
+            text, mine = self.tr("Nobody has this conversation yet"), False
+        else:
+            name, mine = assignment  # type: ignore[misc]
+            text = (
+                self.tr("You have this conversation")
+                if mine
+                else self.tr("%1 has this conversation").replace("%1", str(name))
+            )
+        self.assignment_label.setText(text)
+        self.assignment_label.show()
+        self.claim_button.setVisible(not mine)
+
+    def _on_claim_button_clicked(self) -> None:
+        bridge.spawn(self.presenter.claim())
 
     def _on_reply_window_timer(self) -> None:
         conversation = self.presenter.current_conversation

@@ -529,6 +529,10 @@
         <translation>Escolha uma conversa para ler e responder.</translation>
     </message>
     <message>
+        <source>&amp;Take this conversation</source>
+        <translation>&amp;Assumir esta conversa</translation>
+    </message>
+    <message>
         <source>Messages</source>
         <translation>Mensagens</translation>
     </message>
@@ -566,6 +570,18 @@
     <message>
         <source>The customer last wrote more than 24 hours ago: WhatsApp lets a business write again only with an approved template, until the customer replies.</source>
         <translation>O cliente escreveu pela última vez há mais de 24 horas: o WhatsApp só deixa a empresa escrever de novo com um modelo aprovado, até o cliente responder.</translation>
+    </message>
+    <message>
+        <source>Nobody has this conversation yet</source>
+        <translation>Ninguém assumiu esta conversa ainda</translation>
+    </message>
+    <message>
+        <source>You have this conversation</source>
+        <translation>Esta conversa é sua</translation>
+    </message>
+    <message>
+        <source>%1 has this conversation</source>
+        <translation>%1 assumiu esta conversa</translation>
     </message>
     <message>
         <source>via {number}</source>

@@ -327,3 +327,16 @@ def last_inbound_ms(cache: LocalCache, conversation_id: int) -> int | None:
         [conversation_id],
     )
     return int(rows[0][0]) if rows else None
+
+
+def assignment(cache: LocalCache, conversation_id: int) -> tuple[int | None, str]:
+    """Who a team conversation is assigned to: (user id, their name), or (None, "")."""
+    row = cache.conn.exec_driver_sql(
+        "SELECT c.assigned_user_id, coalesce(nullif(t.display_name, ''), t.username, '')"
+        " FROM conversations c LEFT JOIN teammates t ON t.id = c.assigned_user_id"
+        " WHERE c.id = ?",
+        (conversation_id,),
+    ).first()
+    if row is None or row[0] is None:
+        return None, ""
+    return int(row[0]), str(row[1])

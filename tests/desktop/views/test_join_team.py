@@ -179,3 +179,41 @@ def test_the_banner_says_offline_with_what_waits_and_asks_to_log_in_again(
     status.logged_in_again()
     assert not banner.isVisible()
     status.detach()
+
+
+def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
+    qtbot: QtBot, arun: ARun, server: tuple[str, Team], paths: Paths, pg_database: PgDatabase
+) -> None:
+    from sqlalchemy import text
+
+    url, team = server
+    services = arun(
+        join_team(paths, url, "ana", PASSWORD, lambda *_: None, key=CacheKey.generate())
+    )
+    presenter = InboxPresenter(services)
+    window = MainWindow(presenter)
+    qtbot.addWidget(window)
+    try:
+        arun(presenter.load())
+        window.show()
+        arun(presenter.open_conversation(team.shop_chat))
+        assert window.assignment_label.text() == "Nobody has this conversation yet"
+        assert window.claim_button.isVisible()
+        qtbot.mouseClick(window.claim_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.assignment_label.text() == "You have this conversation")
+        assert not window.claim_button.isVisible()
+        assert services.team is not None
+        arun(services.team.sync_now())  # pushed: the server (and so the team) knows
+        db = ServerDatabase(pg_database.app_url)
+        try:
+            with db.system() as conn:
+                owner = conn.execute(
+                    text("SELECT assigned_user_id FROM conversations WHERE id = :c"),
+                    {"c": team.shop_chat},
+                ).scalar_one()
+        finally:
+            db.dispose()
+        assert owner == team.ana
+    finally:
+        window.close()
+        arun(services.aclose())
