@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from PySide6.QtCore import QCoreApplication, QEventLoop, QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication
 
-from sync.settings import Paths, resolve_paths
+from sync.settings import Paths, cache_files, resolve_paths
 
 # Everything else is imported where it is used. The order of a start is: Qt → the window
 # painted from a quick read of the cache → asyncio, qasync, the engine and the cache for real.
@@ -500,11 +500,9 @@ def reset_cache(cache_path: Path) -> Path | None:
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = cache_path.with_name(f"{cache_path.name}.unreadable-{stamp}")
-    cache_path.rename(target)
-    for suffix in ("-wal", "-shm"):
-        side = cache_path.with_name(cache_path.name + suffix)
+    for side, moved in zip(cache_files(cache_path), cache_files(target), strict=True):
         if side.exists():
-            side.rename(target.with_name(target.name + suffix))
+            side.rename(moved)
     return target
 
 

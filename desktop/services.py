@@ -179,9 +179,10 @@ class Services:
 
     async def team_user_name(self) -> str:
         """The user this desktop logged in as ("" before any login)."""
+        from desktop.team_flow import USERNAME_KEY
         from sync.store import queries
 
-        return await self.db.run(queries.get_meta, "team.username") or ""
+        return await self.db.run(queries.get_meta, USERNAME_KEY) or ""
 
     async def relogin(self, username: str, password: str) -> None:
         """Log in again after the server ended the session; sync resumes at once."""

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QWidget
 
-from sync.settings import Paths
+from sync.settings import Paths, remove_cache_files
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -33,12 +32,6 @@ USERNAME_KEY = "team.username"
 def team_exists(paths: Paths) -> bool:
     """Whether this data folder holds a team workspace."""
     return paths.team_cache_path().exists()
-
-
-def _remove_cache(path: Path) -> None:
-    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        with contextlib.suppress(FileNotFoundError):
-            candidate.unlink()
 
 
 async def join_team(
@@ -78,7 +71,7 @@ async def join_team(
     except BaseException:
         await services.aclose()
         if fresh:
-            _remove_cache(cache_path)
+            remove_cache_files(cache_path)
         raise
     return services
 

@@ -52,6 +52,21 @@ class Paths:
         return self.data_dir / "team" / CACHE_FILE_NAME
 
 
+def cache_files(cache_path: Path) -> tuple[Path, Path, Path]:
+    """The cache file and the two SQLite keeps beside it while open (``-wal``, ``-shm``)."""
+    return (
+        cache_path,
+        cache_path.with_name(cache_path.name + "-wal"),
+        cache_path.with_name(cache_path.name + "-shm"),
+    )
+
+
+def remove_cache_files(cache_path: Path) -> None:
+    """Delete a (closed) cache with its side files; missing ones are fine."""
+    for path in cache_files(cache_path):
+        path.unlink(missing_ok=True)
+
+
 def resolve_paths(
     data_dir: str | os.PathLike[str] | None, key_file: str | os.PathLike[str] | None
 ) -> Paths:

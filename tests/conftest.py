@@ -299,3 +299,15 @@ def pg_database(postgres_cluster: Any, _pg_template: str) -> Iterator[PgDatabase
         )
     finally:
         postgres_cluster.drop_database(name)
+
+
+@pytest.fixture
+def server_db(pg_database: PgDatabase) -> Iterator[Any]:
+    """The team server's pool over a fresh database, as the server's role (RLS applies)."""
+    from sync.server.database import ServerDatabase
+
+    database = ServerDatabase(pg_database.app_url, pool_size=8)
+    try:
+        yield database
+    finally:
+        database.dispose()

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from sync.domain.ids import uuid7
-from sync.domain.models import DeliveryStatus, Direction, Message, MessageType
-from sync.store.bulk import preview_of
+from sync.domain.models import Message, MessageType
+from sync.engine.outbox import queued_message, write_queued_message
 from sync.store.changes import ChangeSet
-from sync.store.search import index_message
 
 if TYPE_CHECKING:
     from sync.store.local_cache import LocalCache
@@ -86,19 +85,16 @@ def queue_send(
         cursor.execute("BEGIN IMMEDIATE")
         try:
             account_id = _conversation_account(cursor, conversation_id)
-            cursor.execute(
-                "INSERT INTO messages (id, account_id, conversation_id, direction, ts, type, body,"
-                " reply_to, status, author_user_id) VALUES (?, ?, ?, 'out', ?, 'text', ?, ?,"
-                " 'queued', ?)",
-                (message_id, account_id, conversation_id, ts, text, reply_to, author_user_id),
-            )
-            seq = cursor.lastrowid
-            index_message(cursor, seq, ts, text, account_id)
-            cursor.execute(
-                "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
-                " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
-                " unread_count = 0 WHERE id = ?",
-                (ts, preview_of(MessageType.TEXT, text), seq, conversation_id),
+            seq = write_queued_message(
+                cursor,
+                message_id,
+                account_id,
+                conversation_id,
+                MessageType.TEXT,
+                text,
+                ts,
+                reply_to=reply_to,
+                author_user_id=author_user_id,
             )
             payload = {"conversation_id": conversation_id, "text": text, "message_id": message_id}
             if reply_to is not None:
@@ -110,20 +106,8 @@ def queue_send(
             raise
     finally:
         cursor.close()
-    message = Message(
-        seq=seq,
-        id=message_id,
-        account_id=account_id,
-        conversation_id=conversation_id,
-        provider_message_id=None,
-        direction=Direction.OUT,
-        timestamp_ms=ts,
-        type=MessageType.TEXT,
-        text=text,
-        sender_name="",
-        reply_to=reply_to,
-        status=DeliveryStatus.QUEUED,
-        error=None,
+    message = queued_message(
+        seq, message_id, account_id, conversation_id, MessageType.TEXT, text, ts, reply_to=reply_to
     )
     return message, ChangeSet.of_message(account_id, conversation_id, message_id)
 

@@ -64,7 +64,7 @@ def run(
 def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBackend | None) -> int:
     from sync.providers.accounts import AccountConfigError, account_from_json
     from sync.secrets import AccountSecrets, SecretStoreError
-    from sync.settings import resolve_paths
+    from sync.settings import remove_cache_files, resolve_paths
     from sync.store.accounts import AccountStoreError, add_provider_account, describe
     from sync.store.cache_errors import CacheOpenError
     from sync.store.cache_key import CacheKeyError, resolve_cache_key
@@ -105,7 +105,7 @@ def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBac
         if fresh:
             # A cache made only for this number would make the app skip its first-run screen
             # and open an empty workspace: nothing is left behind.
-            _remove_cache(cache_path)
+            remove_cache_files(cache_path)
         return _fail(err, str(exc))
     cache.close()
     out.write(json.dumps(describe(added), ensure_ascii=False) + "\n")
@@ -162,14 +162,6 @@ def _list(
     if not summaries:
         print("caixa: no numbers yet (add one with: caixa accounts add --from-json FILE)", file=err)
     return 0
-
-
-def _remove_cache(cache_path: Path) -> None:
-    for path in (
-        cache_path,
-        *(cache_path.with_name(cache_path.name + s) for s in ("-wal", "-shm")),
-    ):
-        path.unlink(missing_ok=True)
 
 
 def _fail(err: TextIO, message: str) -> int:

@@ -189,35 +189,22 @@ def _enqueue(
             if row is None:
                 raise OutboxError(f"conversation {conversation_id} does not exist")
             (account_id,) = row
-            cursor.execute(
-                "INSERT INTO messages (id, account_id, conversation_id, direction, ts, type, body,"
-                " reply_to, media, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    message_id,
-                    account_id,
-                    conversation_id,
-                    Direction.OUT.value,
-                    ts,
-                    type_.value,
-                    text,
-                    reply_to,
-                    media,
-                    DeliveryStatus.QUEUED.value,
-                ),
+            seq = write_queued_message(
+                cursor,
+                message_id,
+                account_id,
+                conversation_id,
+                type_,
+                text,
+                ts,
+                reply_to=reply_to,
+                media=media,
             )
-            seq = cursor.lastrowid
             faults.point("outbox.enqueue.after_message")
             cursor.execute(
                 "INSERT INTO outbox (message_id, account_id, state, created_at)"
                 " VALUES (?, ?, 'pending', ?)",
                 (message_id, account_id, ts),
-            )
-            index_message(cursor, seq, ts, text, account_id)
-            cursor.execute(
-                "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
-                " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
-                " unread_count = 0 WHERE id = ?",
-                (ts, preview_of(type_, text), seq, conversation_id),
             )
             faults.point("outbox.enqueue.before_commit")
             cursor.execute("COMMIT")
@@ -226,7 +213,69 @@ def _enqueue(
             raise
     finally:
         cursor.close()
-    message = Message(
+    message = queued_message(
+        seq, message_id, account_id, conversation_id, type_, text, ts, reply_to=reply_to
+    )
+    return message, ChangeSet.of_message(account_id, conversation_id, message_id)
+
+
+def write_queued_message(
+    cursor: Any,
+    message_id: str,
+    account_id: int,
+    conversation_id: int,
+    type_: MessageType,
+    text: str,
+    ts: int,
+    *,
+    reply_to: str | None = None,
+    media: str | None = None,
+    author_user_id: int | None = None,
+) -> int:
+    """In the caller's transaction: an agent's outgoing message as "queued", in search and at
+    the top of its conversation. Returns its ``seq``. What makes it go out (this desktop's
+    outbox, or a team's send command) is the caller's."""
+    cursor.execute(
+        "INSERT INTO messages (id, account_id, conversation_id, direction, ts, type, body,"
+        " reply_to, media, status, author_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            message_id,
+            account_id,
+            conversation_id,
+            Direction.OUT.value,
+            ts,
+            type_.value,
+            text,
+            reply_to,
+            media,
+            DeliveryStatus.QUEUED.value,
+            author_user_id,
+        ),
+    )
+    seq = int(cursor.lastrowid)
+    index_message(cursor, seq, ts, text, account_id)
+    cursor.execute(
+        "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
+        " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
+        " unread_count = 0 WHERE id = ?",
+        (ts, preview_of(type_, text), seq, conversation_id),
+    )
+    return seq
+
+
+def queued_message(
+    seq: int,
+    message_id: str,
+    account_id: int,
+    conversation_id: int,
+    type_: MessageType,
+    text: str,
+    ts: int,
+    *,
+    reply_to: str | None = None,
+) -> Message:
+    """The ``Message`` that ``write_queued_message`` wrote (shown at once, before any re-read)."""
+    return Message(
         seq=seq,
         id=message_id,
         account_id=account_id,
@@ -241,7 +290,6 @@ def _enqueue(
         status=DeliveryStatus.QUEUED,
         error=None,
     )
-    return message, ChangeSet.of_message(account_id, conversation_id, message_id)
 
 
 def recover_interrupted(cache: LocalCache) -> ChangeSet:

@@ -15,26 +15,13 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from desktop import app as app_module
 from desktop.views.cache_key_dialogs import KeyProtectionDialog, PasscodeDialog
 from sync.store.cache_key import CacheKey, KeyFileStore
+from tests.desktop.gui import when_visible
 from tests.fakes.memory_keyring import MemoryKeyring
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
     from tests.conftest import ARun
-
-
-def _when_visible(kind, action, *, attempts: int = 100) -> None:
-    """Run ``action(widget)`` as soon as a visible top-level ``kind`` shows up."""
-
-    def poll(left: int = attempts) -> None:
-        for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, kind) and widget.isVisible():
-                action(widget)
-                return
-        if left:
-            QTimer.singleShot(20, lambda: poll(left - 1))
-
-    QTimer.singleShot(0, poll)
 
 
 def test_keyring_key_is_made_once_and_found_again(arun: ARun, tmp_path: Path) -> None:
@@ -70,7 +57,7 @@ def test_no_keyring_asks_and_writes_a_passcode_protected_file(
         dialog.confirm_edit.setText("pão-de-queijo")
         dialog.buttons.accepted.emit()
 
-    _when_visible(KeyProtectionDialog, choose_passcode)
+    when_visible(KeyProtectionDialog, choose_passcode)
     key = arun(
         app_module.resolve_key_interactively(
             cache, None, demo=False, keyring_backend=fail.Keyring()
@@ -90,9 +77,9 @@ def test_no_keyring_asks_and_writes_a_passcode_protected_file(
         dialog.passcode_edit.setText(next(typed))
         dialog.accept()
         if typed.__length_hint__():
-            _when_visible(PasscodeDialog, type_passcode)
+            when_visible(PasscodeDialog, type_passcode)
 
-    _when_visible(PasscodeDialog, type_passcode)
+    when_visible(PasscodeDialog, type_passcode)
     again = arun(
         app_module.resolve_key_interactively(
             cache, None, demo=False, keyring_backend=fail.Keyring()
@@ -104,7 +91,7 @@ def test_no_keyring_asks_and_writes_a_passcode_protected_file(
 def test_no_keyring_cancel_gives_up_without_writing(
     qtbot: QtBot, arun: ARun, tmp_path: Path
 ) -> None:
-    _when_visible(KeyProtectionDialog, lambda d: d.reject())
+    when_visible(KeyProtectionDialog, lambda d: d.reject())
     result = arun(
         app_module.resolve_key_interactively(
             tmp_path / "caixa-cache.db", None, demo=False, keyring_backend=fail.Keyring()
@@ -126,7 +113,7 @@ def test_missing_key_offers_reset_and_keeps_the_old_file(
             b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole
         ).click()
 
-    _when_visible(QMessageBox, accept)
+    when_visible(QMessageBox, accept)
     backend = MemoryKeyring()
     key = arun(
         app_module.resolve_key_interactively(cache, None, demo=False, keyring_backend=backend)
@@ -153,7 +140,7 @@ def test_wrong_key_file_offers_reset_or_quit(qtbot: QtBot, arun: ARun, tmp_path:
             b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.RejectRole
         ).click()
 
-    _when_visible(QMessageBox, quit_)
+    when_visible(QMessageBox, quit_)
     assert arun(app_module.open_services(paths, demo=False)) is None
     assert cache_path.exists()  # quitting changes nothing
 
@@ -175,7 +162,7 @@ def test_app_runs_the_demo_until_its_window_closes(
         qtbot.waitUntil(lambda: window.presenter.conversations.rowCount() > 0, timeout=10_000)
         window.close()
 
-    _when_visible(MainWindow, close_when_filled, attempts=1000)
+    when_visible(MainWindow, close_when_filled, attempts=1000)
     assert arun(app_module._main(app, args, None), timeout=60) == 0
     assert seen
     assert (tmp_path / "data" / "demo" / "caixa-cache.db").exists()
@@ -195,7 +182,7 @@ def test_a_second_start_paints_from_the_cache_before_the_loop_then_goes_live(
     paths = resolve_paths(args.data_dir, args.key_file)
     assert app_module.paint_first_screen(paths, demo=True) is None  # no cache yet: async path
 
-    _when_visible(MainWindow, lambda window: window.close(), attempts=1000)
+    when_visible(MainWindow, lambda window: window.close(), attempts=1000)
     assert arun(app_module._main(app, args, None), timeout=60) == 0  # makes the demo cache
 
     early = app_module.paint_first_screen(paths, demo=True)

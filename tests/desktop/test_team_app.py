@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from desktop import app as app_module
@@ -16,26 +15,13 @@ from desktop.views.first_run_view import FirstRunView
 from desktop.views.join_team_dialog import JoinTeamDialog
 from desktop.views.main_window import MainWindow
 from sync.server.database import ServerDatabase
+from tests.desktop.gui import when_visible
 from tests.sync.client.team_server import PASSWORD, add_messages, running_server, seed
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
     from tests.conftest import ARun, PgDatabase
-
-
-def _when_visible(kind: type, action: Any, *, attempts: int = 1500) -> None:
-    """Run ``action(widget)`` as soon as a visible top-level ``kind`` shows up."""
-
-    def poll(left: int = attempts) -> None:
-        for widget in QApplication.topLevelWidgets():
-            if isinstance(widget, kind) and widget.isVisible():
-                action(widget)
-                return
-        if left:
-            QTimer.singleShot(20, lambda: poll(left - 1))
-
-    QTimer.singleShot(0, poll)
 
 
 @pytest.fixture
@@ -65,14 +51,14 @@ def test_join_then_leave_a_team_from_the_app(
             view.close()
             return
         view.join_team_chosen.emit()
-        _when_visible(JoinTeamDialog, on_join)
+        when_visible(JoinTeamDialog, on_join, attempts=1500)
 
     def on_join(dialog: JoinTeamDialog) -> None:
         dialog.server_edit.setText(server_url)
         dialog.user_edit.setText("ana")
         dialog.password_edit.setText(PASSWORD)
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-        _when_visible(MainWindow, on_window)
+        when_visible(MainWindow, on_window, attempts=1500)
 
     def on_window(window: MainWindow) -> None:
         seen["window"] = window
@@ -82,13 +68,13 @@ def test_join_then_leave_a_team_from_the_app(
         seen["add_hidden"] = window.add_number_button.isHidden()
         seen["team_folder"] = (tmp_path / "data" / "team").exists()
         window.team_button.click()
-        _when_visible(QMessageBox, on_confirm)
+        when_visible(QMessageBox, on_confirm, attempts=1500)
 
     def on_confirm(box: QMessageBox) -> None:
         box.button(QMessageBox.StandardButton.Yes).click()
-        _when_visible(FirstRunView, on_first_run)
+        when_visible(FirstRunView, on_first_run, attempts=1500)
 
-    _when_visible(FirstRunView, on_first_run)
+    when_visible(FirstRunView, on_first_run, attempts=1500)
     app = QApplication.instance()
     assert arun(app_module._main(app, args, None), timeout=90) == 0
     assert seen["rows"] == 1  # ana sees the shop's one conversation

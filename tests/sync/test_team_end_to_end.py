@@ -29,6 +29,7 @@ from sync.store.cache_key import CacheKey
 from sync.store.database import Database
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook, text_webhook
+from tests.fakes.network import Switch
 from tests.sync.providers.harness_meta import (
     ACCESS_TOKEN,
     APP_SECRET,
@@ -43,22 +44,6 @@ pytestmark = pytest.mark.anyio
 
 CUSTOMER = "5511987654321"
 PASSWORD = "correct horse battery"
-
-
-class Switch(httpx.AsyncBaseTransport):
-    """A real transport that can be cut (the desktop loses its internet)."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.offline = False
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.offline:
-            raise httpx.ConnectError("offline (test)", request=request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 20.0) -> None:

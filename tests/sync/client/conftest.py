@@ -13,37 +13,11 @@ from sync.client.team import TeamClient
 from sync.server.database import ServerDatabase
 from sync.store.cache_key import CacheKey
 from sync.store.database import Database
+from tests.fakes.network import Switch
 from tests.sync.client.team_server import Team, running_server, seed
 
 if TYPE_CHECKING:
     from tests.conftest import PgDatabase
-
-
-class Switch(httpx.AsyncBaseTransport):
-    """A real transport that can be cut: while ``offline``, every request fails to connect."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.offline = False
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.offline:
-            raise httpx.ConnectError("offline (test)", request=request)
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-@pytest.fixture
-def server_db(pg_database: PgDatabase) -> Iterator[ServerDatabase]:
-    db = ServerDatabase(pg_database.app_url)
-    try:
-        yield db
-    finally:
-        db.dispose()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from tests.fakes.meta_server import FakeMeta, signed_webhook
 from tests.sync.server.dispatch_worker import Seeded, add_conversation, enqueue, seed_workspace
 
 if TYPE_CHECKING:
-    from tests.conftest import PgDatabase
+    pass
 
 pytestmark = pytest.mark.anyio
 
@@ -57,12 +57,8 @@ def base_url(served: tuple[FakeMeta, str]) -> str:
 
 
 @pytest.fixture
-def db(pg_database: PgDatabase) -> Iterator[ServerDatabase]:
-    database = ServerDatabase(pg_database.app_url, pool_size=8)
-    try:
-        yield database
-    finally:
-        database.dispose()
+def db(server_db: ServerDatabase) -> ServerDatabase:
+    return server_db  # the server's pool (tests/conftest.py), under this module's short name
 
 
 @pytest.fixture

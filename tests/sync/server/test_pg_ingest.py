@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -29,18 +28,14 @@ from sync.server.pg_ingest import EnqueueError, enqueue_send, ingest_events, ing
 from tests.sync.server.dispatch_worker import Seeded, add_conversation, enqueue, seed_workspace
 
 if TYPE_CHECKING:
-    from tests.conftest import PgDatabase
+    pass
 
 PHONE = "5511999990001"
 
 
 @pytest.fixture
-def db(pg_database: PgDatabase) -> Iterator[ServerDatabase]:
-    database = ServerDatabase(pg_database.app_url, pool_size=4)
-    try:
-        yield database
-    finally:
-        database.dispose()
+def db(server_db: ServerDatabase) -> ServerDatabase:
+    return server_db  # the server's pool (tests/conftest.py), under this module's short name
 
 
 @pytest.fixture

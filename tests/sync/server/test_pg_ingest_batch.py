@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -28,7 +27,7 @@ from sync.server.pg_ingest_queue import PgIngestQueue
 from tests.sync.server.dispatch_worker import Seeded, seed_workspace
 
 if TYPE_CHECKING:
-    from tests.conftest import PgDatabase
+    pass
 
 PHONES = ("5511999990001", "5511999990002")
 GROUP = "120363000000000001@g.us"
@@ -36,12 +35,8 @@ LID = "99887766@lid"
 
 
 @pytest.fixture
-def db(pg_database: PgDatabase) -> Iterator[ServerDatabase]:
-    database = ServerDatabase(pg_database.app_url, pool_size=4)
-    try:
-        yield database
-    finally:
-        database.dispose()
+def db(server_db: ServerDatabase) -> ServerDatabase:
+    return server_db  # the server's pool (tests/conftest.py), under this module's short name
 
 
 @pytest.fixture

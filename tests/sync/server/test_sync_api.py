@@ -31,15 +31,6 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def server_db(pg_database: PgDatabase) -> Iterator[ServerDatabase]:
-    db = ServerDatabase(pg_database.app_url)
-    try:
-        yield db
-    finally:
-        db.dispose()
-
-
-@pytest.fixture
 def team(server_db: ServerDatabase) -> Team:
     return seed(server_db)
 
