@@ -15,7 +15,7 @@ from desktop.views.first_run_view import FirstRunView
 from desktop.views.join_team_dialog import JoinTeamDialog
 from desktop.views.main_window import MainWindow
 from sync.server.database import ServerDatabase
-from tests.desktop.gui import when_visible
+from tests.desktop.gui import when, when_visible
 from tests.sync.client.team_server import PASSWORD, add_messages, running_server, seed
 
 if TYPE_CHECKING:
@@ -44,37 +44,45 @@ def test_join_then_leave_a_team_from_the_app(
         data_dir=str(tmp_path / "data"), key_file=str(tmp_path / "key.json"), demo=False, lang="en"
     )
     seen: dict[str, Any] = {}
+    stale = {id(w) for w in QApplication.topLevelWidgets()}  # windows of earlier tests
+
+    def then(kind: type, action: Any) -> None:
+        when_visible(kind, action, attempts=1500, ignore=stale)
 
     def on_first_run(view: FirstRunView) -> None:
         if "window" in seen:  # back after leaving: quit
             seen["first_run_again"] = True
             view.close()
             return
+        stale.add(id(view))  # hidden, not gone, once chosen: not the second first-run screen
         view.join_team_chosen.emit()
-        when_visible(JoinTeamDialog, on_join, attempts=1500)
+        then(JoinTeamDialog, on_join)
 
     def on_join(dialog: JoinTeamDialog) -> None:
         dialog.server_edit.setText(server_url)
         dialog.user_edit.setText("ana")
         dialog.password_edit.setText(PASSWORD)
         dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-        when_visible(MainWindow, on_window, attempts=1500)
+        then(MainWindow, on_window)
 
     def on_window(window: MainWindow) -> None:
         seen["window"] = window
-        qtbot.waitUntil(lambda: window.presenter.conversations.rowCount() > 0, timeout=10_000)
+        rows = window.presenter.conversations.rowCount
+        when(lambda: rows() > 0, lambda _: on_filled(window), attempts=1500)
+
+    def on_filled(window: MainWindow) -> None:
         seen["rows"] = window.presenter.conversations.rowCount()
         seen["team_button"] = window.team_button.text()
         seen["add_hidden"] = window.add_number_button.isHidden()
         seen["team_folder"] = (tmp_path / "data" / "team").exists()
         window.team_button.click()
-        when_visible(QMessageBox, on_confirm, attempts=1500)
+        then(QMessageBox, on_confirm)
 
     def on_confirm(box: QMessageBox) -> None:
         box.button(QMessageBox.StandardButton.Yes).click()
-        when_visible(FirstRunView, on_first_run, attempts=1500)
+        then(FirstRunView, on_first_run)
 
-    when_visible(FirstRunView, on_first_run, attempts=1500)
+    then(FirstRunView, on_first_run)
     app = QApplication.instance()
     assert arun(app_module._main(app, args, None), timeout=90) == 0
     assert seen["rows"] == 1  # ana sees the shop's one conversation
