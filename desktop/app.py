@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from PySide6.QtCore import QCoreApplication, QEventLoop, QLibraryInfo, QLocale, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication
 
-from sync.settings import Paths, cache_files, resolve_paths
+from sync.settings import DEFAULT_KEY_FILE_NAME, Paths, cache_files, resolve_paths
 
 # Everything else is imported where it is used. The order of a start is: Qt → the window
 # painted from a quick read of the cache → asyncio, qasync, the engine and the cache for real.
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 
 _STARTED = time.perf_counter()
 
-# The file the app offers when the OS has no keyring: beside the cache, protected by a passcode
-# unless the user explicitly opted out.
-DEFAULT_KEY_FILE_NAME = "cache-key.json"
 # An open that takes longer than this shows a busy dialog (a migration rebuilding the index).
 SLOW_OPEN_MS = 700
 
@@ -86,25 +83,12 @@ def paint_first_screen(paths: Paths, *, demo: bool) -> EarlyWindow | None:
     what the user waits for. None when the user must be asked something first, or the quick
     read failed; the async start then does everything, dialogs included.
     """
-    from sync.store.cache_key import CacheKeyError, resolve_cache_key
+    from sync.store.early_read import read_early
 
-    cache_path = paths.cache_path(demo=demo)
-    if not cache_path.exists():
+    read = read_early(paths, demo=demo, limit=FIRST_SCREEN_ROWS)
+    if read is None:
         return None
-    key_file = paths.key_file
-    default_file = cache_path.parent / DEFAULT_KEY_FILE_NAME
-    if key_file is None and default_file.exists():
-        key_file = default_file
-    try:
-        key = resolve_cache_key(cache_path, key_file=key_file, create=False)
-    except CacheKeyError:
-        return None
-    from sync.store.first_screen import read_first_screen
-
-    first = read_first_screen(cache_path, key, limit=FIRST_SCREEN_ROWS)
-    if first is None:
-        return None
-    return _show_first_screen(cache_path, key, first)
+    return _show_first_screen(read.cache_path, read.key, read.screen)
 
 
 def _show_first_screen(cache_path: Path, key: CacheKey, first: FirstScreen) -> EarlyWindow:

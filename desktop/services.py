@@ -203,7 +203,7 @@ class Services:
     async def send_again(self, message_id: str) -> Message:
         """A new copy of a failed (or possibly unsent) message, by the agent's choice."""
         if self.team is not None:
-            from sync.domain.models import DeliveryStatus, Direction
+            from sync.domain.models import DeliveryStatus, Direction, MessageType
             from sync.engine.outbox import OutboxError
             from sync.store import queries
 
@@ -219,7 +219,11 @@ class Services:
                 raise OutboxError(
                     "only a message that failed or may not have been sent can be resent"
                 )
-            return await self.team.send_text(original.conversation_id, original.body)
+            if original.type is not MessageType.TEXT or not original.text:
+                raise OutboxError("only text messages can be sent again")
+            return await self.team.send_text(
+                original.conversation_id, original.text, reply_to=original.reply_to
+            )
         return await self.engine.send_again(message_id)
 
     async def mark_read(self, conversation_id: int) -> None:

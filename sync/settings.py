@@ -19,6 +19,9 @@ from pathlib import Path
 
 APP_NAME = "Caixa"
 CACHE_FILE_NAME = "caixa-cache.db"
+# The file the app offers when the OS has no keyring: beside the cache, protected by a passcode
+# unless the user explicitly opted out.
+DEFAULT_KEY_FILE_NAME = "cache-key.json"
 # SQLCipher cannot read its page size from the encrypted header, so every opener must say it;
 # changing it would make existing caches unreadable. 16 KiB halves the per-page HMAC work of
 # bulk loads compared with the default 4 KiB.
