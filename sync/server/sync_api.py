@@ -204,6 +204,10 @@ def _branch(table: str, *, account_filter: bool) -> str:
     row = ", ".join(COLUMNS[table])
     where = [
         "workspace_id = :ws",
+        # Implied by the next line, but estimated far better: the planner reads a row
+        # comparison as a small range, and for a cursor inside a big transaction (a bulk load)
+        # it then sorted every row after the cursor instead of walking the index (0.6 s a page).
+        "xid >= CAST(:after_xid AS xid8)",
         "(xid, seq) > (CAST(:after_xid AS xid8), :after_seq)",
         "xid < (SELECT fence FROM fence)",
         "(xid, seq) <= (CAST(:until_xid AS xid8), :until_seq)",
