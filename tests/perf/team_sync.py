@@ -127,14 +127,18 @@ def copy_to_sqlite(dsn: str, path: Path) -> tuple[int, float]:
 
 
 async def initial_sync(
-    base_url: str, folder: Path, page_size: int, key: CacheKey
+    base_url: str, folder: Path, page_size: int | None, key: CacheKey
 ) -> tuple[int, float]:
     """(a): a new desktop's first sync, into an encrypted cache (B's, in part c)."""
     db = Database(folder / "b.db", key)
     await db.open()
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=120) as http:
-            client = TeamClient(http, db, page_size=page_size)
+            client = (
+                TeamClient(http, db)
+                if page_size is None
+                else TeamClient(http, db, page_size=page_size, catch_up_page_size=page_size)
+            )
             await client.login("sup", PASSWORD)
             started = time.perf_counter()
             await client.sync_now()
@@ -222,7 +226,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--changes", type=int, default=200)
-    parser.add_argument("--page-size", type=int, default=20_000)
+    parser.add_argument(
+        "--page-size", type=int, default=None, help="rows per pull (default: the client's own)"
+    )
     args = parser.parse_args()
     results: dict[str, Any] = {"messages": args.messages}
     with running_cluster() as cluster, tempfile.TemporaryDirectory() as tmp:

@@ -144,7 +144,7 @@ async def test_an_interrupted_initial_sync_resumes_from_its_cursor(
     desktops: Callable[..., Desktop], team: Team, server_db: ServerDatabase
 ) -> None:
     add_messages(server_db, team, "shop", 2_500, body="historico")
-    client, db, switch = desktops("a", page_size=500)
+    client, db, switch = desktops("a", page_size=500, catch_up_page_size=500)
     await client.login("sup", PASSWORD)
     seen: list[tuple[int, int]] = []
 
@@ -165,7 +165,7 @@ async def test_an_interrupted_initial_sync_resumes_from_its_cursor(
     assert not await db.run(_has_provider_index)
 
     switch.requests.clear()
-    fresh = TeamClient(client._http, db, token=client.token, page_size=500)
+    fresh = TeamClient(client._http, db, token=client.token, page_size=500, catch_up_page_size=500)
     await fresh.sync_now()
     pulls = [r for r in switch.requests if r.url.path.endswith("/pull")]
     assert pulls[0].url.params["after"] == stored
@@ -175,6 +175,23 @@ async def test_an_interrupted_initial_sync_resumes_from_its_cursor(
     # The resumed sync reached the end of the stream: the index is back, the flag gone.
     assert not await db.run(pulling.bulk_sync_pending)
     assert await db.run(_has_provider_index)
+
+
+async def test_a_full_page_means_catching_up_with_the_larger_pages(
+    desktops: Callable[..., Desktop], team: Team, server_db: ServerDatabase
+) -> None:
+    add_messages(server_db, team, "shop", 2_500, body="historico")
+    client, db, switch = desktops("a", page_size=400, catch_up_page_size=1_000)
+    await client.login("sup", PASSWORD)
+    await client.sync_now()
+    limits = [int(r.url.params["limit"]) for r in switch.requests if r.url.path.endswith("/pull")]
+    assert limits == [400, 1_000, 1_000, 1_000]  # 2,507 rows: 400 + 1,000 + 1,000 + 107
+    assert await db.run(scalar, "SELECT count(*) FROM messages") == 2_500
+    switch.requests.clear()
+    add_messages(server_db, team, "shop", 3)
+    await client.sync_now()  # a live pull: the small page again
+    limits = [int(r.url.params["limit"]) for r in switch.requests if r.url.path.endswith("/pull")]
+    assert limits == [400]
 
 
 def _has_provider_index(cache: LocalCache) -> bool:
