@@ -200,13 +200,26 @@ class Services:
             return await self.team.send_text(conversation_id, text)
         return await self.engine.send_text(conversation_id, text)
 
+    async def can_send_again(self) -> bool:
+        """Whether this desktop's user may send a failed message again.
+
+        In a team only a supervisor may (the issue's rule: the reason is shown to the agent, the
+        retry is a supervisor's call); alone, the user decides.
+        """
+        if self.team is None:
+            return True
+        user = await self.team.user()
+        return user is not None and user.role == "supervisor"
+
     async def send_again(self, message_id: str) -> Message:
-        """A new copy of a failed (or possibly unsent) message, by the agent's choice."""
+        """A new copy of a failed (or possibly unsent) message, by the user's choice."""
         if self.team is not None:
             from sync.domain.models import DeliveryStatus, Direction, MessageType
             from sync.engine.outbox import OutboxError
             from sync.store import queries
 
+            if not await self.can_send_again():
+                raise OutboxError("only a supervisor can send a failed message again")
             found = await self.db.run(queries.messages_by_id, [message_id])
             if not found:
                 raise OutboxError("that message no longer exists")

@@ -90,6 +90,7 @@ class InboxPresenter(QObject):
         self._loading_older = False
         self._loading_newer = False
         self.attentive = True  # the window is in front: messages arriving in the open chat are read
+        self.can_send_again = False  # known once loaded: in a team, supervisors only
         self._pending = ChangeSet()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -152,6 +153,7 @@ class InboxPresenter(QObject):
         import asyncio
 
         await asyncio.gather(self._refresh_rail(), self.conversations.reload(self._account_id))
+        self.can_send_again = await self._services.can_send_again()
 
     def close(self) -> None:
         """Stop following changes (the window closed; the database closes next)."""

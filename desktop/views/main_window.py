@@ -707,9 +707,10 @@ class MainWindow(QMainWindow):
         if not index.isValid():
             return
         message = self.presenter.messages.message(index.row())
-        if message.direction is not Direction.OUT or message.status not in (
-            DeliveryStatus.UNKNOWN,
-            DeliveryStatus.FAILED,
+        if (
+            message.direction is not Direction.OUT
+            or message.status not in (DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED)
+            or not self.presenter.can_send_again  # a team's agent: a supervisor's call
         ):
             return
         menu = QMenu(self)

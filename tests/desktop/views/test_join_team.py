@@ -219,20 +219,23 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
         arun(services.aclose())
 
 
-def test_a_failed_team_message_is_sent_again_as_a_new_copy(
-    arun: ARun, server: tuple[str, Team], paths: Paths
+def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
+    arun: ARun, server: tuple[str, Team], tmp_path: Path
 ) -> None:
     from sync.domain.models import DeliveryStatus, Direction
     from sync.engine.outbox import OutboxError
 
     url, team = server
-    services = arun(
-        join_team(paths, url, "ana", PASSWORD, lambda *_: None, key=CacheKey.generate())
-    )
+
+    def desktop(name: str) -> Services:
+        paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
+        return arun(join_team(paths, url, name, PASSWORD, lambda *_: None, key=CacheKey.generate()))
+
+    sup, ana = desktop("sup"), desktop("ana")
     try:
-        original = arun(services.send_text(team.shop_chat, "Seu pedido saiu às 10h ✓"))
+        original = arun(sup.send_text(team.shop_chat, "Seu pedido saiu às 10h ✓"))
         with pytest.raises(OutboxError, match="failed or may not have been sent"):
-            arun(services.send_again(original.id))  # queued: nothing to resend yet
+            arun(sup.send_again(original.id))  # queued: nothing to resend yet
 
         def fail(cache: Any) -> None:  # what the server's "failed" brings on the next pull
             with cache.transaction() as conn:
@@ -241,12 +244,16 @@ def test_a_failed_team_message_is_sent_again_as_a_new_copy(
                     (original.id,),
                 )
 
-        arun(services.db.run(fail))
-        copy = arun(services.send_again(original.id))
+        arun(sup.db.run(fail))
+        assert arun(sup.can_send_again()) and not arun(ana.can_send_again())
+        with pytest.raises(OutboxError, match="only a supervisor"):
+            arun(ana.send_again(original.id))
+        copy = arun(sup.send_again(original.id))
         assert copy.id != original.id
         assert copy.text == original.text and copy.conversation_id == team.shop_chat
         assert copy.direction is Direction.OUT and copy.status is DeliveryStatus.QUEUED
         with pytest.raises(OutboxError, match="no longer exists"):
-            arun(services.send_again("0190c6c3-0000-7000-8000-000000000000"))
+            arun(sup.send_again("0190c6c3-0000-7000-8000-000000000000"))
     finally:
-        arun(services.aclose())
+        arun(sup.aclose())
+        arun(ana.aclose())
