@@ -23,6 +23,7 @@ from sync.store.cache_key import CacheKey
 from sync.store.database import Database
 from sync.store.local_cache import LocalCache
 from sync.store.search import search_messages
+from tests.fakes.network import Switch
 from tests.sync.client.conftest import Desktop
 from tests.sync.client.team_server import PASSWORD, Team, add_messages
 
@@ -184,14 +185,17 @@ async def test_a_full_page_means_catching_up_with_the_larger_pages(
     client, db, switch = desktops("a", page_size=400, catch_up_page_size=1_000)
     await client.login("sup", PASSWORD)
     await client.sync_now()
-    limits = [int(r.url.params["limit"]) for r in switch.requests if r.url.path.endswith("/pull")]
-    assert limits == [400, 1_000, 1_000, 1_000]  # 2,507 rows: 400 + 1,000 + 1,000 + 107
+    # 2,507 rows: 400 + 1,000 + 1,000 + 107
+    assert _pull_limits(switch) == [400, 1_000, 1_000, 1_000]
     assert await db.run(scalar, "SELECT count(*) FROM messages") == 2_500
     switch.requests.clear()
     add_messages(server_db, team, "shop", 3)
     await client.sync_now()  # a live pull: the small page again
-    limits = [int(r.url.params["limit"]) for r in switch.requests if r.url.path.endswith("/pull")]
-    assert limits == [400]
+    assert _pull_limits(switch) == [400]
+
+
+def _pull_limits(switch: Switch) -> list[int]:
+    return [int(r.url.params["limit"]) for r in switch.requests if r.url.path.endswith("/pull")]
 
 
 def _has_provider_index(cache: LocalCache) -> bool:
