@@ -67,6 +67,8 @@ class InboxPresenter(QObject):
     reply_window_changed = Signal(object)
     # Team mode: who the open chat is assigned to, (name, is it me) or None (solo, or no one).
     assignment_changed = Signal(object)
+    # Team mode: the open chat's internal notes (a list of queries.Note; None: solo mode).
+    notes_changed = Signal(object)
 
     def __init__(
         self,
@@ -192,7 +194,7 @@ class InboxPresenter(QObject):
         self.messages.show(conversation_id, page, has_older=len(page) >= self._page)
         self.conversation_opened.emit(conversation)
         await self._refresh_reply_window(conversation)
-        await self._refresh_assignment(conversation)
+        await self._refresh_team_header(conversation)
         await self._mark_read(conversation)
 
     async def _refresh_reply_window(self, conversation: Conversation) -> None:
@@ -237,6 +239,7 @@ class InboxPresenter(QObject):
         )
         self.conversation_opened.emit(conversation)
         await self._refresh_reply_window(conversation)
+        await self._refresh_team_header(conversation)  # who has it, its notes
         row = self.messages.row_of(hit.message_id)
         if row is not None:
             self.message_revealed.emit(row)
@@ -313,6 +316,10 @@ class InboxPresenter(QObject):
         self.message_queued.emit(message)
         return message
 
+    async def _refresh_team_header(self, conversation: Conversation) -> None:
+        await self._refresh_assignment(conversation)
+        await self._refresh_notes(conversation)
+
     async def _refresh_assignment(self, conversation: Conversation) -> None:
         """Team mode: tell the header who has the open chat (None: solo, nobody has it)."""
         if self._services is None or not self._services.is_team:
@@ -324,6 +331,26 @@ class InboxPresenter(QObject):
         self.assignment_changed.emit(
             None if user_id is None else (name, me is not None and me.id == user_id)
         )
+
+    async def _refresh_notes(self, conversation: Conversation) -> None:
+        """Team mode: the open chat's internal notes (solo mode has none: None)."""
+        if self._services is None or not self._services.is_team:
+            self.notes_changed.emit(None)
+            return
+        found = await self._db.run(queries.notes, conversation.id)
+        if self._current is not None and self._current.id == conversation.id:
+            self.notes_changed.emit(found)
+
+    async def add_note(self, text: str) -> bool:
+        """Team mode: an internal note on the open chat, for the team (never the customer)."""
+        conversation = self._current
+        if conversation is None or self._services is None or self._services.team is None:
+            return False
+        if not text.strip():
+            return False
+        await self._services.team.add_note(conversation.id, text.strip())
+        await self._refresh_notes(conversation)
+        return True
 
     async def claim(self) -> None:
         """Team mode: take the open conversation (refused, and said so, if a colleague has it)."""
@@ -431,6 +458,8 @@ class InboxPresenter(QObject):
                 await self._refresh_reply_window(fresh)
             if self._current is not None:
                 await self._refresh_assignment(self._current)
+                if current.id in changes.conversations:
+                    await self._refresh_notes(self._current)
             if self.attentive and any(m.direction is Direction.IN for m in messages):
                 await self._mark_read(self._current)
 

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from PySide6.QtGui import QCloseEvent
 
+    from desktop.views.notes_dialog import NotesDialog
     from desktop.views.search_dialog import SearchDialog
 
 _Index = QModelIndex | QPersistentModelIndex
@@ -347,6 +348,13 @@ class MainWindow(QMainWindow):
         self.claim_button.hide()
         self.claim_button.clicked.connect(self._on_claim_button_clicked)
         header_row.addWidget(self.claim_button)
+        self.notes_button = QPushButton(header)
+        self.notes_button.setToolTip(self.tr("The team's internal notes on this conversation"))
+        self.notes_button.hide()
+        self.notes_button.clicked.connect(self.open_notes)
+        header_row.addWidget(self.notes_button)
+        self._notes: list[object] = []
+        self._notes_dialog: NotesDialog | None = None
         layout.addWidget(header)
 
         self.chat_view = ChatView(chat)
@@ -416,6 +424,7 @@ class MainWindow(QMainWindow):
         p.send_failed.connect(self._on_presenter_send_failed)
         p.reply_window_changed.connect(self._on_presenter_reply_window_changed)
         p.assignment_changed.connect(self._on_presenter_assignment_changed)
+        p.notes_changed.connect(self._on_presenter_notes_changed)
         p.accounts.dataChanged.connect(self._on_accounts_data_changed)
         p.accounts.modelReset.connect(self._on_accounts_model_reset)
 
@@ -623,6 +632,25 @@ class MainWindow(QMainWindow):
         self.assignment_label.setText(text)
         self.assignment_label.show()
         self.claim_button.setVisible(not mine)
+
+    def _on_presenter_notes_changed(self, notes: object) -> None:
+        if not self._chat_built:
+            return
+        if not isinstance(notes, list):  # solo mode: no notes
+            self.notes_button.hide()
+            return
+        self._notes = notes
+        self.notes_button.setText(self.tr("&Notes (%1)").replace("%1", str(len(notes))))
+        self.notes_button.show()
+
+    def open_notes(self) -> None:
+        """The open chat's team notes, with a line to add one (team mode)."""
+        from desktop.views.notes_dialog import NotesDialog
+
+        if self._notes_dialog is None:
+            self._notes_dialog = NotesDialog(self.presenter, self)
+        self._notes_dialog.show_notes(self._notes)  # type: ignore[arg-type]
+        self._notes_dialog.open()
 
     def _on_claim_button_clicked(self) -> None:
         bridge.spawn(self.presenter.claim())

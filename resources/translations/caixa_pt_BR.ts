@@ -533,6 +533,10 @@
         <translation>&amp;Assumir esta conversa</translation>
     </message>
     <message>
+        <source>The team&apos;s internal notes on this conversation</source>
+        <translation>As notas internas da equipe sobre esta conversa</translation>
+    </message>
+    <message>
         <source>Messages</source>
         <translation>Mensagens</translation>
     </message>
@@ -584,6 +588,10 @@
         <translation>%1 assumiu esta conversa</translation>
     </message>
     <message>
+        <source>&amp;Notes (%1)</source>
+        <translation>&amp;Notas (%1)</translation>
+    </message>
+    <message>
         <source>via {number}</source>
         <translation>via {number}</translation>
     </message>
@@ -613,6 +621,37 @@
     <message>
         <source>Customer</source>
         <translation>Cliente</translation>
+    </message>
+</context>
+<context>
+    <name>NotesDialog</name>
+    <message>
+        <source>Notes</source>
+        <translation>Notas</translation>
+    </message>
+    <message>
+        <source>Internal notes: your team sees them, the customer never does.</source>
+        <translation>Notas internas: sua equipe as vê, o cliente nunca.</translation>
+    </message>
+    <message>
+        <source>No notes yet.</source>
+        <translation>Ainda não há notas.</translation>
+    </message>
+    <message>
+        <source>Write a note for the team…</source>
+        <translation>Escreva uma nota para a equipe…</translation>
+    </message>
+    <message>
+        <source>New note</source>
+        <translation>Nova nota</translation>
+    </message>
+    <message>
+        <source>&amp;Add note</source>
+        <translation>&amp;Adicionar nota</translation>
+    </message>
+    <message>
+        <source>Someone</source>
+        <translation>Alguém</translation>
     </message>
 </context>
 <context>

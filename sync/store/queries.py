@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sync.domain.models import (
     Account,
@@ -327,6 +327,26 @@ def last_inbound_ms(cache: LocalCache, conversation_id: int) -> int | None:
         [conversation_id],
     )
     return int(rows[0][0]) if rows else None
+
+
+class Note(NamedTuple):
+    """A team's internal note on a conversation (never shown to the customer)."""
+
+    id: str
+    author: str  # the teammate's name ("" when unknown)
+    body: str
+    ts_ms: int
+
+
+def notes(cache: LocalCache, conversation_id: int) -> list[Note]:
+    """A team conversation's internal notes, oldest first."""
+    rows = cache.conn.exec_driver_sql(
+        "SELECT n.id, coalesce(nullif(t.display_name, ''), t.username, ''), n.body, n.ts"
+        " FROM notes n LEFT JOIN teammates t ON t.id = n.author_user_id"
+        " WHERE n.conversation_id = ? ORDER BY n.ts, n.id",
+        (conversation_id,),
+    )
+    return [Note(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
 
 def assignment(cache: LocalCache, conversation_id: int) -> tuple[int | None, str]:

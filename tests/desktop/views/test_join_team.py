@@ -257,3 +257,65 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
     finally:
         arun(sup.aclose())
         arun(ana.aclose())
+
+
+def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
+    qtbot: QtBot, arun: ARun, server: tuple[str, Team], tmp_path: Path
+) -> None:
+    from desktop.views.notes_dialog import NotesDialog
+
+    url, team = server
+
+    def desktop(name: str) -> Services:
+        paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
+        return arun(join_team(paths, url, name, PASSWORD, lambda *_: None, key=CacheKey.generate()))
+
+    ana, sup = desktop("ana"), desktop("sup")
+    windows: list[MainWindow] = []
+    try:
+        for services in (ana, sup):
+            window = MainWindow(InboxPresenter(services))
+            qtbot.addWidget(window)
+            windows.append(window)
+            arun(window.presenter.load())
+            window.show()
+            arun(window.presenter.open_conversation(team.shop_chat))
+        ana_window, sup_window = windows
+        assert ana_window.notes_button.isVisible()
+        assert ana_window.notes_button.text() == "&Notes (0)"
+
+        qtbot.mouseClick(ana_window.notes_button, Qt.MouseButton.LeftButton)
+        dialog = ana_window.findChild(NotesDialog)
+        assert dialog is not None and dialog.isVisible()
+        assert dialog.empty_label.isVisible()
+        assert not dialog.add_button.isEnabled()  # nothing to add yet
+        dialog.edit.insert("Cliente prefere entrega à tarde")  # (keyClicks: ASCII only)
+        assert dialog.add_button.isEnabled()
+        qtbot.keyClick(dialog.edit, Qt.Key.Key_Return)
+        qtbot.waitUntil(lambda: dialog.list.count() == 1)
+        assert "Cliente prefere entrega à tarde" in dialog.list.item(0).text()
+        assert ana_window.notes_button.text() == "&Notes (1)"
+        dialog.reject()
+
+        assert ana.team is not None and sup.team is not None
+        arun(ana.team.sync_now())  # pushed to the server...
+        arun(sup.team.sync_now())  # ...and pulled by the supervisor's desktop
+        qtbot.waitUntil(lambda: sup_window.notes_button.text() == "&Notes (1)")
+        sup_window.open_notes()
+        seen = sup_window.findChild(NotesDialog)
+        assert seen is not None
+        assert seen.list.item(0).text().startswith("Ana · ")  # her name as the team knows it
+        # A note is the team's: it never becomes a message to the customer.
+        messages = arun(
+            sup.db.run(
+                lambda c: c.conn.exec_driver_sql(
+                    "SELECT count(*) FROM messages WHERE body LIKE '%entrega à tarde%'"
+                ).scalar_one()
+            )
+        )
+        assert messages == 0
+    finally:
+        for window in windows:
+            window.close()
+        arun(ana.aclose())
+        arun(sup.aclose())
