@@ -69,6 +69,8 @@ class InboxPresenter(QObject):
     assignment_changed = Signal(object)
     # Team mode: the open chat's internal notes (a list of queries.Note; None: solo mode).
     notes_changed = Signal(object)
+    # Team mode: the server refused an assignment made here (the reason, in its words).
+    assignment_refused = Signal(str)
 
     def __init__(
         self,
@@ -93,6 +95,7 @@ class InboxPresenter(QObject):
         self._loading_newer = False
         self.attentive = True  # the window is in front: messages arriving in the open chat are read
         self.can_send_again = False  # known once loaded: in a team, supervisors only
+        self.is_supervisor = False  # a team's supervisor (known once loaded)
         self._pending = ChangeSet()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -156,6 +159,7 @@ class InboxPresenter(QObject):
 
         await asyncio.gather(self._refresh_rail(), self.conversations.reload(self._account_id))
         self.can_send_again = await self._services.can_send_again()
+        self.is_supervisor = self._services.is_team and self.can_send_again
 
     def close(self) -> None:
         """Stop following changes (the window closed; the database closes next)."""
@@ -351,6 +355,35 @@ class InboxPresenter(QObject):
         await self._services.team.add_note(conversation.id, text.strip())
         await self._refresh_notes(conversation)
         return True
+
+    async def teammates(self) -> list[queries.Teammate]:
+        """Team mode: who a conversation can be given to."""
+        return await self._db.run(queries.teammates)
+
+    async def assign(self, user_id: int | None, *, wait_s: float = 10.0) -> None:
+        """Team mode (supervisors): give the open chat to ``user_id``, or to nobody (None).
+
+        The server decides (it checks the user may see this number, and that nobody changed
+        the owner meanwhile); its answer shows in the header. A refusal is said, once the
+        command has been pushed (offline, it waits and the header follows the next pull).
+        """
+        import asyncio
+
+        conversation = self._current
+        if conversation is None or self._services is None or self._services.team is None:
+            return
+        team = self._services.team
+        command_id = await team.assign(conversation.id, user_id)
+        team.wake()
+        for _ in range(int(wait_s / 0.05)):
+            outcome = await team.command_outcome(command_id)
+            if outcome is not None:
+                if outcome.get("result") not in ("ok", "conflict"):
+                    self.assignment_refused.emit(str(outcome.get("error") or outcome["result"]))
+                break
+            await asyncio.sleep(0.05)
+        if self._current is not None and self._current.id == conversation.id:
+            await self._refresh_assignment(conversation)
 
     async def claim(self) -> None:
         """Team mode: take the open conversation (refused, and said so, if a colleague has it)."""

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 
     from PySide6.QtGui import QCloseEvent
 
+    from PySide6.QtWidgets import QMenu
+
     from desktop.views.notes_dialog import NotesDialog
     from desktop.views.search_dialog import SearchDialog
 
@@ -348,6 +350,12 @@ class MainWindow(QMainWindow):
         self.claim_button.hide()
         self.claim_button.clicked.connect(self._on_claim_button_clicked)
         header_row.addWidget(self.claim_button)
+        self.assign_button = QPushButton(self.tr("A&ssign…"), header)
+        self.assign_button.setToolTip(self.tr("Give this conversation to someone of the team"))
+        self.assign_button.hide()
+        self.assign_button.clicked.connect(self._on_assign_button_clicked)
+        header_row.addWidget(self.assign_button)
+        self.assign_menu: QMenu | None = None
         self.notes_button = QPushButton(header)
         self.notes_button.setToolTip(self.tr("The team's internal notes on this conversation"))
         self.notes_button.hide()
@@ -425,6 +433,7 @@ class MainWindow(QMainWindow):
         p.reply_window_changed.connect(self._on_presenter_reply_window_changed)
         p.assignment_changed.connect(self._on_presenter_assignment_changed)
         p.notes_changed.connect(self._on_presenter_notes_changed)
+        p.assignment_refused.connect(self._on_presenter_assignment_refused)
         p.accounts.dataChanged.connect(self._on_accounts_data_changed)
         p.accounts.modelReset.connect(self._on_accounts_model_reset)
 
@@ -619,6 +628,7 @@ class MainWindow(QMainWindow):
         if not team:
             self.assignment_label.hide()
             self.claim_button.hide()
+            self.assign_button.hide()
             return
         if assignment is None:
             text, mine = self.tr("Nobody has this conversation yet"), False
@@ -632,6 +642,47 @@ class MainWindow(QMainWindow):
         self.assignment_label.setText(text)
         self.assignment_label.show()
         self.claim_button.setVisible(not mine)
+        self.assign_button.setVisible(self.presenter.is_supervisor)
+
+    def _on_assign_button_clicked(self) -> None:
+        bridge.spawn(self.show_assign_menu())
+
+    async def show_assign_menu(self) -> None:
+        """Supervisors: a menu of the team (and "Nobody") under the Assign… button."""
+        from PySide6.QtWidgets import QMenu
+
+        if self.assign_menu is not None:
+            self.assign_menu.deleteLater()
+        people = await self.presenter.teammates()
+        menu = QMenu(self)
+        for person in people:
+            action = menu.addAction(person.name)
+            action.setData(person.id)
+        menu.addSeparator()
+        nobody = menu.addAction(self.tr("Nobody"))
+        nobody.setData(None)
+        menu.triggered.connect(lambda action: bridge.spawn(self.presenter.assign(action.data())))
+        self.assign_menu = menu
+        menu.popup(self.assign_button.mapToGlobal(self.assign_button.rect().bottomLeft()))
+
+    def _on_presenter_assignment_refused(self, reason: str) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            self.tr("Not assigned"),
+            (
+                self.tr("That person cannot take this conversation: they do not see its number.")
+                if "cannot take this conversation" in reason  # the server's words for it
+                else self.tr("The server did not assign this conversation: %1").replace(
+                    "%1", reason
+                )
+            ),
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
 
     def _on_presenter_notes_changed(self, notes: object) -> None:
         if not self._chat_built:

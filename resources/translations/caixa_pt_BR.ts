@@ -533,6 +533,14 @@
         <translation>&amp;Assumir esta conversa</translation>
     </message>
     <message>
+        <source>A&amp;ssign…</source>
+        <translation>A&amp;tribuir…</translation>
+    </message>
+    <message>
+        <source>Give this conversation to someone of the team</source>
+        <translation>Passar esta conversa para alguém da equipe</translation>
+    </message>
+    <message>
         <source>The team&apos;s internal notes on this conversation</source>
         <translation>As notas internas da equipe sobre esta conversa</translation>
     </message>
@@ -586,6 +594,22 @@
     <message>
         <source>%1 has this conversation</source>
         <translation>%1 assumiu esta conversa</translation>
+    </message>
+    <message>
+        <source>Nobody</source>
+        <translation>Ninguém</translation>
+    </message>
+    <message>
+        <source>Not assigned</source>
+        <translation>Não atribuída</translation>
+    </message>
+    <message>
+        <source>That person cannot take this conversation: they do not see its number.</source>
+        <translation>Essa pessoa não pode assumir esta conversa: ela não vê este número.</translation>
+    </message>
+    <message>
+        <source>The server did not assign this conversation: %1</source>
+        <translation>O servidor não atribuiu esta conversa: %1</translation>
     </message>
     <message>
         <source>&amp;Notes (%1)</source>

@@ -233,3 +233,15 @@ def record_results(
         finally:
             cursor.close()
     return ChangeSet.merge(changes)
+
+
+def command_outcome(cache: LocalCache, command_id: str) -> dict[str, Any] | None:
+    """The server's answer to a queued command (``result``, and ``error`` when refused), or
+    None while it waits to be pushed."""
+    row = cache.conn.exec_driver_sql(
+        "SELECT state, result FROM team_commands WHERE id = ?", (command_id,)
+    ).first()
+    if row is None or row[0] == "pending" or not row[1]:
+        return None
+    outcome: dict[str, Any] = json.loads(row[1])
+    return outcome

@@ -553,6 +553,10 @@ class TeamClient:
         await self._queued(changes)
         return command_id
 
+    async def command_outcome(self, command_id: str) -> dict[str, Any] | None:
+        """The server's answer to a queued command, or None while it waits to be pushed."""
+        return await self._run(pushing.command_outcome, command_id)
+
     async def mark_read(self, conversation_id: int) -> str:
         """Mark a conversation read, here at once and for the team once pushed."""
         return await self._command("mark_read", {"conversation_id": conversation_id})

@@ -349,6 +349,23 @@ def notes(cache: LocalCache, conversation_id: int) -> list[Note]:
     return [Note(str(r[0]), str(r[1]), str(r[2]), int(r[3])) for r in rows]
 
 
+class Teammate(NamedTuple):
+    """Someone of the team (from the server's teammates table)."""
+
+    id: int
+    name: str
+    role: str  # "agent" or "supervisor"
+
+
+def teammates(cache: LocalCache) -> list[Teammate]:
+    """The team's active users, by name."""
+    rows = cache.conn.exec_driver_sql(
+        "SELECT id, coalesce(nullif(display_name, ''), username), role FROM teammates"
+        " WHERE NOT disabled ORDER BY 2 COLLATE NOCASE, id"
+    )
+    return [Teammate(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+
 def assignment(cache: LocalCache, conversation_id: int) -> tuple[int | None, str]:
     """Who a team conversation is assigned to: (user id, their name), or (None, "")."""
     row = cache.conn.exec_driver_sql(

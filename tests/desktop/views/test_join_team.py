@@ -319,3 +319,71 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
             window.close()
         arun(ana.aclose())
         arun(sup.aclose())
+
+
+def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
+    qtbot: QtBot, arun: ARun, server: tuple[str, Team], tmp_path: Path, pg_database: PgDatabase
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+    from sqlalchemy import text
+
+    url, team = server
+
+    def desktop(name: str) -> Services:
+        paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
+        return arun(join_team(paths, url, name, PASSWORD, lambda *_: None, key=CacheKey.generate()))
+
+    def owner() -> int | None:
+        db = ServerDatabase(pg_database.app_url)
+        try:
+            with db.system() as conn:
+                found: int | None = conn.execute(
+                    text("SELECT assigned_user_id FROM conversations WHERE id = :c"),
+                    {"c": team.shop_chat},
+                ).scalar_one()
+                return found
+        finally:
+            db.dispose()
+
+    sup, ana = desktop("sup"), desktop("ana")
+    windows: list[MainWindow] = []
+    try:
+        for services in (sup, ana):
+            arun(services.start())  # the team's sync loop: commands are pushed as they queue
+            window = MainWindow(InboxPresenter(services))
+            qtbot.addWidget(window)
+            windows.append(window)
+            arun(window.presenter.load())
+            window.show()
+            arun(window.presenter.open_conversation(team.shop_chat))
+        sup_window, ana_window = windows
+        assert sup_window.assign_button.isVisible()
+        assert not ana_window.assign_button.isVisible()  # agents take, supervisors assign
+
+        arun(sup_window.show_assign_menu())
+        menu = sup_window.assign_menu
+        assert menu is not None
+        names = [a.text() for a in menu.actions() if not a.isSeparator()]
+        assert names == ["Ana", "Bia", "Sup", "Nobody"]
+        to_ana = next(a for a in menu.actions() if a.data() == team.ana)
+        to_ana.trigger()
+        qtbot.waitUntil(lambda: sup_window.assignment_label.text() == "Ana has this conversation")
+        assert owner() == team.ana
+
+        # Bia does not see the shop's number: the server refuses, and the supervisor is told.
+        arun(sup_window.show_assign_menu())
+        assert sup_window.assign_menu is not None
+        to_bia = next(a for a in sup_window.assign_menu.actions() if a.data() == team.bia)
+        to_bia.trigger()
+        qtbot.waitUntil(lambda: sup_window.findChild(QMessageBox) is not None, timeout=15_000)
+        box = sup_window.findChild(QMessageBox)
+        assert box is not None and "cannot take this conversation" in box.text()
+        assert "do not see its number" in box.text()
+        box.close()
+        assert owner() == team.ana
+        assert sup_window.assignment_label.text() == "Ana has this conversation"
+    finally:
+        for window in windows:
+            window.close()
+        arun(sup.aclose())
+        arun(ana.aclose())
