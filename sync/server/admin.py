@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
+from typing import Any, Final
 
 from sqlalchemy import Connection, text
 
@@ -229,3 +230,66 @@ def load_provider_accounts(conn: Connection, key: ServerKey) -> list[ProviderAcc
             )
         )
     return out
+
+
+# Tombstones are pruned children first, so nothing still points at a row being removed; a
+# tombstone something still refers to (a message's outbox entry, a conversation's messages)
+# waits for a later prune. Numbers' own tombstones are few and referred to by everything: kept.
+_PRUNE: Final = (
+    ("reactions", ""),
+    ("notes", ""),
+    ("messages", " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.message_id = t.id)"),
+    (
+        "conversations",
+        " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = t.id)"
+        " AND NOT EXISTS (SELECT 1 FROM notes n WHERE n.conversation_id = t.id)"
+        " AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.conversation_id = t.id)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What ``prune_tombstones`` removed, and the cursor below which clients must resync."""
+
+    removed: dict[str, int]
+    resync_before: int  # an xid; 0 when nothing was removed (and the horizon did not move)
+
+
+def prune_tombstones(db: ServerDatabase, older_than: timedelta) -> PruneReport:
+    """Remove tombstones made more than ``older_than`` ago, in one transaction.
+
+    A desktop whose cursor is older than the newest tombstone removed could miss that delete,
+    so the protocol's horizon (``sync_settings.resync_before``, migration 0002) moves past it:
+    such a desktop is told "resync required" and copies the team again. Desktops that pulled
+    since are not affected. The horizon only ever moves forward.
+    """
+    if older_than < timedelta(0):
+        raise AdminError("the age of tombstones to remove cannot be negative")
+    removed: dict[str, int] = {}
+    newest = 0
+    with db.system() as conn:
+        for table, guard in _PRUNE:
+            xids = conn.execute(
+                text(
+                    f"DELETE FROM {table} t WHERE t.deleted"
+                    " AND t.deleted_at < now() - make_interval(secs => :age)"
+                    f"{guard} RETURNING t.xid::text"
+                ),
+                {"age": older_than.total_seconds()},
+            ).scalars()
+            stamps = [int(x) for x in xids]
+            removed[table] = len(stamps)
+            newest = max([newest, *stamps])
+        horizon = newest + 1 if newest else 0
+        if horizon:
+            conn.execute(
+                text(
+                    "INSERT INTO sync_settings (key, value) VALUES ('resync_before', :h)"
+                    " ON CONFLICT (key) DO UPDATE SET value = CASE"
+                    " WHEN CAST(sync_settings.value AS xid8) < CAST(EXCLUDED.value AS xid8)"
+                    " THEN EXCLUDED.value ELSE sync_settings.value END"
+                ),
+                {"h": str(horizon)},
+            )
+    return PruneReport(removed, horizon)

@@ -45,6 +45,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True
     )
     db.add_parser("upgrade", help="create or upgrade the schema (uses CAIXA_DATABASE_OWNER_URL)")
+    prune = db.add_parser(
+        "prune",
+        help="remove old tombstones (desktops that have not synced since then copy the team again)",
+    )
+    prune.add_argument(
+        "--older-than-days",
+        type=float,
+        default=90.0,
+        help="remove tombstones older than this (default 90)",
+    )
 
     users = sub.add_parser("users", help="agents and supervisors").add_subparsers(
         dest="action", required=True
@@ -103,7 +113,7 @@ def _run(args: argparse.Namespace, config: ServerConfig) -> int:
         return 0
     try:
         if args.command == "db":
-            return _db_upgrade(config)
+            return _db_prune(args, config) if args.action == "prune" else _db_upgrade(config)
         if args.command == "users":
             return _users(args, config)
         if args.command == "accounts":
@@ -134,6 +144,23 @@ def _db_upgrade(config: ServerConfig) -> int:
     app_role = role_of(config.database_url.reveal())
     revision = upgrade(owner, app_role)
     print(f"schema at revision {revision}; role {app_role} may read and write data")
+    return 0
+
+
+def _db_prune(args: argparse.Namespace, config: ServerConfig) -> int:
+    from datetime import timedelta
+
+    from sync.server.admin import prune_tombstones
+
+    db = _database(config)
+    try:
+        report = prune_tombstones(db, timedelta(days=args.older_than_days))
+    finally:
+        db.dispose()
+    counts = ", ".join(f"{n} {table}" for table, n in report.removed.items())
+    print(f"removed tombstones: {counts}")
+    if report.resync_before:
+        print(f"desktops with a cursor before xid {report.resync_before} will copy the team again")
     return 0
 
 

@@ -215,3 +215,14 @@ def test_serve_answers_health_and_stops_cleanly(env: dict[str, str], tmp_path: P
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_db_prune_says_what_it_removed(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "db", "prune")
+    assert (code, err) == (0, "")
+    assert out == "removed tombstones: 0 reactions, 0 notes, 0 messages, 0 conversations\n"
+    code, out, err = run(capsys, "db", "prune", "--older-than-days", "-1")
+    assert code == 1 and out == ""
+    assert err == "caixa-server: the age of tombstones to remove cannot be negative\n"

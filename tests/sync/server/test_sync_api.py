@@ -475,3 +475,58 @@ def test_a_page_inside_a_big_transaction_walks_the_index_not_a_sort(
             break
         cursor = page.cursor
     assert checked >= 12
+
+
+def test_pruning_old_tombstones_sends_only_desktops_that_could_miss_them_to_resync(
+    base_url: str, server_db: ServerDatabase, team: Team
+) -> None:
+    from datetime import timedelta
+
+    from sync.server.admin import prune_tombstones
+
+    ids = add_messages(server_db, team, "shop", 4)
+    behind = login(base_url, "sup")
+    old_cursor = pull_all(behind)[-1]["cursor"]  # pulled before the deletes
+
+    with server_db.system() as conn:
+        for message_id in ids[:2]:
+            conn.execute(
+                text("UPDATE messages SET deleted = true WHERE id = :id"), {"id": message_id}
+            )
+        dated = conn.execute(
+            text("SELECT count(*) FROM messages WHERE deleted AND deleted_at IS NOT NULL")
+        ).scalar_one()
+        assert dated == 2  # the trigger dates each tombstone
+        # One of them is old; the other was made just now.
+        conn.execute(
+            text("UPDATE messages SET deleted_at = now() - interval '100 days' WHERE id = :id"),
+            {"id": ids[0]},
+        )
+    add_messages(server_db, team, "shop", 1)  # a later change: its pull passes the tombstones
+    current = login(base_url, "ana")
+    new_cursor = pull_all(current)[-1]["cursor"]
+
+    report = prune_tombstones(server_db, timedelta(days=90))
+    assert report.removed == {"reactions": 0, "notes": 0, "messages": 1, "conversations": 0}
+    assert report.resync_before > 0
+    with server_db.system() as conn:
+        left = (
+            conn.execute(text("SELECT id::text FROM messages WHERE deleted ORDER BY id"))
+            .scalars()
+            .all()
+        )
+    assert left == [ids[1]]  # the recent tombstone stays, for desktops yet to pull it
+
+    # A desktop that pulled before the old delete could never learn of it: it starts over.
+    response = behind.get("/pull", params={"after": old_cursor, "protocol": 1})
+    assert response.status_code == 409 and response.json()["reason"] == "cursor"
+    # One that pulled since goes on as before.
+    assert current.get("/pull", params={"after": new_cursor, "protocol": 1}).status_code == 200
+
+    again = prune_tombstones(server_db, timedelta(days=90))  # nothing left that old
+    assert sum(again.removed.values()) == 0 and again.resync_before == 0
+    with server_db.system() as conn:
+        horizon = conn.execute(
+            text("SELECT value FROM sync_settings WHERE key = 'resync_before'")
+        ).scalar_one()
+    assert int(horizon) == report.resync_before  # never moves back
