@@ -200,16 +200,20 @@ class Services:
             return await self.team.send_text(conversation_id, text)
         return await self.engine.send_text(conversation_id, text)
 
+    async def is_supervisor(self) -> bool:
+        """Whether this desktop's user is a team's supervisor (never in solo mode)."""
+        if self.team is None:
+            return False
+        user = await self.team.user()
+        return user is not None and user.role == "supervisor"
+
     async def can_send_again(self) -> bool:
         """Whether this desktop's user may send a failed message again.
 
-        In a team only a supervisor may (the issue's rule: the reason is shown to the agent, the
-        retry is a supervisor's call); alone, the user decides.
+        In a team only a supervisor may (the reason is shown to the agent, the retry is a
+        supervisor's call); alone, the user decides.
         """
-        if self.team is None:
-            return True
-        user = await self.team.user()
-        return user is not None and user.role == "supervisor"
+        return self.team is None or await self.is_supervisor()
 
     async def send_again(self, message_id: str) -> Message:
         """A new copy of a failed (or possibly unsent) message, by the user's choice."""

@@ -158,8 +158,8 @@ class InboxPresenter(QObject):
         import asyncio
 
         await asyncio.gather(self._refresh_rail(), self.conversations.reload(self._account_id))
+        self.is_supervisor = await self._services.is_supervisor()
         self.can_send_again = await self._services.can_send_again()
-        self.is_supervisor = self._services.is_team and self.can_send_again
 
     def close(self) -> None:
         """Stop following changes (the window closed; the database closes next)."""
