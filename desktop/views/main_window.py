@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from PySide6.QtGui import QCloseEvent
-
     from PySide6.QtWidgets import QMenu
 
     from desktop.views.notes_dialog import NotesDialog

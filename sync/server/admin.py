@@ -248,6 +248,10 @@ _PRUNE: Final = (
 )
 
 
+# How long an edit or deletion waits for its message (the desktops' engine keeps them as long).
+PENDING_CHANGE_DAYS: Final = 30
+
+
 @dataclass(frozen=True)
 class PruneReport:
     """What ``prune_tombstones`` removed, and the cursor below which clients must resync."""
@@ -281,6 +285,15 @@ def prune_tombstones(db: ServerDatabase, older_than: timedelta) -> PruneReport:
             stamps = [int(x) for x in xids]
             removed[table] = len(stamps)
             newest = max([newest, *stamps])
+        # Edits and deletions whose message never came (migration 0005) are forgotten after
+        # a month, as on a desktop; they are no tombstones, so the horizon does not move.
+        removed["pending_changes"] = conn.execute(
+            text(
+                "DELETE FROM pending_changes"
+                " WHERE created_at < now() - make_interval(days => :days)"
+            ),
+            {"days": PENDING_CHANGE_DAYS},
+        ).rowcount
         horizon = newest + 1 if newest else 0
         if horizon:
             conn.execute(

@@ -157,7 +157,7 @@ def _db_prune(args: argparse.Namespace, config: ServerConfig) -> int:
         report = prune_tombstones(db, timedelta(days=args.older_than_days))
     finally:
         db.dispose()
-    counts = ", ".join(f"{n} {table}" for table, n in report.removed.items())
+    counts = ", ".join(f"{n} {table.replace('_', ' ')}" for table, n in report.removed.items())
     print(f"removed tombstones: {counts}")
     if report.resync_before:
         print(f"desktops with a cursor before xid {report.resync_before} will copy the team again")

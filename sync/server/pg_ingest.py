@@ -140,6 +140,7 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
             _apply_other(conn, ws, event)
     if run:
         _store_inbound(conn, run)
+    _settle_pending_changes(conn, set(workspaces.values()))
 
 
 def _workspaces(conn: Connection, account_ids: set[int]) -> dict[int, int]:
@@ -777,7 +778,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
             },
         )
     elif isinstance(event, EditEvent):
-        conn.execute(
+        changed = conn.execute(
             _sql(
                 "UPDATE messages SET body = :body, edited_at = :at WHERE account_id = :a"
                 " AND provider_message_id = :p AND workspace_id = :ws AND body <> :body"
@@ -791,10 +792,13 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "ws": ws,
             },
         )
+        if not changed.rowcount:
+            _keep_pending(conn, ws, event.account_id, event.target_message_id, "edit",
+                          event.text, _ms(event.timestamp))  # fmt: skip
     elif isinstance(event, RevokeEvent):
         # Deleted for everyone by its sender: the text goes, the bubble stays as "this message
         # was deleted".
-        conn.execute(
+        changed = conn.execute(
             _sql(
                 "UPDATE messages SET body = '', media = NULL, revoked_at = :at"
                 " WHERE account_id = :a AND provider_message_id = :p AND workspace_id = :ws"
@@ -807,6 +811,9 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "ws": ws,
             },
         )
+        if not changed.rowcount:
+            _keep_pending(conn, ws, event.account_id, event.target_message_id, "revoke", "",
+                          _ms(event.timestamp))  # fmt: skip
     elif isinstance(event, ContactEvent):
         if event.lid and event.phone:
             _remember_alias(conn, ws, event.account_id, event.lid, event.chat_key)
@@ -848,6 +855,47 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
 
 
 # --- the outbox's entry point -------------------------------------------------------------------
+
+
+def _keep_pending(
+    conn: Connection, ws: int, account_id: int, target: str, kind: str, body: str, ts_ms: int
+) -> None:
+    """An edit or deletion whose message is not here (yet): kept until it comes (migration
+    0005). Nothing is kept when the message is here and the change simply changed nothing."""
+    conn.execute(
+        _sql(
+            "INSERT INTO pending_changes (workspace_id, account_id, target_id, kind, body, ts)"
+            " SELECT :ws, :a, :t, :k, :b, :ts WHERE NOT EXISTS (SELECT 1 FROM messages"
+            "  WHERE account_id = :a AND provider_message_id = :t AND workspace_id = :ws)"
+            " ON CONFLICT (account_id, target_id, kind) DO UPDATE"
+            " SET body = excluded.body, ts = excluded.ts WHERE excluded.ts >= pending_changes.ts"
+        ),
+        {"ws": ws, "a": account_id, "t": target, "k": kind, "b": body, "ts": ts_ms},
+    )
+
+
+# Applies every kept change whose message is now stored, in one statement: deletions first (a
+# deleted message stays deleted), then the newest edit of the others, unless the message was
+# edited later than that already.
+_SETTLE: Final = _sql(
+    "WITH ready AS ("
+    " DELETE FROM pending_changes p USING messages m"
+    " WHERE p.workspace_id = ANY(:ws) AND m.workspace_id = p.workspace_id"
+    " AND m.account_id = p.account_id AND m.provider_message_id = p.target_id"
+    " RETURNING m.id, p.kind, p.body, p.ts),"
+    " revoked AS ("
+    " UPDATE messages m SET body = '', media = NULL, revoked_at = r.ts FROM ready r"
+    " WHERE r.kind = 'revoke' AND m.id = r.id AND m.revoked_at IS NULL RETURNING m.id)"
+    " UPDATE messages m SET body = r.body, edited_at = r.ts FROM ready r"
+    " WHERE r.kind = 'edit' AND m.id = r.id AND m.revoked_at IS NULL"
+    " AND (m.edited_at IS NULL OR m.edited_at < r.ts) AND m.body <> r.body"
+    " AND NOT EXISTS (SELECT 1 FROM ready x WHERE x.id = r.id AND x.kind = 'revoke')"
+)
+
+
+def _settle_pending_changes(conn: Connection, workspaces: set[int]) -> None:
+    if workspaces:
+        conn.execute(_SETTLE, {"ws": sorted(workspaces)})
 
 
 def enqueue_send(

@@ -289,6 +289,43 @@ def test_reactions_edits_revokes_contacts_and_connection_events(
     assert rows(db, "SELECT state, state_reason FROM accounts") == [("needs_repair", "deleted")]
 
 
+def test_an_edit_or_a_deletion_before_its_message_waits_for_it(
+    db: ServerDatabase, seeded: Seeded
+) -> None:
+    a = seeded.account_id
+    # Edited twice, then deleted, before it arrives: it arrives deleted.
+    ingest_events_sync(db, [EditEvent(a, "w.9", "Oi, editado", PHONE, PHONE, 30)])
+    ingest_events_sync(db, [EditEvent(a, "w.9", "Oi, editado de novo", PHONE, PHONE, 35)])
+    ingest_events_sync(db, [RevokeEvent(a, "w.9", PHONE, PHONE, 40)])
+    assert rows(db, "SELECT count(*) FROM pending_changes") == [(2,)]  # newest edit, deletion
+    ingest_events_sync(db, [inbound(a, "w.9", "Oi")])  # the batched path for plain inbound
+    assert rows(db, "SELECT body, revoked_at FROM messages WHERE provider_message_id = 'w.9'") == [
+        ("", 40_000)
+    ]
+    assert rows(db, "SELECT count(*) FROM pending_changes") == [(0,)]
+
+    # Edited before it arrives, in the same batch as the message: the newest text wins.
+    ingest_events_sync(
+        db,
+        [
+            EditEvent(a, "w.10", "Tem bolo de cenoura?", PHONE, PHONE, 20),
+            inbound(a, "w.10", "Tem bolo?"),
+        ],
+    )
+    assert rows(db, "SELECT body, edited_at FROM messages WHERE provider_message_id = 'w.10'") == [
+        ("Tem bolo de cenoura?", 20_000)
+    ]
+    # An older edit kept for a message edited since changes nothing.
+    ingest_events_sync(db, [EditEvent(a, "w.11", "velho", PHONE, PHONE, 10)])
+    ingest_events_sync(
+        db, [inbound(a, "w.11", "Oi"), EditEvent(a, "w.11", "novo", PHONE, PHONE, 50)]
+    )
+    assert rows(db, "SELECT body FROM messages WHERE provider_message_id = 'w.11'") == [("novo",)]
+    # A change to a message that is here and changes nothing is not kept.
+    ingest_events_sync(db, [EditEvent(a, "w.11", "novo", PHONE, PHONE, 60)])
+    assert rows(db, "SELECT count(*) FROM pending_changes") == [(0,)]
+
+
 def test_a_lid_chat_merges_into_the_phone_conversation(db: ServerDatabase, seeded: Seeded) -> None:
     a = seeded.account_id
     lid = "123456789@lid"

@@ -222,7 +222,9 @@ def test_db_prune_says_what_it_removed(
 ) -> None:
     code, out, err = run(capsys, "db", "prune")
     assert (code, err) == (0, "")
-    assert out == "removed tombstones: 0 reactions, 0 notes, 0 messages, 0 conversations\n"
+    assert out == (
+        "removed tombstones: 0 reactions, 0 notes, 0 messages, 0 conversations, 0 pending changes\n"
+    )
     code, out, err = run(capsys, "db", "prune", "--older-than-days", "-1")
     assert code == 1 and out == ""
     assert err == "caixa-server: the age of tombstones to remove cannot be negative\n"

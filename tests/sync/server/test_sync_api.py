@@ -507,7 +507,13 @@ def test_pruning_old_tombstones_sends_only_desktops_that_could_miss_them_to_resy
     new_cursor = pull_all(current)[-1]["cursor"]
 
     report = prune_tombstones(server_db, timedelta(days=90))
-    assert report.removed == {"reactions": 0, "notes": 0, "messages": 1, "conversations": 0}
+    assert report.removed == {
+        "reactions": 0,
+        "notes": 0,
+        "messages": 1,
+        "conversations": 0,
+        "pending_changes": 0,
+    }
     assert report.resync_before > 0
     with server_db.system() as conn:
         left = (
