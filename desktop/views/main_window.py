@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QGuiApplication, QKeySequence, QPainter, QPalette, QPixmap, QShortcut
+from PySide6.QtGui import QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMainWindow,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QToolButton,
@@ -130,7 +129,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(splitter)
 
         self.setTabOrder(self.rail_view, self.conversation_view)
-        self._add_shortcuts()
         self._connect_presenter()
         if not defer_chat:
             self.finish_building()
@@ -152,6 +150,9 @@ class MainWindow(QMainWindow):
         if self._chat_built:
             return
         self._chat_built = True
+        # Keys wait for the event loop anyway, which starts after this: the shortcuts (and the
+        # types they need) are made here rather than before the first paint.
+        self._add_shortcuts()
         self.chat_stack.addWidget(self._build_chat_page())
         self.setTabOrder(self.conversation_view, self.chat_view)
         self.setTabOrder(self.chat_view, self.composer)
@@ -315,6 +316,8 @@ class MainWindow(QMainWindow):
         return self.chat_stack
 
     def _build_chat_page(self) -> QWidget:
+        from PySide6.QtWidgets import QPushButton
+
         from desktop.widgets.chat_view import ChatView
         from desktop.widgets.composer import Composer
 
@@ -413,6 +416,8 @@ class MainWindow(QMainWindow):
         return chat
 
     def _add_shortcuts(self) -> None:
+        from PySide6.QtGui import QKeySequence, QShortcut
+
         for number in range(10):
             shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
             shortcut.activated.connect(lambda row=number: self.select_rail_row(row))
@@ -714,6 +719,8 @@ class MainWindow(QMainWindow):
         self._show_header(conversation)
 
     def _show_header(self, conversation: Conversation) -> None:
+        from PySide6.QtGui import QPainter, QPixmap
+
         name = conversation.customer_name or conversation.customer_phone
         self.chat_title.setText(name)
         ratio = self.devicePixelRatioF()

@@ -51,7 +51,6 @@ import contextlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -130,20 +129,31 @@ class KeyFileWriteError(CacheKeyError):
     """The key file could not be written (folder missing and not creatable, disk full, ...)."""
 
 
-@dataclass(frozen=True)
 class CacheKey:
-    """The 32 raw bytes that open one local cache.
+    """The 32 raw bytes that open one local cache (immutable).
 
     ``repr``/``str`` never show the bytes, so a key that ends up in a log line, a traceback
-    or a debugger's variable view stays secret.
+    or a debugger's variable view stays secret. A plain class rather than a frozen dataclass:
+    it is made on the way to the app's first paint, where defining one costs half a millisecond.
     """
 
-    raw: bytes = field(repr=False)
+    __slots__ = ("raw",)
+    raw: bytes
 
-    def __post_init__(self) -> None:
-        raw: object = self.raw  # checked at run time too: callers outside mypy exist
-        if not isinstance(raw, bytes) or len(raw) != KEY_BYTES:
+    def __init__(self, raw: bytes) -> None:
+        checked: object = raw  # checked at run time too: callers outside mypy exist
+        if not isinstance(checked, bytes) or len(checked) != KEY_BYTES:
             raise ValueError(f"a cache key is exactly {KEY_BYTES} bytes")
+        object.__setattr__(self, "raw", raw)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a cache key cannot be changed")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("a cache key cannot be changed")
+
+    def __reduce__(self) -> tuple[type[CacheKey], tuple[bytes]]:
+        return CacheKey, (self.raw,)
 
     def __repr__(self) -> str:
         return "CacheKey(<hidden>)"
