@@ -394,10 +394,16 @@ class InboxPresenter(QObject):
         await self._refresh_assignment(conversation)
 
     def can_send_templates(self) -> bool:
-        """Whether the open chat's number can send an approved template from here (Meta, solo)."""
+        """Whether the open chat's number can send an approved template (Meta's numbers).
+
+        In a team the server holds the credentials: it lists the templates and sends them.
+        """
         conversation = self._current
-        if conversation is None or self._services is None or self._services.is_team:
+        if conversation is None or self._services is None:
             return False
+        if self._services.is_team:
+            account = self.accounts.account(conversation.account_id)
+            return account is not None and account.provider == "meta"
         adapter = self._services.engine.adapter(conversation.account_id)
         return hasattr(adapter, "list_templates")
 
@@ -406,6 +412,8 @@ class InboxPresenter(QObject):
         conversation = self._current
         if conversation is None:
             return []
+        if self._services.team is not None:
+            return await self._services.team.list_templates(conversation.account_id)
         adapter = self._services.engine.adapter(conversation.account_id)
         lister = getattr(adapter, "list_templates", None)
         if lister is None:
@@ -422,9 +430,14 @@ class InboxPresenter(QObject):
         if conversation is None:
             return None
         ref = TemplateRef(template.name, template.language, tuple(body), tuple(header))
-        message = await self._services.engine.send_template(
-            conversation.id, ref, template.render(header, body)
-        )
+        if self._services.team is not None:
+            message = await self._services.team.send_template(
+                conversation.id, ref, template.render(header, body)
+            )
+        else:
+            message = await self._services.engine.send_template(
+                conversation.id, ref, template.render(header, body)
+            )
         self.messages.merge([message])
         self.message_queued.emit(message)
         return message

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from sync.domain.ids import uuid7
-from sync.domain.models import Message, MessageType
+from sync.domain.models import Message, MessageType, TemplateRef
 from sync.engine.outbox import queued_message, write_queued_message
 from sync.store.changes import ChangeSet
 
@@ -74,10 +74,24 @@ def queue_send(
     *,
     reply_to: str | None = None,
     author_user_id: int | None = None,
+    template: TemplateRef | None = None,
 ) -> tuple[Message, ChangeSet]:
-    """The message, shown at once as queued, and its send command, in one local transaction."""
+    """The message, shown at once as queued, and its send command, in one local transaction.
+
+    With ``template``, an approved template goes out instead and ``text`` is what the customer
+    will read (the template filled in): what the bubble, the list and search show.
+    """
     if not text.strip():
         raise CommandError("an empty message cannot be sent")
+    spec = None
+    if template is not None:
+        spec = {
+            "name": template.name,
+            "language": template.language,
+            "body_parameters": list(template.body_parameters),
+            "header_parameters": list(template.header_parameters),
+        }
+    type_ = MessageType.TEXT if spec is None else MessageType.TEMPLATE
     ts = _now_ms()
     message_id = uuid7(ts)
     cursor = cache.raw_cursor()
@@ -90,15 +104,22 @@ def queue_send(
                 message_id,
                 account_id,
                 conversation_id,
-                MessageType.TEXT,
+                type_,
                 text,
                 ts,
                 reply_to=reply_to,
+                media=None if spec is None else json.dumps({"template": spec}, ensure_ascii=False),
                 author_user_id=author_user_id,
             )
-            payload = {"conversation_id": conversation_id, "text": text, "message_id": message_id}
+            payload: dict[str, Any] = {
+                "conversation_id": conversation_id,
+                "text": text,
+                "message_id": message_id,
+            }
             if reply_to is not None:
                 payload["reply_to"] = reply_to
+            if spec is not None:
+                payload["template"] = spec
             _queue(cursor, "send", payload, ts)
             cursor.execute("COMMIT")
         except BaseException:
@@ -107,7 +128,7 @@ def queue_send(
     finally:
         cursor.close()
     message = queued_message(
-        seq, message_id, account_id, conversation_id, MessageType.TEXT, text, ts, reply_to=reply_to
+        seq, message_id, account_id, conversation_id, type_, text, ts, reply_to=reply_to
     )
     return message, ChangeSet.of_message(account_id, conversation_id, message_id)
 

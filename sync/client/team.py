@@ -35,7 +35,8 @@ from sync.store.changes import ChangeSet
 from sync.store.database import Database
 
 if TYPE_CHECKING:
-    from sync.domain.models import Message
+    from sync.domain.models import Message, TemplateRef
+    from sync.providers.meta_cloud import TemplateInfo
     from sync.store.local_cache import LocalCache
 
 log = logging.getLogger(__name__)
@@ -544,6 +545,58 @@ class TeamClient:
         )
         await self._queued(changes)
         return message
+
+    async def send_template(
+        self, conversation_id: int, template: TemplateRef, preview: str
+    ) -> Message:
+        """Queue an approved template (``preview``: what the customer will read); pushed next,
+        sent by the server, which holds the number's credentials."""
+        user = await self.user()
+        message, changes = await self._run(
+            pushing.queue_send,
+            conversation_id,
+            preview,
+            template=template,
+            author_user_id=None if user is None else user.id,
+        )
+        await self._queued(changes)
+        return message
+
+    async def list_templates(self, account_id: int) -> list[TemplateInfo]:
+        """The approved templates of a number, asked of its provider by the server.
+
+        ``TeamError`` when the number has none (a QR-linked number) or the provider could not
+        answer (with its reason); ``TeamOffline`` without the server.
+        """
+        from sync.providers.meta_cloud import TemplateInfo
+
+        try:
+            response = await self._http.request(
+                "GET",
+                f"{self._api}/templates",
+                params={"account": account_id, "protocol": PROTOCOL},
+                headers=self._headers(),
+            )
+        except httpx.TransportError as exc:
+            self._set_online(False)
+            raise TeamOffline(f"the server cannot be reached ({type(exc).__name__})") from None
+        if response.status_code == 422:  # the number has none, or its provider said no
+            body = response.json()
+            if body.get("error") == "no_templates":
+                raise TeamError("this number has no approved templates")
+            raise TeamError(str(body.get("detail") or "the provider did not answer"))
+        self._check(response)
+        return [
+            TemplateInfo(
+                name=str(t["name"]),
+                language=str(t["language"]),
+                category=str(t.get("category", "")),
+                header_text=str(t.get("header_text", "")),
+                body_text=str(t.get("body_text", "")),
+                footer_text=str(t.get("footer_text", "")),
+            )
+            for t in response.json()["templates"]
+        ]
 
     async def _command(self, kind: str, payload: dict[str, Any]) -> str:
         user = await self.user()

@@ -21,6 +21,7 @@ command does not undo the ones before it. Results:
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -106,6 +107,7 @@ def _send(
 
     conversation = _conversation(conn, principal, raw)
     body = _text(raw, "text", MAX_TEXT)
+    template = _template(raw.get("template"))
     message_id = _uuid(raw["message_id"], "message_id") if raw.get("message_id") else command_id
     reply_to = raw.get("reply_to")
     if reply_to is not None and (not isinstance(reply_to, str) or len(reply_to) > 256):
@@ -122,10 +124,45 @@ def _send(
             author_user_id=principal.user_id,
             reply_to=reply_to,
             ts_ms=_now_ms(),
+            template=template,
         )
     except EnqueueError as exc:
         raise Refused("invalid", str(exc)) from None
     return {"result": "ok", "message_id": str(message_id)}
+
+
+# A template's name and language code, as Meta allows them; parameters are short texts.
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+_TEMPLATE_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(_[A-Za-z0-9]{2,8})?")
+MAX_TEMPLATE_PARAMETERS = 30
+
+
+def _template(value: object) -> dict[str, Any] | None:
+    """A send's template (an approved template instead of free text), checked; None: text.
+
+    ``text`` is then what the customer will read (the desktop fills the template's text): it is
+    what the team sees; what reaches the customer is the template and its parameters.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise Refused("invalid", "template must be an object")
+    name, language = value.get("name"), value.get("language")
+    if not isinstance(name, str) or not _TEMPLATE_NAME.fullmatch(name):
+        raise Refused("invalid", "template.name must be a template's name")
+    if not isinstance(language, str) or not _TEMPLATE_LANGUAGE.fullmatch(language):
+        raise Refused("invalid", "template.language must be a language code such as pt_BR")
+    lists: dict[str, list[str]] = {}
+    for key in ("body_parameters", "header_parameters"):
+        items = value.get(key, [])
+        if (
+            not isinstance(items, list)
+            or len(items) > MAX_TEMPLATE_PARAMETERS
+            or not all(isinstance(x, str) and 0 < len(x) <= 1024 for x in items)
+        ):
+            raise Refused("invalid", f"template.{key} must be a list of short texts")
+        lists[key] = items
+    return {"name": name, "language": language, **lists}
 
 
 def _mark_read(

@@ -45,6 +45,7 @@ from sqlalchemy.exc import DBAPIError
 from sync import faults
 from sync.domain.events import ProviderEvent
 from sync.domain.models import DeliveryStatus, Direction, MessageType, OutgoingMessage
+from sync.engine.outbox import template_of
 from sync.providers.base import (
     AuthError,
     CheckedAdapter,
@@ -205,6 +206,11 @@ class Dispatcher:
         )
 
     # -- lifecycle ------------------------------------------------------------------------------
+
+    def adapter(self, account_id: int) -> ProviderAdapter | None:
+        """The adapter of a live number (for what desktops ask of its provider: templates)."""
+        number = self._numbers.get(account_id)
+        return None if number is None else number.adapter
 
     async def start(self) -> None:
         """Settle what a crash left ``sending``, load the numbers, start the send loops."""
@@ -611,14 +617,14 @@ def claim_next(
         message_id, ws, account_id, conversation_id, recipient, attempts = row
         detail = conn.execute(
             text(
-                "SELECT m.type, m.body, m.reply_to, c.customer_phone, c.chat_key"
+                "SELECT m.type, m.body, m.reply_to, c.customer_phone, c.chat_key, m.media::text"
                 " FROM messages m JOIN conversations c ON c.id = m.conversation_id"
                 " WHERE m.id = :id AND m.workspace_id = :ws AND c.workspace_id = :ws"
                 " AND m.account_id = :a"
             ),
             {"id": message_id, "ws": ws, "a": account_id},
         ).one()
-        type_, body, reply_to, phone, chat_key = detail
+        type_, body, reply_to, phone, chat_key, media = detail
         set_status(conn, ws, message_id, DeliveryStatus.SENDING, None)
     return Claimed(
         message_id=message_id,
@@ -635,6 +641,8 @@ def claim_next(
             type=MessageType(type_),
             text=str(body),
             reply_to=reply_to,
+            # A template send carries its template as the desktops' outbox does (enqueue_send).
+            template=template_of(media) if type_ == MessageType.TEMPLATE.value else None,
         ),
     )
 

@@ -910,8 +910,13 @@ def enqueue_send(
     author_user_id: int | None,
     reply_to: str | None = None,
     ts_ms: int,
+    template: dict[str, Any] | None = None,
 ) -> None:
     """Write an outgoing text message (``queued``) and its outbox entry, in ``conn``'s transaction.
+
+    With ``template`` (``{"name", "language", "body_parameters", "header_parameters"}``) it is
+    an approved template instead, ``body`` being the text the customer will read; the template
+    rides in the message's ``media`` JSON, as the desktop's own outbox keeps it.
 
     Idempotent on ``message_id``: a second call with the same id does nothing (a command pushed
     again). Raises ``EnqueueError`` when the conversation is not this workspace's and number's
@@ -936,9 +941,9 @@ def enqueue_send(
     inserted = conn.execute(
         _sql(
             "INSERT INTO messages (id, workspace_id, account_id, conversation_id, direction, ts,"
-            " type, body, reply_to, status, author_user_id)"
-            " VALUES (:id, :ws, :a, :c, 'out', :ts, 'text', :body, :reply, 'queued', :author)"
-            " ON CONFLICT (id) DO NOTHING RETURNING id"
+            " type, body, reply_to, status, author_user_id, media)"
+            " VALUES (:id, :ws, :a, :c, 'out', :ts, :type, :body, :reply, 'queued', :author,"
+            " CAST(:media AS jsonb)) ON CONFLICT (id) DO NOTHING RETURNING id"
         ),
         {
             "id": message_id,
@@ -946,9 +951,11 @@ def enqueue_send(
             "a": account_id,
             "c": conversation_id,
             "ts": ts_ms,
+            "type": (MessageType.TEXT if template is None else MessageType.TEMPLATE).value,
             "body": body,
             "reply": reply_to,
             "author": author_user_id,
+            "media": None if template is None else json.dumps({"template": template}),
         },
     ).first()
     if inserted is None:
@@ -983,7 +990,9 @@ def enqueue_send(
         ),
         {
             "ts": ts_ms,
-            "preview": _preview(MessageType.TEXT, body),
+            "preview": _preview(
+                MessageType.TEXT if template is None else MessageType.TEMPLATE, body
+            ),
             "c": conversation_id,
             "ws": workspace_id,
         },

@@ -593,6 +593,59 @@ async def push_endpoint(request: Request) -> Response:
     return JSONResponse({"results": results})
 
 
+async def templates_endpoint(request: Request) -> Response:
+    """``GET /templates?account=ID``: the approved templates of a number the user may see.
+
+    Asked of the provider by the server, which holds the number's credentials (desktops never
+    do). 404 for a number the user may not see (as for one that does not exist); 422
+    ``no_templates`` when its provider has none (QR-linked numbers), 422 ``provider`` with the
+    reason when the provider could not answer (422, not 409 or 5xx: those mean "resync" and
+    "server down" to the desktop).
+    """
+    from sync.providers.base import ProviderError
+
+    principal = await _principal(request)
+    if principal is None:
+        return _unauthorized()
+    if not _protocol_ok(request):
+        return _resync("protocol")
+    account_text = request.query_params.get("account", "")
+    if not account_text.isdigit() or len(account_text) > 18:
+        return _error(400, "bad_request", detail="account must be a number's id")
+    account = int(account_text)
+
+    def visible() -> list[int]:
+        with _db(request).agent(principal) as conn:
+            return visible_accounts(conn, principal)
+
+    if account not in await run_in_threadpool(visible):
+        return _error(404, "not_found")
+    dispatcher = getattr(request.app.state, "dispatcher", None)
+    adapter = None if dispatcher is None else dispatcher.adapter(account)
+    lister = getattr(adapter, "list_templates", None)
+    if lister is None:
+        return _error(422, "no_templates")
+    try:
+        templates = await lister()
+    except ProviderError as exc:
+        return _error(422, "provider", detail=str(exc))
+    return JSONResponse(
+        {
+            "templates": [
+                {
+                    "name": t.name,
+                    "language": t.language,
+                    "category": t.category,
+                    "header_text": t.header_text,
+                    "body_text": t.body_text,
+                    "footer_text": t.footer_text,
+                }
+                for t in templates
+            ]
+        }
+    )
+
+
 async def events_endpoint(request: Request) -> Response:
     """``GET /events``: Server-Sent Events, a ``poke`` whenever something changed."""
     from sync.server.pokes import event_stream
@@ -620,4 +673,5 @@ def sync_routes() -> list[BaseRoute]:
         Route("/pull", pull_endpoint, methods=["GET"]),
         Route("/push", push_endpoint, methods=["POST"]),
         Route("/events", events_endpoint, methods=["GET"]),
+        Route("/templates", templates_endpoint, methods=["GET"]),
     ]

@@ -188,3 +188,52 @@ async def test_two_agents_one_customer_offline_replies_go_once_in_order(
 
 async def _contains(db: Database, conversation_id: int, wanted: str) -> bool:
     return wanted in await bodies(db, conversation_id)
+
+
+async def test_a_team_desktop_sends_an_approved_template_through_the_server(
+    server: dict[str, Any], meta: tuple[FakeMeta, str], desktops: Any
+) -> None:
+    from sync.client.team import TeamError
+    from sync.domain.models import MessageType, TemplateRef
+
+    fake, _ = meta
+    fake.templates["pedido_pronto"] = (1, 2)  # a header parameter, two in the body
+    await post_webhook(server, "Meu pedido está pronto?", "wamid.IN9")
+    ana, ana_db, _ = await desktops("ana")
+
+    def conversation_id(cache: Any) -> int | None:
+        row = cache.conn.exec_driver_sql(
+            "SELECT id FROM conversations WHERE customer_phone = ?", (CUSTOMER,)
+        ).first()
+        return None if row is None else int(row[0])
+
+    await until(lambda: ana_db.run(conversation_id))
+    conversation = await ana_db.run(conversation_id)
+    assert conversation is not None
+
+    # The server asks Meta (it holds the credentials): only approved text templates come back.
+    found = await ana.list_templates(server["account_id"])
+    assert "pedido_pronto" in [t.name for t in found]
+    assert "old_promo" not in [t.name for t in found]  # rejected by Meta: never offered
+    template = next(t for t in found if t.name == "pedido_pronto")
+    assert (template.header_parameters, template.body_parameters) == (1, 2)
+    preview = template.render(("123",), ("João", "hoje"))
+    message = await ana.send_template(
+        conversation,
+        TemplateRef(template.name, template.language, ("João", "hoje"), ("123",)),
+        preview,
+    )
+    assert message.type is MessageType.TEMPLATE and message.text == preview
+    await until(lambda: len(fake.accepted) == 1)
+    sent = fake.accepted[0]
+    assert sent["type"] == "template" and sent["template"]["name"] == "pedido_pronto"
+    assert sent["template"]["language"]["code"] == "pt_BR"
+    texts = [p["text"] for c in sent["template"]["components"] for p in c.get("parameters", [])]
+    assert texts == ["123", "João", "hoje"]  # the header's, then the body's
+    assert sent["to"] == CUSTOMER
+    # The team sees what the customer read, sent.
+    await until(lambda: _contains(ana_db, conversation, preview))
+
+    # A number the agent may not see, or none at all: refused without saying which.
+    with pytest.raises(TeamError):
+        await ana.list_templates(server["account_id"] + 1000)

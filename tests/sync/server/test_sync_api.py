@@ -536,3 +536,33 @@ def test_pruning_old_tombstones_sends_only_desktops_that_could_miss_them_to_resy
             text("SELECT value FROM sync_settings WHERE key = 'resync_before'")
         ).scalar_one()
     assert int(horizon) == report.resync_before  # never moves back
+
+
+def test_a_template_send_is_checked_then_queued_with_its_template(
+    base_url: str, server_db: ServerDatabase, team: Team
+) -> None:
+    client = login(base_url, "ana")
+    good = {"name": "pedido_pronto", "language": "pt_BR", "body_parameters": ["João"]}
+
+    def send(template: object) -> dict[str, Any]:
+        command = {"id": new_id(), "kind": "send", "conversation_id": team.shop_chat,
+                   "text": "Olá João, seu pedido está pronto", "template": template}  # fmt: skip
+        return _push(client, command)[0]
+
+    for bad in (
+        "pedido_pronto",
+        {"name": "Pedido Pronto", "language": "pt_BR"},
+        {"name": "pedido_pronto", "language": "português"},
+        {"name": "pedido_pronto", "language": "pt_BR", "body_parameters": [1]},
+        {"name": "pedido_pronto", "language": "pt_BR", "header_parameters": ["x"] * 31},
+    ):
+        assert send(bad)["result"] == "invalid", bad
+    assert send(good)["result"] == "ok"
+    with server_db.system() as conn:
+        row = conn.execute(
+            text("SELECT type, body, media FROM messages WHERE direction = 'out'")
+        ).one()
+        queued = conn.execute(text("SELECT count(*) FROM outbox")).scalar_one()
+    assert row.type == "template" and row.body == "Olá João, seu pedido está pronto"
+    assert row.media == {"template": {**good, "header_parameters": []}}
+    assert queued == 1  # refused ones queued nothing
