@@ -25,7 +25,7 @@ from sync.domain.events import (
     StatusEvent,
 )
 from sync.domain.ids import uuid7
-from sync.domain.models import ConnectionState, DeliveryStatus, Direction
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.store.bulk import preview_of
 from sync.store.changes import ChangeSet
 from sync.store.search import index_message, unindex_message
@@ -342,6 +342,15 @@ def _remember_alias(cursor: Any, account_id: int, alias: str, chat_key: str) -> 
     cursor.execute("DELETE FROM conversations WHERE id = ?", (old[0],))
 
 
+def _follow_in_list(cursor: Any, conversation_id: int, seq: int, text: str) -> None:
+    """An edited or deleted message that is its conversation's latest: the list's preview
+    follows (a text deleted for everyone must not stay readable there)."""
+    cursor.execute(
+        "UPDATE conversations SET last_preview = ? WHERE id = ? AND last_message_seq = ?",
+        (preview_of(MessageType.TEXT, text), conversation_id, seq),
+    )
+
+
 def _message_row(cursor: Any, account_id: int, provider_id: str) -> Any:
     return cursor.execute(
         "SELECT id, conversation_id, seq, body, ts FROM messages"
@@ -399,6 +408,7 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
         )
         if event.text:
             index_message(cursor, seq, ts_ms, event.text, event.account_id)
+        _follow_in_list(cursor, conversation_id, seq, event.text)
         return conversation_id, message_id
     if isinstance(event, RevokeEvent):
         row = _message_row(cursor, event.account_id, event.target_message_id)
@@ -421,6 +431,7 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
             "UPDATE messages SET body = '', media = NULL, revoked_at = ? WHERE id = ?",
             (int(event.timestamp * 1000), message_id),
         )
+        _follow_in_list(cursor, conversation_id, seq, "")
         return conversation_id, message_id
     if isinstance(event, ContactEvent):
         if event.lid and event.phone:

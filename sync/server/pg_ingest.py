@@ -782,7 +782,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
             _sql(
                 "UPDATE messages SET body = :body, edited_at = :at WHERE account_id = :a"
                 " AND provider_message_id = :p AND workspace_id = :ws AND body <> :body"
-                " AND revoked_at IS NULL"
+                " AND revoked_at IS NULL RETURNING conversation_id, ts"
             ),
             {
                 "body": event.text,
@@ -792,9 +792,12 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "ws": ws,
             },
         )
-        if not changed.rowcount:
+        row = changed.first()
+        if row is None:
             _keep_pending(conn, ws, event.account_id, event.target_message_id, "edit",
                           event.text, _ms(event.timestamp))  # fmt: skip
+        else:
+            _follow_in_list(conn, ws, [(row[0], row[1], event.text)])
     elif isinstance(event, RevokeEvent):
         # Deleted for everyone by its sender: the text goes, the bubble stays as "this message
         # was deleted".
@@ -802,7 +805,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
             _sql(
                 "UPDATE messages SET body = '', media = NULL, revoked_at = :at"
                 " WHERE account_id = :a AND provider_message_id = :p AND workspace_id = :ws"
-                " AND revoked_at IS NULL"
+                " AND revoked_at IS NULL RETURNING conversation_id, ts"
             ),
             {
                 "at": _ms(event.timestamp),
@@ -811,9 +814,12 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "ws": ws,
             },
         )
-        if not changed.rowcount:
+        row = changed.first()
+        if row is None:
             _keep_pending(conn, ws, event.account_id, event.target_message_id, "revoke", "",
                           _ms(event.timestamp))  # fmt: skip
+        else:
+            _follow_in_list(conn, ws, [(row[0], row[1], "")])
     elif isinstance(event, ContactEvent):
         if event.lid and event.phone:
             _remember_alias(conn, ws, event.account_id, event.lid, event.chat_key)
@@ -885,17 +891,38 @@ _SETTLE: Final = _sql(
     " RETURNING m.id, p.kind, p.body, p.ts),"
     " revoked AS ("
     " UPDATE messages m SET body = '', media = NULL, revoked_at = r.ts FROM ready r"
-    " WHERE r.kind = 'revoke' AND m.id = r.id AND m.revoked_at IS NULL RETURNING m.id)"
+    " WHERE r.kind = 'revoke' AND m.id = r.id AND m.revoked_at IS NULL"
+    " RETURNING m.conversation_id, m.ts),"
+    " edited AS ("
     " UPDATE messages m SET body = r.body, edited_at = r.ts FROM ready r"
     " WHERE r.kind = 'edit' AND m.id = r.id AND m.revoked_at IS NULL"
     " AND (m.edited_at IS NULL OR m.edited_at < r.ts) AND m.body <> r.body"
     " AND NOT EXISTS (SELECT 1 FROM ready x WHERE x.id = r.id AND x.kind = 'revoke')"
+    " RETURNING m.conversation_id, m.ts, m.body)"
+    " SELECT conversation_id, ts, body FROM edited"
+    " UNION ALL SELECT conversation_id, ts, '' FROM revoked"
 )
 
 
 def _settle_pending_changes(conn: Connection, workspaces: set[int]) -> None:
     if workspaces:
-        conn.execute(_SETTLE, {"ws": sorted(workspaces)})
+        changed = conn.execute(_SETTLE, {"ws": sorted(workspaces)}).all()
+        if changed:
+            _follow_in_list(conn, 0, [(r[0], r[1], r[2]) for r in changed])
+
+
+def _follow_in_list(conn: Connection, ws: int, changed: Sequence[tuple[int, int, str]]) -> None:
+    """Edited or deleted messages that are their conversation's latest: the list's preview
+    follows (a text deleted for everyone must not stay readable there). ``ws`` 0: any (the
+    conversations are those of messages just changed in this transaction)."""
+    for conversation_id, ts_ms, body in changed:
+        conn.execute(
+            _sql(
+                "UPDATE conversations SET last_preview = :p WHERE id = :c"
+                " AND last_message_at = :ts AND (:ws = 0 OR workspace_id = :ws)"
+            ),
+            {"p": _preview(MessageType.TEXT, body), "c": conversation_id, "ts": ts_ms, "ws": ws},
+        )
 
 
 def enqueue_send(

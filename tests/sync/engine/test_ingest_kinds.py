@@ -71,6 +71,8 @@ def test_an_edit_changes_the_text_and_what_search_finds(cache: LocalCache) -> No
     assert message.body == "quero torta de limão" and message.edited_at is not None
     assert search_messages(cache, "cenoura") == []
     assert [h.text for h in search_messages(cache, "limao")] == ["quero torta de limão"]
+    # The latest message: the conversation list's preview follows.
+    assert scalar(cache, "SELECT last_preview FROM conversations") == "quero torta de limão"
 
 
 def test_a_deletion_hides_the_text_everywhere_and_keeps_the_bubble(cache: LocalCache) -> None:
@@ -88,6 +90,7 @@ def test_a_deletion_hides_the_text_everywhere_and_keeps_the_bubble(cache: LocalC
     assert message.body == "" and message.revoked_at is not None
     assert search_messages(cache, "cpf") == []
     assert scalar(cache, "SELECT count(*) FROM messages") == 1
+    assert scalar(cache, "SELECT last_preview FROM conversations") == ""  # nor in the list
     # A deletion of a message never seen changes nothing visible (and does not fail).
     apply_events(cache, [RevokeEvent(account, "wamid.unknown", PHONE, PHONE, BASE_TS)])
     assert scalar(cache, "SELECT count(*) FROM messages") == 1

@@ -267,9 +267,12 @@ def test_reactions_edits_revokes_contacts_and_connection_events(
     edit = EditEvent(a, "w.1", "Oi, editado", PHONE, PHONE, 30)
     ingest_events_sync(db, [edit])
     assert rows(db, "SELECT body, edited_at FROM messages") == [("Oi, editado", 30_000)]
+    # The conversation's latest message: the list's preview follows.
+    assert rows(db, "SELECT last_preview FROM conversations") == [("Oi, editado",)]
     ingest_events_sync(db, [RevokeEvent(a, "w.1", PHONE, PHONE, 40)])
     ingest_events_sync(db, [edit])  # a late edit of a revoked message changes nothing
     assert rows(db, "SELECT body, revoked_at FROM messages") == [("", 40_000)]
+    assert rows(db, "SELECT last_preview FROM conversations") == [("",)]  # gone from the list
 
     ingest_events_sync(db, [ContactEvent(a, PHONE, phone=PHONE, name="Maria Souza")])
     ingest_events_sync(db, [ContactEvent(a, PHONE, phone=PHONE, name="Outro Nome")])
@@ -298,10 +301,11 @@ def test_an_edit_or_a_deletion_before_its_message_waits_for_it(
     ingest_events_sync(db, [EditEvent(a, "w.9", "Oi, editado de novo", PHONE, PHONE, 35)])
     ingest_events_sync(db, [RevokeEvent(a, "w.9", PHONE, PHONE, 40)])
     assert rows(db, "SELECT count(*) FROM pending_changes") == [(2,)]  # newest edit, deletion
-    ingest_events_sync(db, [inbound(a, "w.9", "Oi")])  # the batched path for plain inbound
+    ingest_events_sync(db, [inbound(a, "w.9", "Oi", ts=1_750_000_100)])  # batched path
     assert rows(db, "SELECT body, revoked_at FROM messages WHERE provider_message_id = 'w.9'") == [
         ("", 40_000)
     ]
+    assert rows(db, "SELECT last_preview FROM conversations") == [("",)]
     assert rows(db, "SELECT count(*) FROM pending_changes") == [(0,)]
 
     # Edited before it arrives, in the same batch as the message: the newest text wins.
