@@ -223,10 +223,12 @@ class Services:
             from sync.store import queries
 
             if not await self.can_send_again():
-                raise OutboxError("only a supervisor can send a failed message again")
+                raise OutboxError(
+                    "only a supervisor can send a failed message again", "supervisor_only"
+                )
             found = await self.db.run(queries.messages_by_id, [message_id])
             if not found:
-                raise OutboxError("that message no longer exists")
+                raise OutboxError("that message no longer exists", "gone")
             original = found[0]
             # The same rule as solo mode (outbox.send_again): the agent resends, never the app.
             if original.direction is not Direction.OUT or original.status not in (
@@ -234,10 +236,11 @@ class Services:
                 DeliveryStatus.FAILED,
             ):
                 raise OutboxError(
-                    "only a message that failed or may not have been sent can be resent"
+                    "only a message that failed or may not have been sent can be resent",
+                    "not_resendable",
                 )
             if original.type is not MessageType.TEXT or not original.text:
-                raise OutboxError("only text messages can be sent again")
+                raise OutboxError("only text messages can be sent again", "text_only")
             return await self.team.send_text(
                 original.conversation_id, original.text, reply_to=original.reply_to
             )

@@ -314,7 +314,7 @@ class InboxPresenter(QObject):
         try:
             message = await self._services.send_text(conversation.id, text)
         except (outbox.OutboxError, CommandError) as exc:
-            self.send_failed.emit(text, str(exc))
+            self.send_failed.emit(text, self.reason(exc))
             return None
         self.messages.merge([message])  # at once, not after the change set's round trip
         self.message_queued.emit(message)
@@ -449,11 +449,26 @@ class InboxPresenter(QObject):
         try:
             message = await self._services.send_again(message_id)
         except outbox.OutboxError as exc:
-            self.send_failed.emit("", str(exc))
+            self.send_failed.emit("", self.reason(exc))
             return None
         self.messages.merge([message])
         self.message_queued.emit(message)
         return message
+
+    def reason(self, error: Exception) -> str:
+        """Why a message could not be queued or sent again, in the user's language."""
+        code = getattr(error, "code", "other")
+        if code == "empty":
+            return self.tr("an empty message cannot be sent")
+        if code == "gone":
+            return self.tr("that message no longer exists")
+        if code == "not_resendable":
+            return self.tr("only a message that failed or may not have been sent can be resent")
+        if code == "text_only":
+            return self.tr("only text messages can be sent again")
+        if code == "supervisor_only":
+            return self.tr("only a supervisor can send a failed message again")
+        return str(error)  # not foreseen: the engine's own words
 
     async def search(self, text: str) -> list[SearchHit]:
         """Search every message of every number; the newest query's hits fill ``search_hits``."""

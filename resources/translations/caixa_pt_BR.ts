@@ -343,6 +343,29 @@
     </message>
 </context>
 <context>
+    <name>InboxPresenter</name>
+    <message>
+        <source>an empty message cannot be sent</source>
+        <translation>uma mensagem vazia não pode ser enviada</translation>
+    </message>
+    <message>
+        <source>that message no longer exists</source>
+        <translation>essa mensagem não existe mais</translation>
+    </message>
+    <message>
+        <source>only a message that failed or may not have been sent can be resent</source>
+        <translation>só uma mensagem que falhou ou talvez não tenha sido enviada pode ser reenviada</translation>
+    </message>
+    <message>
+        <source>only text messages can be sent again</source>
+        <translation>só mensagens de texto podem ser reenviadas</translation>
+    </message>
+    <message>
+        <source>only a supervisor can send a failed message again</source>
+        <translation>só um supervisor pode reenviar uma mensagem que falhou</translation>
+    </message>
+</context>
+<context>
     <name>JoinTeam</name>
     <message>
         <source>Type the server&apos;s address, for example https://caixa.example.com</source>

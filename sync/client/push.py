@@ -28,7 +28,14 @@ BATCH: Final = 50
 
 
 class CommandError(ValueError):
-    """A command that cannot be queued (empty text, unknown conversation)."""
+    """A command that cannot be queued (empty text, unknown conversation).
+
+    ``code`` names the reason for the interface, as ``OutboxError.code`` does.
+    """
+
+    def __init__(self, message: str, code: str = "other") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +89,7 @@ def queue_send(
     will read (the template filled in): what the bubble, the list and search show.
     """
     if not text.strip():
-        raise CommandError("an empty message cannot be sent")
+        raise CommandError("an empty message cannot be sent", "empty")
     spec = None
     if template is not None:
         spec = {

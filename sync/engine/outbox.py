@@ -41,7 +41,15 @@ if TYPE_CHECKING:
 
 
 class OutboxError(Exception):
-    """A message could not be queued (the message says why, in English, for the log)."""
+    """A message could not be queued (the message says why, in English, for the log).
+
+    ``code`` names the reason for the interface, which words it in the user's language:
+    ``empty``, ``gone``, ``not_resendable``, ``text_only``, ``supervisor_only``, or ``other``.
+    """
+
+    def __init__(self, message: str, code: str = "other") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,15 +87,17 @@ def send_again(
         (message_id,),
     ).first()
     if row is None:
-        raise OutboxError("that message no longer exists")
+        raise OutboxError("that message no longer exists", "gone")
     conversation_id, direction, type_, body, status, reply_to = row
     if direction != Direction.OUT.value or status not in (
         DeliveryStatus.UNKNOWN.value,
         DeliveryStatus.FAILED.value,
     ):
-        raise OutboxError("only a message that failed or may not have been sent can be resent")
+        raise OutboxError(
+            "only a message that failed or may not have been sent can be resent", "not_resendable"
+        )
     if type_ != MessageType.TEXT.value or not body:
-        raise OutboxError("only text messages can be sent again")
+        raise OutboxError("only text messages can be sent again", "text_only")
     return enqueue_text(cache, conversation_id, body, reply_to=reply_to, now_ms=now_ms)
 
 
@@ -102,7 +112,7 @@ def enqueue_text(
 ) -> tuple[Message, ChangeSet]:
     """Write an outgoing text message and its outbox entry in one transaction."""
     if not text.strip():
-        raise OutboxError("an empty message cannot be sent")
+        raise OutboxError("an empty message cannot be sent", "empty")
     return _enqueue(
         cache,
         conversation_id,

@@ -71,3 +71,29 @@ def test_install_translations_follows_the_lang_flag(qapp) -> None:
             translator.deleteLater()
         QLocale.setDefault(QLocale("en_US"))
     assert QCoreApplication.translate("MainWindow", "Send") == "Send"
+
+
+def test_why_a_message_was_not_queued_is_said_in_the_users_language(qapp) -> None:
+    from desktop.views.inbox_presenter import InboxPresenter
+    from sync.client.push import CommandError
+    from sync.engine.outbox import OutboxError
+
+    presenter = InboxPresenter(None)
+    assert presenter.reason(OutboxError("that message no longer exists", "gone")) == (
+        "that message no longer exists"
+    )
+    before = set(qapp.findChildren(QTranslator))
+    install_translations(qapp, "pt_BR")
+    added = set(qapp.findChildren(QTranslator)) - before
+    try:
+        assert presenter.reason(OutboxError("x", "gone")) == "essa mensagem não existe mais"
+        assert presenter.reason(CommandError("x", "empty")) == (
+            "uma mensagem vazia não pode ser enviada"
+        )
+        assert presenter.reason(OutboxError("a new reason")) == "a new reason"  # unforeseen
+    finally:
+        for translator in added:
+            QCoreApplication.removeTranslator(translator)
+            translator.deleteLater()
+        QLocale.setDefault(QLocale("en_US"))
+        presenter.deleteLater()
