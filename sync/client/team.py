@@ -535,27 +535,29 @@ class TeamClient:
         self, conversation_id: int, text: str, *, reply_to: str | None = None
     ) -> Message:
         """Write the message locally (queued) with its send command; it is pushed next."""
-        user = await self.user()
-        message, changes = await self._run(
-            pushing.queue_send,
-            conversation_id,
-            text,
-            reply_to=reply_to,
-            author_user_id=None if user is None else user.id,
-        )
-        await self._queued(changes)
-        return message
+        return await self._queue_send(conversation_id, text, reply_to=reply_to)
 
     async def send_template(
         self, conversation_id: int, template: TemplateRef, preview: str
     ) -> Message:
         """Queue an approved template (``preview``: what the customer will read); pushed next,
         sent by the server, which holds the number's credentials."""
+        return await self._queue_send(conversation_id, preview, template=template)
+
+    async def _queue_send(
+        self,
+        conversation_id: int,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        template: TemplateRef | None = None,
+    ) -> Message:
         user = await self.user()
         message, changes = await self._run(
             pushing.queue_send,
             conversation_id,
-            preview,
+            text,
+            reply_to=reply_to,
             template=template,
             author_user_id=None if user is None else user.id,
         )

@@ -3,7 +3,7 @@ explained in one sentence, the inbox filled from the first sync, and the offline
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,19 @@ def server(pg_database: PgDatabase, postgres_cluster: Any) -> Iterator[tuple[str
             yield url, team
     finally:
         db.dispose()
+
+
+@pytest.fixture
+def joined(arun: ARun, server: tuple[str, Team], tmp_path: Path) -> Callable[[str], Services]:
+    """``joined(name)``: that user's desktop services, joined to the team in its own folder."""
+
+    def join(name: str) -> Services:
+        paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
+        return arun(
+            join_team(paths, server[0], name, PASSWORD, lambda *_: None, key=CacheKey.generate())
+        )
+
+    return join
 
 
 @pytest.fixture
@@ -220,18 +233,14 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
 
 
 def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
-    arun: ARun, server: tuple[str, Team], tmp_path: Path
+    arun: ARun, server: tuple[str, Team], joined: Callable[[str], Services]
 ) -> None:
     from sync.domain.models import DeliveryStatus, Direction
     from sync.engine.outbox import OutboxError
 
-    url, team = server
+    _, team = server
 
-    def desktop(name: str) -> Services:
-        paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
-        return arun(join_team(paths, url, name, PASSWORD, lambda *_: None, key=CacheKey.generate()))
-
-    sup, ana = desktop("sup"), desktop("ana")
+    sup, ana = joined("sup"), joined("ana")
     try:
         original = arun(sup.send_text(team.shop_chat, "Seu pedido saiu às 10h ✓"))
         with pytest.raises(OutboxError, match="failed or may not have been sent"):
@@ -259,28 +268,29 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
         arun(ana.aclose())
 
 
+def chat_window(qtbot: QtBot, arun: ARun, services: Services, conversation: int) -> MainWindow:
+    """A shown main window over ``services`` with ``conversation`` open."""
+    window = MainWindow(InboxPresenter(services))
+    qtbot.addWidget(window)
+    arun(window.presenter.load())
+    window.show()
+    arun(window.presenter.open_conversation(conversation))
+    return window
+
+
 def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
-    qtbot: QtBot, arun: ARun, server: tuple[str, Team], tmp_path: Path
+    qtbot: QtBot, arun: ARun, server: tuple[str, Team], joined: Callable[[str], Services]
 ) -> None:
     from desktop.views.notes_dialog import NotesDialog
 
-    url, team = server
+    _, team = server
 
-    def desktop(name: str) -> Services:
-        paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
-        return arun(join_team(paths, url, name, PASSWORD, lambda *_: None, key=CacheKey.generate()))
-
-    ana, sup = desktop("ana"), desktop("sup")
+    ana, sup = joined("ana"), joined("sup")
     windows: list[MainWindow] = []
     try:
-        for services in (ana, sup):
-            window = MainWindow(InboxPresenter(services))
-            qtbot.addWidget(window)
-            windows.append(window)
-            arun(window.presenter.load())
-            window.show()
-            arun(window.presenter.open_conversation(team.shop_chat))
-        ana_window, sup_window = windows
+        ana_window, sup_window = windows = [
+            chat_window(qtbot, arun, services, team.shop_chat) for services in (ana, sup)
+        ]
         assert ana_window.notes_button.isVisible()
         assert ana_window.notes_button.text() == "&Notes (0)"
 
@@ -322,16 +332,16 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
 
 
 def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
-    qtbot: QtBot, arun: ARun, server: tuple[str, Team], tmp_path: Path, pg_database: PgDatabase
+    qtbot: QtBot,
+    arun: ARun,
+    server: tuple[str, Team],
+    joined: Callable[[str], Services],
+    pg_database: PgDatabase,
 ) -> None:
     from PySide6.QtWidgets import QMessageBox
     from sqlalchemy import text
 
-    url, team = server
-
-    def desktop(name: str) -> Services:
-        paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
-        return arun(join_team(paths, url, name, PASSWORD, lambda *_: None, key=CacheKey.generate()))
+    _, team = server
 
     def owner() -> int | None:
         db = ServerDatabase(pg_database.app_url)
@@ -345,18 +355,14 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
         finally:
             db.dispose()
 
-    sup, ana = desktop("sup"), desktop("ana")
+    sup, ana = joined("sup"), joined("ana")
     windows: list[MainWindow] = []
     try:
         for services in (sup, ana):
             arun(services.start())  # the team's sync loop: commands are pushed as they queue
-            window = MainWindow(InboxPresenter(services))
-            qtbot.addWidget(window)
-            windows.append(window)
-            arun(window.presenter.load())
-            window.show()
-            arun(window.presenter.open_conversation(team.shop_chat))
-        sup_window, ana_window = windows
+        sup_window, ana_window = windows = [
+            chat_window(qtbot, arun, services, team.shop_chat) for services in (sup, ana)
+        ]
         assert sup_window.assign_button.isVisible()
         assert not ana_window.assign_button.isVisible()  # agents take, supervisors assign
 
