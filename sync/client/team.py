@@ -567,8 +567,8 @@ class TeamClient:
     async def list_templates(self, account_id: int) -> list[TemplateInfo]:
         """The approved templates of a number, asked of its provider by the server.
 
-        ``TeamError`` when the number has none (a QR-linked number) or the provider could not
-        answer (with its reason); ``TeamOffline`` without the server.
+        Empty when the number's provider has no templates (a QR-linked number); ``TeamError``
+        when the provider could not answer (with its reason); ``TeamOffline`` without the server.
         """
         from sync.providers.meta_cloud import TemplateInfo
 
@@ -585,7 +585,7 @@ class TeamClient:
         if response.status_code == 422:  # the number has none, or its provider said no
             body = response.json()
             if body.get("error") == "no_templates":
-                raise TeamError("this number has no approved templates")
+                return []  # the dialog says there is none, in the user's language
             raise TeamError(str(body.get("detail") or "the provider did not answer"))
         self._check(response)
         return [

@@ -566,3 +566,20 @@ def test_a_template_send_is_checked_then_queued_with_its_template(
     assert row.type == "template" and row.body == "Olá João, seu pedido está pronto"
     assert row.media == {"template": {**good, "header_parameters": []}}
     assert queued == 1  # refused ones queued nothing
+
+
+def test_templates_are_asked_only_for_a_number_the_user_sees(base_url: str, team: Team) -> None:
+    client = login(base_url, "ana")  # ana sees the shop's number only
+
+    def ask(account: object) -> httpx.Response:
+        return client.get("/templates", params={"account": account, "protocol": 1})
+
+    # This server runs no dispatcher: no adapter, so no templates (what a QR number answers).
+    assert ask(team.shop).status_code == 422
+    assert ask(team.shop).json() == {"error": "no_templates"}
+    assert ask(team.workshop).status_code == 404  # not hers: as if it did not exist
+    assert ask(999_999).status_code == 404
+    assert ask("shop").status_code == 400
+    assert (
+        httpx.get(f"{base_url}/api/v1/templates", params={"account": team.shop}).status_code == 401
+    )
