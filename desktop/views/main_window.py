@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from desktop.views.notes_dialog import NotesDialog
     from desktop.views.search_dialog import SearchDialog
+    from sync.store.queries import Note
 
 _Index = QModelIndex | QPersistentModelIndex
 _HEADER_AVATAR = 38
@@ -363,7 +364,7 @@ class MainWindow(QMainWindow):
         self.notes_button.hide()
         self.notes_button.clicked.connect(self.open_notes)
         header_row.addWidget(self.notes_button)
-        self._notes: list[object] = []
+        self._notes: list[Note] = []
         self._notes_dialog: NotesDialog | None = None
         layout.addWidget(header)
 
@@ -704,7 +705,7 @@ class MainWindow(QMainWindow):
 
         if self._notes_dialog is None:
             self._notes_dialog = NotesDialog(self.presenter, self)
-        self._notes_dialog.show_notes(self._notes)  # type: ignore[arg-type]
+        self._notes_dialog.show_notes(self._notes)
         self._notes_dialog.open()
 
     def _on_claim_button_clicked(self) -> None:

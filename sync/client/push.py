@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from sync.domain.ids import uuid7
 from sync.domain.models import Message, MessageType, TemplateRef
-from sync.engine.outbox import queued_message, write_queued_message
+from sync.engine.outbox import (
+    queued_message,
+    template_media,
+    template_spec,
+    write_queued_message,
+)
 from sync.store.changes import ChangeSet
 
 if TYPE_CHECKING:
@@ -90,15 +95,7 @@ def queue_send(
     """
     if not text.strip():
         raise CommandError("an empty message cannot be sent", "empty")
-    spec = None
-    if template is not None:
-        spec = {
-            "name": template.name,
-            "language": template.language,
-            "body_parameters": list(template.body_parameters),
-            "header_parameters": list(template.header_parameters),
-        }
-    type_ = MessageType.TEXT if spec is None else MessageType.TEMPLATE
+    type_ = MessageType.TEXT if template is None else MessageType.TEMPLATE
     ts = _now_ms()
     message_id = uuid7(ts)
     cursor = cache.raw_cursor()
@@ -115,7 +112,7 @@ def queue_send(
                 text,
                 ts,
                 reply_to=reply_to,
-                media=None if spec is None else json.dumps({"template": spec}, ensure_ascii=False),
+                media=None if template is None else template_media(template),
                 author_user_id=author_user_id,
             )
             payload: dict[str, Any] = {
@@ -125,8 +122,8 @@ def queue_send(
             }
             if reply_to is not None:
                 payload["reply_to"] = reply_to
-            if spec is not None:
-                payload["template"] = spec
+            if template is not None:
+                payload["template"] = template_spec(template)
             _queue(cursor, "send", payload, ts)
             cursor.execute("COMMIT")
         except BaseException:

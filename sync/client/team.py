@@ -217,13 +217,17 @@ class TeamClient:
             raise AuthRefused("not logged in")
         return {"Authorization": f"Bearer {self._token.reveal()}"}
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _request(
+        self, method: str, path: str, *, accept: tuple[int, ...] = (), **kwargs: Any
+    ) -> httpx.Response:
+        """``accept``: error statuses the caller reads itself (not refusals of the session)."""
         try:
             response = await self._http.request(method, f"{self._api}{path}", **kwargs)
         except httpx.TransportError as exc:
             self._set_online(False)
             raise TeamOffline(f"the server cannot be reached ({type(exc).__name__})") from None
-        self._check(response)
+        if response.status_code not in accept:
+            self._check(response)
         self._set_online(True)
         return response
 
@@ -572,22 +576,18 @@ class TeamClient:
         """
         from sync.providers.meta_cloud import TemplateInfo
 
-        try:
-            response = await self._http.request(
-                "GET",
-                f"{self._api}/templates",
-                params={"account": account_id, "protocol": PROTOCOL},
-                headers=self._headers(),
-            )
-        except httpx.TransportError as exc:
-            self._set_online(False)
-            raise TeamOffline(f"the server cannot be reached ({type(exc).__name__})") from None
+        response = await self._request(
+            "GET",
+            "/templates",
+            params={"account": account_id, "protocol": PROTOCOL},
+            headers=self._headers(),
+            accept=(422,),
+        )
         if response.status_code == 422:  # the number has none, or its provider said no
             body = response.json()
             if body.get("error") == "no_templates":
                 return []  # the dialog says there is none, in the user's language
             raise TeamError(str(body.get("detail") or "the provider did not answer"))
-        self._check(response)
         return [
             TemplateInfo(
                 name=str(t["name"]),

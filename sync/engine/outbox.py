@@ -141,23 +141,30 @@ def enqueue_template(
     """
     if not template.name or not template.language:
         raise OutboxError("a template needs its name and language")
-    spec = {
-        "template": {
-            "name": template.name,
-            "language": template.language,
-            "body_parameters": list(template.body_parameters),
-            "header_parameters": list(template.header_parameters),
-        }
-    }
     return _enqueue(
         cache,
         conversation_id,
         MessageType.TEMPLATE,
         preview,
-        media=json.dumps(spec, ensure_ascii=False),
+        media=template_media(template),
         now_ms=now_ms,
         client_id=client_id,
     )
+
+
+def template_spec(template: TemplateRef) -> dict[str, Any]:
+    """A template as JSON keeps it: in a queued message's ``media``, and in a team's command."""
+    return {
+        "name": template.name,
+        "language": template.language,
+        "body_parameters": list(template.body_parameters),
+        "header_parameters": list(template.header_parameters),
+    }
+
+
+def template_media(template: TemplateRef) -> str:
+    """The ``media`` JSON of a queued template message (read back by ``template_of``)."""
+    return json.dumps({"template": template_spec(template)}, ensure_ascii=False)
 
 
 def template_of(media: str | None) -> TemplateRef | None:

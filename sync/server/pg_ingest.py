@@ -140,7 +140,8 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
             _apply_other(conn, ws, event)
     if run:
         _store_inbound(conn, run)
-    _settle_pending_changes(conn, set(workspaces.values()))
+    if any(isinstance(e, MessageEvent) for e in events):  # only a new message settles one
+        _settle_pending_changes(conn, set(workspaces.values()))
 
 
 def _workspaces(conn: Connection, account_ids: set[int]) -> dict[int, int]:
@@ -797,7 +798,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
             _keep_pending(conn, ws, event.account_id, event.target_message_id, "edit",
                           event.text, _ms(event.timestamp))  # fmt: skip
         else:
-            _follow_in_list(conn, ws, [(row[0], row[1], event.text)])
+            _follow_in_list(conn, ws, row[0], row[1], event.text)
     elif isinstance(event, RevokeEvent):
         # Deleted for everyone by its sender: the text goes, the bubble stays as "this message
         # was deleted".
@@ -819,7 +820,7 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
             _keep_pending(conn, ws, event.account_id, event.target_message_id, "revoke", "",
                           _ms(event.timestamp))  # fmt: skip
         else:
-            _follow_in_list(conn, ws, [(row[0], row[1], "")])
+            _follow_in_list(conn, ws, row[0], row[1], "")
     elif isinstance(event, ContactEvent):
         if event.lid and event.phone:
             _remember_alias(conn, ws, event.account_id, event.lid, event.chat_key)
@@ -892,37 +893,35 @@ _SETTLE: Final = _sql(
     " revoked AS ("
     " UPDATE messages m SET body = '', media = NULL, revoked_at = r.ts FROM ready r"
     " WHERE r.kind = 'revoke' AND m.id = r.id AND m.revoked_at IS NULL"
-    " RETURNING m.conversation_id, m.ts),"
+    " RETURNING m.workspace_id, m.conversation_id, m.ts),"
     " edited AS ("
     " UPDATE messages m SET body = r.body, edited_at = r.ts FROM ready r"
     " WHERE r.kind = 'edit' AND m.id = r.id AND m.revoked_at IS NULL"
     " AND (m.edited_at IS NULL OR m.edited_at < r.ts) AND m.body <> r.body"
     " AND NOT EXISTS (SELECT 1 FROM ready x WHERE x.id = r.id AND x.kind = 'revoke')"
-    " RETURNING m.conversation_id, m.ts, m.body)"
-    " SELECT conversation_id, ts, body FROM edited"
-    " UNION ALL SELECT conversation_id, ts, '' FROM revoked"
+    " RETURNING m.workspace_id, m.conversation_id, m.ts, m.body)"
+    " SELECT workspace_id, conversation_id, ts, body FROM edited"
+    " UNION ALL SELECT workspace_id, conversation_id, ts, '' FROM revoked"
 )
 
 
 def _settle_pending_changes(conn: Connection, workspaces: set[int]) -> None:
     if workspaces:
-        changed = conn.execute(_SETTLE, {"ws": sorted(workspaces)}).all()
-        if changed:
-            _follow_in_list(conn, 0, [(r[0], r[1], r[2]) for r in changed])
+        settled = conn.execute(_SETTLE, {"ws": sorted(workspaces)}).all()
+        for ws, conversation_id, ts_ms, body in settled:
+            _follow_in_list(conn, ws, conversation_id, ts_ms, body)
 
 
-def _follow_in_list(conn: Connection, ws: int, changed: Sequence[tuple[int, int, str]]) -> None:
-    """Edited or deleted messages that are their conversation's latest: the list's preview
-    follows (a text deleted for everyone must not stay readable there). ``ws`` 0: any (the
-    conversations are those of messages just changed in this transaction)."""
-    for conversation_id, ts_ms, body in changed:
-        conn.execute(
-            _sql(
-                "UPDATE conversations SET last_preview = :p WHERE id = :c"
-                " AND last_message_at = :ts AND (:ws = 0 OR workspace_id = :ws)"
-            ),
-            {"p": _preview(MessageType.TEXT, body), "c": conversation_id, "ts": ts_ms, "ws": ws},
-        )
+def _follow_in_list(conn: Connection, ws: int, conversation_id: int, ts_ms: int, body: str) -> None:
+    """An edited or deleted message that is its conversation's latest: the list's preview
+    follows (a text deleted for everyone must not stay readable there)."""
+    conn.execute(
+        _sql(
+            "UPDATE conversations SET last_preview = :p WHERE id = :c AND workspace_id = :ws"
+            " AND last_message_at = :ts"
+        ),
+        {"p": _preview(MessageType.TEXT, body), "c": conversation_id, "ts": ts_ms, "ws": ws},
+    )
 
 
 def enqueue_send(
