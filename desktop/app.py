@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from desktop.views.inbox_presenter import InboxPresenter
     from desktop.views.main_window import MainWindow
     from sync.store.cache_key import CacheKey
+    from sync.store.early_read import EarlyRead
     from sync.store.first_screen import FirstScreen
 
 _STARTED = time.perf_counter()
@@ -39,21 +40,19 @@ _STARTED = time.perf_counter()
 # An open that takes longer than this shows a busy dialog (a migration rebuilding the index).
 SLOW_OPEN_MS = 700
 
-# Conversations read for the first paint: more than a maximised window shows on a tall screen
-# (40 rows of 68 px), and a fifth of a full page, because each row costs the decryption of a page
-# of the cache. The full first page replaces them as soon as the cache is open (presenter.load).
-FIRST_SCREEN_ROWS = 40
 
+def run_app(args: argparse.Namespace, early_read: EarlyRead | None = None) -> int:
+    """Run the desktop app until its last window closes; returns the exit code.
 
-def run_app(args: argparse.Namespace) -> int:
-    """Run the desktop app until its last window closes; returns the exit code."""
+    ``early_read``: the first screen, read from the cache before Qt was imported (desktop.main).
+    """
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("Caixa")
     app.setOrganizationName("Caixa")
     app.setQuitOnLastWindowClosed(False)
     install_translations(app, args.lang)
-    early = paint_first_screen(resolve_paths(args.data_dir, args.key_file), demo=bool(args.demo))
+    early = None if early_read is None else show_first_screen(early_read)
     # Only now: cyclic GC is off since desktop.main started, and the collector's first round walks
     # every object the start-up made, which must not delay the first paint.
     from desktop.gc_guard import GuiThreadGarbageCollector
@@ -81,13 +80,17 @@ def paint_first_screen(paths: Paths, *, demo: bool) -> EarlyWindow | None:
 
     Everything here is synchronous and light (no asyncio, no SQLAlchemy, no engine): this is
     what the user waits for. None when the user must be asked something first, or the quick
-    read failed; the async start then does everything, dialogs included.
+    read failed; the async start then does everything, dialogs included. (``caixa`` itself
+    reads before importing Qt, then calls ``show_first_screen``.)
     """
     from sync.store.early_read import read_early
 
-    read = read_early(paths, demo=demo, limit=FIRST_SCREEN_ROWS)
-    if read is None:
-        return None
+    read = read_early(paths, demo=demo)
+    return None if read is None else show_first_screen(read)
+
+
+def show_first_screen(read: EarlyRead) -> EarlyWindow:
+    """Paint the main window from the quick read of the cache."""
     return _show_first_screen(read.cache_path, read.key, read.screen)
 
 
@@ -106,7 +109,7 @@ def _show_first_screen(cache_path: Path, key: CacheKey, first: FirstScreen) -> E
     # measured to the very same point.
     QApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
     if os.environ.get("CAIXA_STARTUP_PROBE"):
-        _report_first_paint()
+        _report_first_paint(early=True)
     window.finish_building()
     return EarlyWindow(cache_path, key, presenter, window)
 
@@ -225,7 +228,7 @@ async def _run_window(
         if early is None:
             window.show()
             if probe:  # after the loop has handled the expose event, and so the paint
-                QTimer.singleShot(0, _report_first_paint)
+                QTimer.singleShot(0, lambda: _report_first_paint(early=False))
         await services.start()
         if add_number:
             bridge.spawn(window.add_number())
@@ -542,15 +545,13 @@ async def _prepare_with_progress(services: Services, *, demo: bool) -> None:
             shown.deleteLater()
 
 
-def _report_first_paint() -> None:
-    """Benchmark hook (``CAIXA_STARTUP_PROBE=1``): the main window has just painted its list."""
+def _report_first_paint(*, early: bool) -> None:
+    """Benchmark hook (``CAIXA_STARTUP_PROBE=1``): the main window has just painted its list,
+    from the quick read before the event loop (``early``) or after the whole async start."""
     first_paint_ms = (time.perf_counter() - _STARTED) * 1000
     cpu_ms = time.process_time() * 1000  # steadier than wall time on a busy machine
-    print(
-        "caixa-startup-probe "
-        + json.dumps({"first_paint_ms": first_paint_ms, "cpu_ms": cpu_ms, "rss_mb": _rss_mb()}),
-        flush=True,
-    )
+    figures = {"first_paint_ms": first_paint_ms, "cpu_ms": cpu_ms, "rss_mb": _rss_mb()}
+    print("caixa-startup-probe " + json.dumps({**figures, "early": early}), flush=True)
 
 
 def _report_idle(shutdown: Any) -> None:

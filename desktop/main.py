@@ -25,9 +25,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is not None:
             gc.enable()
             return run_command(args)
+        # The first screen is read before Qt is imported: the read needs no Qt, and PySide's
+        # import hook reads the source of every module imported after it (to find out whether
+        # it uses PySide), which the cache-reading modules are spared this way.
+        from sync.settings import resolve_paths
+        from sync.store.early_read import read_early
+
+        early = read_early(resolve_paths(args.data_dir, args.key_file), demo=bool(args.demo))
         from desktop.app import run_app
 
-        return run_app(args)
+        return run_app(args, early)
     finally:
         gc.enable()
 

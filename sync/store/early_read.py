@@ -19,6 +19,12 @@ if TYPE_CHECKING:
     from sync.store.first_screen import FirstScreen
 
 
+# Conversations read for the first paint: more than a maximised window shows on a tall screen
+# (40 rows of 68 px), and a fifth of a full page, because each row costs the decryption of a page
+# of the cache. The full first page replaces them as soon as the cache is open (presenter.load).
+FIRST_SCREEN_ROWS = 40
+
+
 class EarlyRead(NamedTuple):
     """The cache the first screen came from, its key, and what it showed."""
 
@@ -27,7 +33,7 @@ class EarlyRead(NamedTuple):
     screen: FirstScreen
 
 
-def read_early(paths: Paths, *, demo: bool, limit: int) -> EarlyRead | None:
+def read_early(paths: Paths, *, demo: bool, limit: int = FIRST_SCREEN_ROWS) -> EarlyRead | None:
     """The key and first screen of the workspace ``paths`` names, when no question is needed."""
     from sync.settings import DEFAULT_KEY_FILE_NAME
     from sync.store.cache_key import CacheKeyError, resolve_cache_key

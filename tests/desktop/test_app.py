@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -217,6 +220,42 @@ def test_a_second_start_paints_from_the_cache_before_the_loop_then_goes_live(
     QTimer.singleShot(0, open_then_close)
     assert arun(app_module._main(app, args, early), timeout=60) == 0
     assert opened and opened[0] is not None  # the early window went live on the same cache
+
+
+@pytest.mark.slow
+def test_caixa_paints_a_second_start_from_the_cache_before_anything_else(tmp_path: Path) -> None:
+    # The real program, end to end: desktop.main reads the first screen before importing Qt
+    # and hands it to the app, which paints it before the event loop starts.
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CAIXA_STARTUP_PROBE="1")
+    command = [
+        sys.executable,
+        "-m",
+        "desktop.main",
+        "--demo",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--key-file",
+        str(tmp_path / "key.json"),
+        "--lang",
+        "en",
+    ]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert first.returncode == 0, first.stderr
+    assert _startup_probe(first.stdout)["early"] is False  # no cache yet: the async start
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+    assert second.returncode == 0, second.stderr
+    assert _startup_probe(second.stdout)["early"] is True
+
+
+def _startup_probe(stdout: str) -> dict[str, object]:
+    """The start-up probe's figures; the idle probe (the app ran on and quit) follows them."""
+    lines = stdout.splitlines()
+    (painted,) = [n for n, line in enumerate(lines) if line.startswith("caixa-startup-probe ")]
+    (idle,) = [n for n, line in enumerate(lines) if line.startswith("caixa-idle-probe ")]
+    assert painted < idle
+    figures: dict[str, object] = json.loads(lines[painted].split(" ", 1)[1])
+    return figures
 
 
 def test_a_slow_open_says_so_and_a_quick_one_shows_nothing(
