@@ -33,6 +33,7 @@ from sync.client.events import sse_events
 from sync.providers.accounts import Secret
 from sync.store.changes import ChangeSet
 from sync.store.database import Database
+from sync.wakeup import wait_event
 
 if TYPE_CHECKING:
     from sync.domain.models import Message, TemplateRef
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 PROTOCOL: Final = 1
 # First wait before pulling again when the server held rows back behind its snapshot fence.
 HELD_RETRY_FIRST: Final = 0.005
+STOP_TIMEOUT_S: Final = 5.0  # how long run() waits, when cancelled, for its two loops to end
 T = TypeVar("T")
 P = ParamSpec("P")
 A = TypeVar("A")
@@ -458,9 +460,20 @@ class TeamClient:
         finally:
             for task in (listener, worker):
                 task.cancel()
+            # Bounded: httpx closes a cancelled stream shielded from cancellation, and a close
+            # that never returns must not keep the app from quitting. (A test's teardown hung
+            # here once in CI, after a full suite; it could not be made to happen again.)
+            _, stuck = await asyncio.wait({listener, worker}, timeout=STOP_TIMEOUT_S)
             for task in (listener, worker):
-                with contextlib.suppress(asyncio.CancelledError, TeamError):
-                    await task
+                if task not in stuck:
+                    with contextlib.suppress(asyncio.CancelledError, TeamError):
+                        task.result()
+            if stuck:
+                log.warning(
+                    "team sync: %s did not stop within %s s; left behind",
+                    ", ".join(sorted(task.get_name() for task in stuck)),
+                    STOP_TIMEOUT_S,
+                )
             self._set_online(False)
 
     def wake(self) -> None:
@@ -481,8 +494,7 @@ class TeamClient:
             else:
                 held = 0
                 timeout = self.poll_interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_event(self._wake, timeout)
             self._wake.clear()
             try:
                 await self.sync_now()

@@ -29,6 +29,7 @@ from sync.providers.base import (
 )
 from sync.store import queries
 from sync.store.database import Database
+from sync.wakeup import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,7 @@ class Engine:
             if due is not None:
                 timeout = max(0.01, min(timeout, (due - _now_ms()) / 1000))
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_event(self._wake, timeout)
 
     async def aclose(self) -> None:
         """Stop dispatching and disconnect every adapter."""

@@ -64,6 +64,7 @@ from sync.server.pg_ingest import (
     ingest_events,
     set_status,
 )
+from sync.wakeup import wait_event
 
 if TYPE_CHECKING:
     import httpx
@@ -472,8 +473,7 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox dispatcher error")
                 delay = self._idle_poll_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), delay)
+            await wait_event(event, delay)
 
     async def _maybe_recover(self) -> None:
         if time.monotonic() - self._recovered_at < self._recovery_interval_s:

@@ -23,6 +23,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from sync.wakeup import wait_event
+
 log = logging.getLogger(__name__)
 
 CHANNEL: Final = "caixa_changes"
@@ -53,9 +55,7 @@ class Subscription:
 
     async def wait(self, timeout: float) -> bool:
         """True when poked within ``timeout`` seconds (the flag is cleared)."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
+        if not await wait_event(self._event, timeout):
             return False
         self._event.clear()
         return True

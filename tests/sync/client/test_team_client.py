@@ -347,3 +347,72 @@ async def test_a_bare_local_cache_works_too(
     finally:
         cache.close()
     assert isinstance(Database, type)
+
+
+class _StubbornEvents(httpx.AsyncBaseTransport):
+    """The real server, except that a cancelled events stream closes only once ``release`` is
+    set (as if the close, shielded from cancellation, waited on a connection forever)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, release: asyncio.Event) -> None:
+        self.inner = inner
+        self.release = release
+        self.streaming = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.url.path.endswith("/events"):
+            assert isinstance(response.stream, httpx.AsyncByteStream)
+            response.stream = _StubbornStream(response.stream, self.release)
+            self.streaming.set()
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _StubbornStream(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, release: asyncio.Event) -> None:
+        self.inner = inner
+        self.release = release
+
+    async def __aiter__(self) -> Any:
+        async for chunk in self.inner:
+            yield chunk
+
+    async def aclose(self) -> None:
+        while not self.release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.release.wait()
+        await self.inner.aclose()
+
+
+async def test_a_stream_that_will_not_close_cannot_keep_the_client_from_stopping(
+    desktops: Callable[..., Desktop],
+    team: Team,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from sync.client import team as team_module
+
+    monkeypatch.setattr(team_module, "STOP_TIMEOUT_S", 0.3)
+    client, _, switch = desktops("a")
+    release = asyncio.Event()
+    stubborn = _StubbornEvents(switch.inner, release)
+    switch.inner = stubborn  # type: ignore[assignment]
+    await client.login("ana", PASSWORD)
+    runner = asyncio.create_task(client.run())
+    try:
+        with anyio.fail_after(10):
+            await stubborn.streaming.wait()
+        runner.cancel()
+        with anyio.fail_after(5), contextlib.suppress(asyncio.CancelledError):
+            await runner  # returns although the events loop is still closing its stream
+        assert not client.online
+        (warning,) = [r.getMessage() for r in caplog.records if "did not stop" in r.getMessage()]
+        assert "caixa-team-events" in warning
+    finally:
+        release.set()  # the close completes after all, and the loop left behind ends
+    behind = [t for t in asyncio.all_tasks() if t.get_name().startswith("caixa-team-")]
+    assert behind
+    with anyio.fail_after(5):
+        await asyncio.wait(behind)
