@@ -4,8 +4,8 @@ Python 3.11's ``asyncio.wait_for`` returns normally when its task is cancelled i
 iteration as the awaited future completes (python/cpython#86296, fixed in 3.12 by rebuilding
 it on ``asyncio.timeout``). A background loop that sleeps with ``wait_for(event.wait(), t)``
 then misses the one cancel meant to stop it, when a wake-up comes at the same moment, and
-whoever awaits that loop at shutdown waits forever: a team desktop's teardown hung that way
-in CI. ``asyncio.timeout`` itself counts cancellations and has no such race.
+whoever awaits that loop at shutdown waits forever (the likeliest cause of a team test's
+teardown that hung once in CI). ``asyncio.timeout`` counts cancellations: no such race.
 """
 
 from __future__ import annotations

@@ -460,9 +460,10 @@ class TeamClient:
         finally:
             for task in (listener, worker):
                 task.cancel()
-            # Bounded: httpx closes a cancelled stream shielded from cancellation, and a close
-            # that never returns must not keep the app from quitting. (A test's teardown hung
-            # here once in CI, after a full suite; it could not be made to happen again.)
+            # Bounded, as a second line behind sync.wakeup: httpx closes a cancelled stream
+            # shielded from cancellation, and a close that never returns must not keep the app
+            # from quitting. (A test's teardown hung here once in CI and could not be made to
+            # happen again; a wake-up swallowing the cancel is the likeliest cause.)
             _, stuck = await asyncio.wait({listener, worker}, timeout=STOP_TIMEOUT_S)
             for task in (listener, worker):
                 if task not in stuck:
