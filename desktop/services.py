@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import httpx
 
     from sync.client.team import TeamClient
-    from sync.domain.models import Message
+    from sync.domain.messages import Message
     from sync.engine.demo_workspace import DemoShape
     from sync.engine.workspace import Workspace
     from sync.providers.accounts import Secret

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale
 
-from sync.domain.models import DeliveryStatus, Message, MessageType
+from sync.domain.models import DeliveryStatus, MessageType
+
+if TYPE_CHECKING:
+    from sync.domain.messages import Message
 
 
 def local_day(timestamp_ms: int) -> int:

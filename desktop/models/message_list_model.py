@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
@@ -22,7 +22,10 @@ from desktop.models.formatting import (
     message_body,
     status_tooltip,
 )
-from sync.domain.models import Direction, Message
+from sync.domain.models import Direction
+
+if TYPE_CHECKING:
+    from sync.domain.messages import Message
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the list's invisible parent, as an argument default

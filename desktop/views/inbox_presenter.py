@@ -17,7 +17,7 @@ from desktop.models.account_list_model import AccountListModel
 from desktop.models.conversation_list_model import ConversationListModel, DatabaseConversations
 from desktop.models.message_list_model import MessageListModel
 from desktop.models.search_hit_model import SearchHitModel
-from sync.domain.models import Account, Conversation, Direction, Message
+from sync.domain.models import Account, Conversation, Direction
 from sync.store import queries
 from sync.store.changes import ChangeSet
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from desktop.services import Services
+    from sync.domain.messages import Message
     from sync.store.first_screen import FirstScreen
     from sync.store.local_cache import LocalCache  # on the DB thread, off the start-up path
     from sync.store.search import SearchHit
@@ -424,7 +425,7 @@ class InboxPresenter(QObject):
         self, template: Any, header: Sequence[str], body: Sequence[str]
     ) -> Message | None:
         """Queue ``template`` (a ``TemplateInfo``) with its parameters in the open chat."""
-        from sync.domain.models import TemplateRef
+        from sync.domain.messages import TemplateRef
 
         conversation = self._current
         if conversation is None:

@@ -42,7 +42,7 @@ from desktop.views.inbox_presenter import InboxPresenter
 from desktop.widgets import painting
 from desktop.widgets.account_delegate import AccountDelegate
 from desktop.widgets.conversation_delegate import ConversationDelegate
-from sync.domain.models import Conversation, DeliveryStatus, Direction, Message
+from sync.domain.models import Conversation, DeliveryStatus, Direction
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from desktop.views.notes_dialog import NotesDialog
     from desktop.views.search_dialog import SearchDialog
+    from sync.domain.messages import Message
     from sync.store.queries import Note
 
 _Index = QModelIndex | QPersistentModelIndex

@@ -33,7 +33,8 @@ from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem,
 from desktop.compat import override
 from desktop.models.message_list_model import MessageListModel
 from desktop.widgets import painting
-from sync.domain.models import Direction, Message, MessageType
+from sync.domain.messages import Message
+from sync.domain.models import Direction, MessageType
 
 _Index = QModelIndex | QPersistentModelIndex
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from sync.domain.ids import uuid7
-from sync.domain.models import Message, MessageType, TemplateRef
+from sync.domain.messages import Message, TemplateRef
+from sync.domain.models import MessageType
 from sync.engine.outbox import (
     queued_message,
     template_media,

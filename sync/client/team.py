@@ -36,7 +36,7 @@ from sync.store.database import Database
 from sync.wakeup import wait_event
 
 if TYPE_CHECKING:
-    from sync.domain.models import Message, TemplateRef
+    from sync.domain.messages import Message, TemplateRef
     from sync.providers.meta_cloud import TemplateInfo
     from sync.store.local_cache import LocalCache
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from sync import faults
 from sync.domain.events import ProviderEvent
-from sync.domain.models import Message, TemplateRef
+from sync.domain.messages import Message, TemplateRef
 from sync.engine import outbox
 from sync.engine.ingest import IngestResult, apply_events
 from sync.providers.base import (

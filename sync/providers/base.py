@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
 
 from sync.domain.events import ProviderEvent, QrEvent
-from sync.domain.models import ConnectionState, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import ConnectionState
 
 EventSink = Callable[[Sequence[ProviderEvent]], Awaitable[None]]
 

@@ -18,13 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sync.domain.events import ConnectionEvent, MessageEvent, StatusEvent
-from sync.domain.models import (
-    ConnectionState,
-    DeliveryStatus,
-    Direction,
-    MessageType,
-    OutgoingMessage,
-)
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.base import Capabilities, EventSink, PermanentSendError, SendResult
 from sync.store.bulk import chat_key_for_phone
 

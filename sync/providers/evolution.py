@@ -61,13 +61,8 @@ from sync.domain.events import (
     RevokeEvent,
     StatusEvent,
 )
-from sync.domain.models import (
-    ConnectionState,
-    DeliveryStatus,
-    Direction,
-    MessageType,
-    OutgoingMessage,
-)
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.accounts import EvolutionAccount, Secret
 from sync.providers.base import (
     AccountInfo,

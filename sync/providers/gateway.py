@@ -86,7 +86,8 @@ from sync.domain.events import (
     ReactionEvent,
     RevokeEvent,
 )
-from sync.domain.models import ConnectionState, Direction, MessageType, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import ConnectionState, Direction, MessageType
 from sync.providers.accounts import GatewayAccount, Secret
 from sync.providers.base import (
     AccountInfo,

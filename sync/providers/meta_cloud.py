@@ -54,15 +54,8 @@ from sync.domain.events import (
     RevokeEvent,
     StatusEvent,
 )
-from sync.domain.models import (
-    ConnectionState,
-    DeliveryStatus,
-    Direction,
-    MediaRef,
-    MessageType,
-    OutgoingMessage,
-    TemplateRef,
-)
+from sync.domain.messages import MediaRef, OutgoingMessage, TemplateRef
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.accounts import MetaAccount
 from sync.providers.base import (
     AccountInfo,

@@ -44,7 +44,8 @@ from sqlalchemy.exc import DBAPIError
 
 from sync import faults
 from sync.domain.events import ProviderEvent
-from sync.domain.models import DeliveryStatus, Direction, MessageType, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import DeliveryStatus, Direction, MessageType
 from sync.engine.outbox import template_of
 from sync.providers.base import (
     AuthError,

@@ -17,7 +17,6 @@ from sync.domain.models import (
     Conversation,
     DeliveryStatus,
     Direction,
-    Message,
     MessageType,
 )
 from sync.store.changes import ChangeSet
@@ -26,6 +25,7 @@ from sync.store.changes import ChangeSet
 # window, and SQLAlchemy's expression language alone costs most of a second to import on a slow
 # machine. The connection (and so SQLAlchemy) is loaded on the database thread, off that path.
 if TYPE_CHECKING:
+    from sync.domain.messages import Message
     from sync.store.local_cache import LocalCache
 
 ConversationCursor = tuple[int, int]  # (last_message_at, id) of the last row shown
@@ -203,26 +203,33 @@ def mark_conversation_read(cache: LocalCache, conversation_id: int) -> ChangeSet
     return ChangeSet(accounts=frozenset({row[0]}), conversations=frozenset({conversation_id}))
 
 
-def _message(r: Any) -> Message:
-    return Message(
-        seq=r[0],
-        id=r[1],
-        account_id=r[2],
-        conversation_id=r[3],
-        provider_message_id=r[4],
-        direction=Direction(r[5]),
-        timestamp_ms=r[6],
-        type=MessageType(r[7]),
-        text=r[8],
-        sender_name=r[9],
-        reply_to=r[10],
-        status=DeliveryStatus(r[11]),
-        error=r[12],
-        media=json.loads(r[13]) if r[13] else None,
-        edited=bool(r[14]),
-        revoked=bool(r[15]),
-        reactions=r[16] or "",
-    )
+def _messages(rows: Iterable[Any]) -> list[Message]:
+    # Imported here, once per read: the first paint reads conversations through this module
+    # and should not pay for defining the message classes (sync.domain.messages).
+    from sync.domain.messages import Message
+
+    return [
+        Message(
+            seq=r[0],
+            id=r[1],
+            account_id=r[2],
+            conversation_id=r[3],
+            provider_message_id=r[4],
+            direction=Direction(r[5]),
+            timestamp_ms=r[6],
+            type=MessageType(r[7]),
+            text=r[8],
+            sender_name=r[9],
+            reply_to=r[10],
+            status=DeliveryStatus(r[11]),
+            error=r[12],
+            media=json.loads(r[13]) if r[13] else None,
+            edited=bool(r[14]),
+            revoked=bool(r[15]),
+            reactions=r[16] or "",
+        )
+        for r in rows
+    ]
 
 
 def message_page(
@@ -245,7 +252,7 @@ def message_page(
         " ORDER BY ts DESC, seq DESC LIMIT ?",
         params,
     )
-    messages = [_message(r) for r in rows]
+    messages = _messages(rows)
     messages.reverse()
     return messages
 
@@ -260,7 +267,7 @@ def messages_after(
         " AND (ts, seq) > (?, ?) ORDER BY ts, seq LIMIT ?",
         [conversation_id, *after, limit],
     )
-    return [_message(r) for r in rows]
+    return _messages(rows)
 
 
 def messages_around(
@@ -270,7 +277,7 @@ def messages_around(
     found = _rows(cache, f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", [message_id])
     if not found:
         return []
-    anchor = _message(found[0])
+    (anchor,) = _messages(found[:1])
     cursor = (anchor.timestamp_ms, anchor.seq)
     older = message_page(cache, anchor.conversation_id, before=cursor, limit=before)
     newer = messages_after(cache, anchor.conversation_id, cursor, limit=after)
@@ -286,7 +293,7 @@ def messages_by_id(cache: LocalCache, ids: Sequence[str]) -> list[Message]:
         f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id IN ({_placeholders(len(ids))})",
         list(ids),
     )
-    return [_message(r) for r in rows]
+    return _messages(rows)
 
 
 def get_meta(cache: LocalCache, key: str) -> str | None:

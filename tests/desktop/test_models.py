@@ -15,13 +15,13 @@ from desktop.models.conversation_list_model import ConversationListModel, sort_k
 from desktop.models.formatting import body_for, day_label, duration, preview_text, today
 from desktop.models.message_list_model import MessageListModel
 from desktop.models.search_hit_model import SearchHitModel, fold, match_spans
+from sync.domain.messages import Message
 from sync.domain.models import (
     Account,
     ConnectionState,
     Conversation,
     DeliveryStatus,
     Direction,
-    Message,
     MessageType,
 )
 from sync.store.search import SearchHit

@@ -15,7 +15,8 @@ from desktop.widgets import painting
 from desktop.widgets.composer import Composer
 from desktop.widgets.message_delegate import MessageDelegate
 from desktop.widgets.search_hit_delegate import snippet
-from sync.domain.models import DeliveryStatus, Direction, Message, MessageType
+from sync.domain.messages import Message
+from sync.domain.models import DeliveryStatus, Direction, MessageType
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot

@@ -19,7 +19,8 @@ from typing import ClassVar, Literal
 
 from sync import faults
 from sync.domain.events import ConnectionEvent, ProviderEvent, StatusEvent
-from sync.domain.models import ConnectionState, DeliveryStatus, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import ConnectionState, DeliveryStatus
 from sync.providers.base import Capabilities, EventSink, SendResult
 
 HANG: Literal["hang"] = "hang"

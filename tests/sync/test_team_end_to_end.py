@@ -194,7 +194,8 @@ async def test_a_team_desktop_sends_an_approved_template_through_the_server(
     server: dict[str, Any], meta: tuple[FakeMeta, str], desktops: Any
 ) -> None:
     from sync.client.team import TeamError
-    from sync.domain.models import MessageType, TemplateRef
+    from sync.domain.messages import TemplateRef
+    from sync.domain.models import MessageType
 
     fake, _ = meta
     fake.templates["pedido_pronto"] = (1, 2)  # a header parameter, two in the body

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from sync.domain.models import ConnectionState, DeliveryStatus, Message
+from sync.domain.messages import Message
+from sync.domain.models import ConnectionState, DeliveryStatus
 from sync.engine import outbox, service
 from sync.engine.demo_workspace import DemoShape, demo_adapters, seed_demo_workspace
 from sync.engine.ingest import apply_events

@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 
 from sync.domain.events import ProviderEvent
-from sync.domain.models import MessageType, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import MessageType
 from sync.providers.accounts import EvolutionAccount, Secret
 from sync.providers.base import WebhookRequest
 from sync.providers.evolution import EvolutionAdapter

@@ -35,7 +35,8 @@ import httpx
 import uvicorn
 
 from sync.domain.events import ConnectionEvent, ProviderEvent
-from sync.domain.models import ConnectionState, MessageType, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import ConnectionState, MessageType
 from sync.providers.accounts import GatewayAccount, Secret
 from sync.providers.gateway import HEARTBEAT_REASON, OPEN_SETTLE_S, GatewayAdapter
 from tests.fakes.clock import FakeClock

@@ -21,7 +21,8 @@ from typing import Any
 import httpx
 
 from sync.domain.events import ProviderEvent
-from sync.domain.models import MessageType, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import MessageType
 from sync.providers.accounts import MetaAccount, Secret
 from sync.providers.meta_cloud import MetaCloudAdapter
 from tests.fakes.loopback import serve

@@ -15,15 +15,8 @@ import httpx
 import pytest
 
 from sync.domain.events import ConnectionEvent, MessageEvent, ProviderEvent, QrEvent, StatusEvent
-from sync.domain.models import (
-    ConnectionState,
-    DeliveryStatus,
-    Direction,
-    MediaRef,
-    MessageType,
-    OutgoingMessage,
-    TemplateRef,
-)
+from sync.domain.messages import MediaRef, OutgoingMessage, TemplateRef
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.base import (
     AuthError,
     DeliveryUnknown,

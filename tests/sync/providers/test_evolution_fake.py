@@ -14,7 +14,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from sync.domain.events import ConnectionEvent, MessageEvent, ProviderEvent, QrEvent, StatusEvent
-from sync.domain.models import ConnectionState, Direction, MessageType, OutgoingMessage
+from sync.domain.messages import OutgoingMessage
+from sync.domain.models import ConnectionState, Direction, MessageType
 from sync.providers.base import WebhookRejected, WebhookRequest
 from sync.providers.evolution import EvolutionAdapter, parse_webhook
 from tests.fakes.evolution_server import FakeEvolution, create_jid, dotted_event, path_suffix

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from sync.domain.events import ConnectionEvent, ProviderEvent, QrEvent
-from sync.domain.models import ConnectionState, MediaRef, MessageType, OutgoingMessage
+from sync.domain.messages import MediaRef, OutgoingMessage
+from sync.domain.models import ConnectionState, MessageType
 from sync.providers.base import (
     AuthError,
     DeliveryUnknown,

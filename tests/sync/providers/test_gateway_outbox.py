@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync.domain.models import ConnectionState, DeliveryStatus, Message
+from sync.domain.messages import Message
+from sync.domain.models import ConnectionState, DeliveryStatus
 from sync.engine import outbox
 from sync.engine.ingest import apply_events
 from sync.engine.service import Engine

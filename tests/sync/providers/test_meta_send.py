@@ -19,14 +19,8 @@ import httpx
 import pytest
 
 from sync.domain.events import AccountRemovedEvent, ConnectionEvent, StatusEvent
-from sync.domain.models import (
-    ConnectionState,
-    DeliveryStatus,
-    MediaRef,
-    MessageType,
-    OutgoingMessage,
-    TemplateRef,
-)
+from sync.domain.messages import MediaRef, OutgoingMessage, TemplateRef
+from sync.domain.models import ConnectionState, DeliveryStatus, MessageType
 from sync.providers import registry
 from sync.providers.base import (
     AuthError,

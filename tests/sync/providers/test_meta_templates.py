@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sync.domain.models import DeliveryStatus, MessageType, TemplateRef
+from sync.domain.messages import TemplateRef
+from sync.domain.models import DeliveryStatus, MessageType
 from sync.engine import outbox
 from sync.providers.base import AuthError
 from sync.providers.meta_cloud import MetaCloudAdapter

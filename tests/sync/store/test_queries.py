@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sync.domain.models import Conversation, Message
+from sync.domain.messages import Message
+from sync.domain.models import Conversation
 from sync.engine.ingest import apply_events
 from sync.store import queries
 from sync.store.changes import ChangeSet
