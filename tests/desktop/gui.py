@@ -45,3 +45,17 @@ def when_visible(
         return None
 
     when(find, action, attempts=attempts)
+
+
+def close_inbox(arun: Callable[..., Any], windows: Collection[Any], *services: Any) -> None:
+    """Close inbox windows and their services in the app's order (desktop.app._run_window):
+    the windows, their presenters' following of changes, the work those started, then the
+    services. Closing the services first leaves a presenter's refresh reading a closed cache."""
+    from desktop import bridge
+
+    for window in windows:
+        window.close()
+        window.presenter.close()
+    arun(bridge.drain())
+    for service in services:
+        arun(service.aclose())

@@ -25,6 +25,7 @@ from sync.client.team import AuthRefused, Callbacks, ResyncRequired, TeamError, 
 from sync.server.database import ServerDatabase
 from sync.settings import Paths
 from sync.store.cache_key import CacheKey
+from tests.desktop.gui import close_inbox
 from tests.sync.client.team_server import PASSWORD, Team, add_messages, running_server, seed
 
 if TYPE_CHECKING:
@@ -129,11 +130,11 @@ def test_joining_copies_the_team_and_opens_the_inbox(
     with qtbot.waitSignal(dialog.accepted, timeout=15_000):
         qtbot.keyClick(dialog.password_edit, Qt.Key.Key_Return)
     services = joined[0]
+    presenter = InboxPresenter(services)
+    window = MainWindow(presenter)
+    qtbot.addWidget(window)
     try:
         assert services.is_team and team_exists(paths)
-        presenter = InboxPresenter(services)
-        window = MainWindow(presenter)
-        qtbot.addWidget(window)
         attach_team_banner(window, services)
         arun(presenter.load())
         names = [
@@ -144,7 +145,7 @@ def test_joining_copies_the_team_and_opens_the_inbox(
         assert any("Customer of shop" in str(name) for name in names)
         assert not any("workshop" in str(name) for name in names)
     finally:
-        arun(services.aclose())
+        close_inbox(arun, [window], services)
 
     # The next start opens the team workspace from the cache, logged in with the kept token.
     again = arun(open_team(paths, key))
@@ -228,8 +229,7 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
             db.dispose()
         assert owner == team.ana
     finally:
-        window.close()
-        arun(services.aclose())
+        close_inbox(arun, [window], services)
 
 
 def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
@@ -325,10 +325,7 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
         )
         assert messages == 0
     finally:
-        for window in windows:
-            window.close()
-        arun(ana.aclose())
-        arun(sup.aclose())
+        close_inbox(arun, windows, ana, sup)
 
 
 def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
@@ -389,7 +386,4 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
         assert owner() == team.ana
         assert sup_window.assignment_label.text() == "Ana has this conversation"
     finally:
-        for window in windows:
-            window.close()
-        arun(sup.aclose())
-        arun(ana.aclose())
+        close_inbox(arun, windows, sup, ana)

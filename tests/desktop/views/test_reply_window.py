@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 
-from desktop import bridge
 from desktop.services import Services
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
@@ -17,6 +16,7 @@ from sync.domain.models import Direction, MessageType
 from sync.providers.accounts import MetaAccount, Secret
 from sync.store import queries
 from sync.store.cache_key import CacheKey
+from tests.desktop.gui import close_inbox
 
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
@@ -94,9 +94,7 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
         outgoing = arun(services.db.run(queries.message_page, conversations["5511922220000"]))
         assert all(m.direction is Direction.IN for m in outgoing)
     finally:
-        window.close()
-        arun(bridge.drain())
-        arun(services.aclose())
+        close_inbox(arun, [window], services)
 
 
 def test_a_closed_window_offers_templates_and_one_goes_out_filled(
@@ -184,6 +182,4 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
             page = arun(services.db.run(queries.message_page, conversation.id))
             assert page[-1].type is MessageType.TEMPLATE and "seu bolo" in page[-1].text
         finally:
-            window.close()
-            arun(bridge.drain())
-            arun(services.aclose())
+            close_inbox(arun, [window], services)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop import bridge
 from desktop.services import Services
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
@@ -16,6 +15,7 @@ from sync.domain.models import DeliveryStatus, Direction
 from sync.engine import outbox
 from sync.store import queries
 from sync.store.cache_key import CacheKey
+from tests.desktop.gui import close_inbox
 from tests.sync.helpers import add_account, inbound
 
 if TYPE_CHECKING:
@@ -79,6 +79,4 @@ def test_an_unknown_message_is_sent_again_only_when_the_agent_confirms(
         assert [m.status for m in outgoing] == [DeliveryStatus.UNKNOWN, DeliveryStatus.QUEUED]
         assert presenter.messages.row_of(copy.id) is not None  # shown at once
     finally:
-        window.close()
-        arun(bridge.drain())
-        arun(services.aclose())
+        close_inbox(arun, [window], services)
