@@ -74,7 +74,7 @@ class FakeConversations:
         return [self.rows[i] for i in ids if i in self.rows]
 
     def touch(self, cid: int, at: int, **changes: Any) -> None:
-        self.rows[cid] = dataclasses.replace(self.rows[cid], last_message_at=at, **changes)
+        self.rows[cid] = self.rows[cid]._replace(last_message_at=at, **changes)
 
 
 class Spy:
@@ -179,7 +179,7 @@ def test_a_change_that_keeps_the_position_only_updates_the_row(
     conversations: ConversationListModel, source: FakeConversations, arun: ARun
 ) -> None:
     spy = Spy(conversations)
-    source.rows[95] = dataclasses.replace(source.rows[95], unread_count=0, customer_name="Zé")
+    source.rows[95] = source.rows[95]._replace(unread_count=0, customer_name="Zé")
     arun(conversations.refresh([95]))
     assert spy.names() == ["dataChanged"]
     assert conversations.index(5, 0).data(Qt.ItemDataRole.DisplayRole) == "Zé"
