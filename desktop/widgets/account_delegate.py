@@ -79,7 +79,7 @@ class AccountDelegate(QStyledItemDelegate):
         name = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
         painter.drawText(
             QRect(left, top, width, name_metrics.height()),
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            painting.LEFT_MIDDLE,
             name_metrics.elidedText(name, Qt.TextElideMode.ElideRight, width),
         )
         if subtitle:
@@ -87,7 +87,7 @@ class AccountDelegate(QStyledItemDelegate):
             painter.setPen(painting.TEXT_MUTED)
             painter.drawText(
                 QRect(left, top + name_metrics.height(), width, small_metrics.height()),
-                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                painting.LEFT_MIDDLE,
                 small_metrics.elidedText(subtitle, Qt.TextElideMode.ElideRight, width),
             )
         if state.focused and state.selected:

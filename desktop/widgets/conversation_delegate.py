@@ -67,9 +67,7 @@ class ConversationDelegate(QStyledItemDelegate):
         painter.setFont(small)
         painter.setPen(painting.ACCENT if unread else painting.TEXT_MUTED)
         time_width = small_metrics.horizontalAdvance(when)
-        painter.drawText(
-            line1, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), when
-        )
+        painter.drawText(line1, painting.RIGHT_MIDDLE, when)
         name_right = line1.right() - time_width - 10
 
         account_name = index.data(ConversationListModel.AccountNameRole)
@@ -83,7 +81,7 @@ class ConversationDelegate(QStyledItemDelegate):
         painter.setPen(painting.TEXT)
         painter.drawText(
             QRect(left, line1.top(), name_width, line1.height()),
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            painting.LEFT_MIDDLE,
             shown,
         )
         if account_name:
@@ -92,7 +90,7 @@ class ConversationDelegate(QStyledItemDelegate):
             painter.setPen(painting.TEXT_MUTED)
             painter.drawText(
                 QRect(x, line1.top(), tag_width, line1.height()),
-                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                painting.LEFT_MIDDLE,
                 "· " + tag,
             )
 
@@ -117,7 +115,7 @@ class ConversationDelegate(QStyledItemDelegate):
         preview = preview_text(conversation.last_preview)
         painter.drawText(
             QRect(x, line2.top(), max(0, preview_right - x), line2.height()),
-            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            painting.LEFT_MIDDLE,
             metrics.elidedText(preview, Qt.TextElideMode.ElideRight, max(0, preview_right - x)),
         )
 

@@ -228,9 +228,7 @@ class MessageDelegate(QStyledItemDelegate):
         )
         painter.setFont(self._small)
         painter.setPen(painting.TEXT_MUTED)
-        painter.drawText(
-            meta, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), time_text
-        )
+        painter.drawText(meta, painting.LEFT_MIDDLE, time_text)
         if outgoing:
             tick = QRect(
                 meta.right() - painting.TICK_WIDTH + 3,

@@ -68,9 +68,7 @@ class SearchHitDelegate(QStyledItemDelegate):
         when = str(index.data(SearchHitModel.WhenRole) or "")
         painter.setFont(small)
         painter.setPen(painting.TEXT_MUTED)
-        painter.drawText(
-            line1, int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter), when
-        )
+        painter.drawText(line1, painting.RIGHT_MIDDLE, when)
         name_room = line1.width() - small_metrics.horizontalAdvance(when) - 12
         customer = hit.customer_name or hit.customer_phone
         account = str(index.data(SearchHitModel.AccountNameRole) or "")
@@ -81,16 +79,14 @@ class SearchHitDelegate(QStyledItemDelegate):
         )
         painter.setFont(bold)
         painter.setPen(painting.TEXT)
-        painter.drawText(
-            line1, int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter), name
-        )
+        painter.drawText(line1, painting.LEFT_MIDDLE, name)
         if account_text:
             x = left + bold_metrics.horizontalAdvance(name)
             painter.setFont(small)
             painter.setPen(painting.TEXT_MUTED)
             painter.drawText(
                 QRect(x, line1.top(), account_room, line1.height()),
-                int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                painting.LEFT_MIDDLE,
                 small_metrics.elidedText(account_text, Qt.TextElideMode.ElideRight, account_room),
             )
 
