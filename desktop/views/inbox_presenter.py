@@ -15,8 +15,6 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop import bridge
 from desktop.models.account_list_model import AccountListModel
 from desktop.models.conversation_list_model import ConversationListModel, DatabaseConversations
-from desktop.models.message_list_model import MessageListModel
-from desktop.models.search_hit_model import SearchHitModel
 from sync.domain.models import Account, Conversation, Direction
 from sync.store import queries
 from sync.store.changes import ChangeSet
@@ -24,6 +22,8 @@ from sync.store.changes import ChangeSet
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from desktop.models.message_list_model import MessageListModel
+    from desktop.models.search_hit_model import SearchHitModel
     from desktop.services import Services
     from sync.domain.messages import Message
     from sync.store.first_screen import FirstScreen
@@ -84,8 +84,9 @@ class InboxPresenter(QObject):
         self._page = message_page_size
         self.accounts = AccountListModel(self)
         self.conversations = ConversationListModel(None, self)
-        self.messages = MessageListModel(self)
-        self.search_hits = SearchHitModel(self)
+        # Made on first use: the first paint shows neither a chat nor search results.
+        self._messages: MessageListModel | None = None
+        self._search_hits: SearchHitModel | None = None
         self._account_id: int | None = None
         self._current: Conversation | None = None
         # Bumped whenever another chat is opened: a page read for the previous one is dropped.
@@ -110,6 +111,25 @@ class InboxPresenter(QObject):
     def services(self) -> Services:
         """The services the presenter works over (once attached)."""
         return self._services
+
+    @property
+    def messages(self) -> MessageListModel:
+        """The open chat's messages."""
+        if self._messages is None:
+            from desktop.models.message_list_model import MessageListModel
+
+            self._messages = MessageListModel(self)
+        return self._messages
+
+    @property
+    def search_hits(self) -> SearchHitModel:
+        """The results of the last search."""
+        if self._search_hits is None:
+            from desktop.models.search_hit_model import SearchHitModel
+
+            self._search_hits = SearchHitModel(self)
+            self._search_hits.set_account_names(self.accounts.account_names())
+        return self._search_hits
 
     @property
     def attached(self) -> bool:
@@ -149,7 +169,8 @@ class InboxPresenter(QObject):
         self.accounts.set_accounts(first.accounts, first.unread)
         names = self.accounts.account_names()
         self.conversations.set_account_names(names)
-        self.search_hits.set_account_names(names)
+        if self._search_hits is not None:
+            self._search_hits.set_account_names(names)
         self.conversations.show_page(self._account_id, first.conversations)
 
     async def load(self) -> None:
@@ -542,7 +563,8 @@ class InboxPresenter(QObject):
         self.accounts.set_accounts(accounts, unread)
         names = self.accounts.account_names()
         self.conversations.set_account_names(names)
-        self.search_hits.set_account_names(names)
+        if self._search_hits is not None:
+            self._search_hits.set_account_names(names)
 
     def _on_db_changed(self, changes: ChangeSet) -> None:
         self._pending = self._pending | changes
