@@ -20,7 +20,7 @@ from sync.store import queries
 from sync.store.changes import ChangeSet
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from desktop.models.message_list_model import MessageListModel
     from desktop.models.search_hit_model import SearchHitModel
@@ -166,11 +166,7 @@ class InboxPresenter(QObject):
 
     def preload(self, first: FirstScreen) -> None:
         """Show what a quick read found, before the cache is fully open (the first paint)."""
-        self.accounts.set_accounts(first.accounts, first.unread)
-        names = self.accounts.account_names()
-        self.conversations.set_account_names(names)
-        if self._search_hits is not None:
-            self._search_hits.set_account_names(names)
+        self._set_accounts(first.accounts, first.unread)
         self.conversations.show_page(self._account_id, first.conversations)
 
     async def load(self) -> None:
@@ -501,7 +497,6 @@ class InboxPresenter(QObject):
 
         hits = await self._db.run(search_messages, query, limit=SEARCH_LIMIT) if query else []
         if ticket == self._latest_search:
-            self.search_hits.set_account_names(self.accounts.account_names())
             self.search_hits.show(query, hits)
             self.search_finished.emit(query, len(hits))
         return hits
@@ -560,10 +555,14 @@ class InboxPresenter(QObject):
 
     async def _refresh_rail(self) -> None:
         accounts, unread = await self._db.run(_rail)
+        self._set_accounts(accounts, unread)
+
+    def _set_accounts(self, accounts: Sequence[Account], unread: Mapping[int, int]) -> None:
+        """The rail's numbers, and their names wherever a row says which number it is."""
         self.accounts.set_accounts(accounts, unread)
         names = self.accounts.account_names()
         self.conversations.set_account_names(names)
-        if self._search_hits is not None:
+        if self._search_hits is not None:  # made later with the names of the moment
             self._search_hits.set_account_names(names)
 
     def _on_db_changed(self, changes: ChangeSet) -> None:
