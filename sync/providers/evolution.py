@@ -133,24 +133,24 @@ _REPAIR_REASONS: Final[dict[int, tuple[ConnectionState, str]]] = {
     406: (ConnectionState.NEEDS_REPAIR, "WhatsApp ended the session (code 406)"),
     # "Multi-device beta not joined" (Baileys socket.ts): reconnecting can never succeed.
     411: (ConnectionState.NEEDS_REPAIR, "the phone's WhatsApp does not support linked devices"),
+    # badSession: the stored session keys are unusable. Baileys' own guidance for it is to delete
+    # the session and scan again; reconnecting on the same keys only fails again, so the user is
+    # asked to pair at once, as for a logout.
+    500: (ConnectionState.NEEDS_REPAIR, "the session is broken (bad session): pair again"),
 }
-# Reconnectable closes. 500 is Baileys' default for ANY unknown stream error
-# (src/Utils/generics.ts, getErrorCodeFromStreamError), so one 500 is not proof of a broken
-# session: the adapter gives up only after several in a row. 440 means another connection
-# took over the same session; Evolution itself reconnects on it, as Baileys' README example does.
+# Reconnectable closes. 440 means another connection took over the same session; Evolution itself
+# reconnects on it, as Baileys' README example does.
 _TRANSIENT_REASONS: Final[dict[int, str]] = {
     408: "the connection timed out",
     428: "the connection was closed",
     440: "another connection replaced this session",
-    500: "bad session (stream error)",
     503: "WhatsApp is unavailable",
 }
-REASON_BAD_SESSION: Final = _TRANSIENT_REASONS[500]
+REASON_BAD_SESSION: Final = _REPAIR_REASONS[500][1]
 REASON_LOGGED_OUT: Final = "logged out (Evolution ended the session)"
 REASON_QR_EXPIRED: Final = "the QR code expired before the phone scanned it: pair again"
 REASON_QR_UNASKED: Final = "WhatsApp asks for a new QR scan: pair again"
 REASON_NOT_LINKED: Final = "no phone is linked to this instance yet: pair it"
-REASON_BAD_SESSION_REPEATED: Final = "the session keeps failing (bad session): pair again"
 # How long after request_pairing QRs are expected: Evolution gives up after QRCODE_LIMIT codes
 # (30 by default, each valid for about 20-60 s), so a dialog left open is over by then.
 PAIRING_WINDOW: Final = 15 * 60.0
@@ -1117,7 +1117,6 @@ class ReconnectPolicy:
     cap: float = 300.0
     max_attempts: int = 12
     stable_seconds: float = 30.0
-    bad_session_limit: int = 3
 
 
 def webhook_url_for(receiver_base: str, instance: str) -> str:
@@ -1171,7 +1170,6 @@ class EvolutionAdapter:
         self._needs_repair = False
         self._phone = ""
         self._attempts = 0
-        self._bad_sessions = 0
         self._opened_at: float | None = None
         self._pairing_until: float | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -1305,7 +1303,6 @@ class EvolutionAdapter:
         # Any state but open: was the last open stable? Then this is a fresh outage.
         if self._opened_at is not None and now - self._opened_at >= self._policy.stable_seconds:
             self._attempts = 0
-            self._bad_sessions = 0
         self._opened_at = None
         if event.needs_repair or event.state in (
             ConnectionState.NEEDS_REPAIR,
@@ -1319,12 +1316,6 @@ class EvolutionAdapter:
             # connecting / waiting for QR: Evolution is at work, no nudge needed.
             self._enter(event.state, event.reason, repair=False)
             return
-        if event.reason == REASON_BAD_SESSION:
-            self._bad_sessions += 1
-            if self._bad_sessions >= self._policy.bad_session_limit:
-                self._enter(ConnectionState.NEEDS_REPAIR, REASON_BAD_SESSION_REPEATED, repair=True)
-                self._spawn(self._push([self._snapshot()]))
-                return
         self._enter(ConnectionState.OFFLINE, event.reason, repair=False)
         self._ensure_reconnecting()
 

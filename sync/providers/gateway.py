@@ -49,7 +49,7 @@ Decisions the design leaves open, made here:
   ``instanceId`` must be the path's (403 otherwise).
 - A ``heartbeat`` becomes a ``ConnectionEvent`` (CONNECTED, reason ``HEARTBEAT_REASON``): a sign
   of life with no new event kind. One whose data says the socket is down becomes that state.
-- ``disconnected``: a logout, an unlinked device, an exhausted QR, Baileys 401/402/406 need a
+- ``disconnected``: a logout, an unlinked device, an exhausted QR, Baileys 401/402/406/500 need a
   re-pair (NEEDS_REPAIR); a ban (``TOS_BLOCK``, Baileys 403) is BLOCKED, also needing the user;
   everything else, ``CONFLICT``/440 included (the session is still valid), is OFFLINE and
   reconnected with backoff.
@@ -1116,6 +1116,9 @@ _REPAIR_CODES: Final[dict[int, str]] = {
     401: "logged out from the phone",  # loggedOut
     402: "WhatsApp refused the session (402)",  # not reconnected by Evolution either
     406: "WhatsApp refused the session (406)",
+    # badSession: the stored session keys are unusable; Baileys' guidance is to delete the
+    # session and scan again, so reconnecting on it can only fail again.
+    500: "bad session: pair again",
 }
 _BLOCKED_CODES: Final[dict[int, str]] = {403: "WhatsApp refused the number (banned or blocked)"}
 _TRANSIENT_CODES: Final[dict[int, str]] = {
@@ -1123,7 +1126,6 @@ _TRANSIENT_CODES: Final[dict[int, str]] = {
     411: "multi-device mismatch",
     428: "connection closed",
     440: "connection replaced by another session",
-    500: "bad session",
     503: "WhatsApp unavailable",
     515: "restart required",
 }
@@ -1384,11 +1386,11 @@ def _classify_disconnect(data: Any) -> tuple[ConnectionState, bool, str]:
     """State, needs-repair and reason of a ``disconnected`` event.
 
     Re-pair (no reconnect): whatsapp-web.js ``LOGOUT`` and ``UNPAIRED``/``UNPAIRED_IDLE``,
-    Baileys 401 loggedOut (and 402/406, which Evolution does not reconnect either), an exhausted
-    QR ('Max qrcode retries reached'), a too-old version or a blocked proxy. Blocked: ``TOS_BLOCK``
+    Baileys 401 loggedOut and 500 badSession (and 402/406, which Evolution does not reconnect
+    either), an exhausted QR ('Max qrcode retries reached'), a too-old version or a blocked proxy. Blocked: ``TOS_BLOCK``
     /``SMB_TOS_BLOCK`` and Baileys 403 forbidden (a ban). Everything else is transient and the
     adapter reconnects: 408/428 lost or closed, 515 restartRequired (normal after the first
-    pairing), 503, 500, and ``CONFLICT``/440 connectionReplaced (the session is still valid;
+    pairing), 503, and ``CONFLICT``/440 connectionReplaced (the session is still valid;
     Baileys' README and Evolution reconnect on it, and whatsapp-web.js takes over when told to).
     """
     text, code = _reason_parts(data)

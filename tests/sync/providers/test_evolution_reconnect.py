@@ -13,7 +13,7 @@ import pytest
 from sync.domain.events import AccountRemovedEvent, ConnectionEvent, MessageEvent, QrEvent
 from sync.domain.models import ConnectionState, Direction, MessageType
 from sync.providers.evolution import (
-    REASON_BAD_SESSION_REPEATED,
+    REASON_BAD_SESSION,
     REASON_QR_UNASKED,
     EvolutionAdapter,
     ReconnectPolicy,
@@ -271,18 +271,17 @@ async def test_pairing_qrs_and_the_link(server: tuple[FakeEvolution, str]) -> No
 
 
 @pytest.mark.anyio
-async def test_repeated_bad_sessions_need_a_new_pairing(server: tuple[FakeEvolution, str]) -> None:
-    rig = setup(bad_session_limit=3)
+async def test_a_bad_session_needs_a_new_pairing_and_is_not_reconnected(
+    server: tuple[FakeEvolution, str],
+) -> None:
+    rig = setup()
     async with harness(server=server, **rig.options) as h:
         rig.sleeper.hold = True
         h.fake.instances[INSTANCE].state = "close"
         h.adapter.observe(drop(h, 500))
-        h.adapter.observe(drop(h, 500))
-        assert not h.adapter.needs_repair  # Baileys' default code for any stream error
-        h.adapter.observe(drop(h, 500))
-        assert h.adapter.needs_repair and h.adapter.reason == REASON_BAD_SESSION_REPEATED
-        await asyncio.sleep(0.01)
-        assert h.adapter._reconnect_task is None
+        assert h.adapter.needs_repair and h.adapter.reason == REASON_BAD_SESSION
+        assert h.adapter.state is ConnectionState.NEEDS_REPAIR
+        assert h.adapter._reconnect_task is None  # reconnecting on broken keys cannot succeed
 
 
 @pytest.mark.anyio

@@ -555,7 +555,7 @@ def test_connection_open_carries_the_phone() -> None:
         (428, ConnectionState.OFFLINE, False),
         (408, ConnectionState.OFFLINE, False),
         (440, ConnectionState.OFFLINE, False),
-        (500, ConnectionState.OFFLINE, False),
+        (500, ConnectionState.NEEDS_REPAIR, True),  # badSession: the keys are unusable
         (503, ConnectionState.OFFLINE, False),
         (515, ConnectionState.CONNECTING, False),
         ("428", ConnectionState.OFFLINE, False),

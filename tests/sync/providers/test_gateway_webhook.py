@@ -733,7 +733,7 @@ def test_auth_failure_needs_a_repair_and_says_why() -> None:
         ({"reason": "428"}, ConnectionState.OFFLINE, False, "connection closed"),
         ({"reason": 408}, ConnectionState.OFFLINE, False, "connection lost"),
         ({"reason": 440}, ConnectionState.OFFLINE, False, "replaced"),
-        ({"reason": 500}, ConnectionState.OFFLINE, False, "bad session"),
+        ({"reason": 500}, ConnectionState.NEEDS_REPAIR, True, "bad session"),
         ({"reason": 503}, ConnectionState.OFFLINE, False, "unavailable"),
         ({"reason": 515}, ConnectionState.OFFLINE, False, "restart required"),
         (
