@@ -9,9 +9,10 @@
 ``BODY`` is the raw body: the text itself (its exact bytes), ``@path`` (a file, read as bytes,
 so a signature computed over the file verifies) or ``-`` (standard input, as bytes); absent, the
 body is empty (Meta's GET handshake). ``--account-json`` takes the same file as
-``caixa accounts add --from-json``; no cache and no keyring are involved. For Evolution and the
+``caixa accounts add --from-json``, once per number (a Meta call can carry entries for several
+numbers of the same app); no cache and no keyring are involved. For Evolution and the
 gateway the instance in the URL (``/hooks/<provider>/<instance>``) is ``--path-instance``, by
-default the account's own ``instance`` (how the receiver is set up); ``--path-event`` is
+default the first account's own ``instance`` (how the receiver is set up); ``--path-event`` is
 Evolution's ``webhookByEvents`` suffix (``messages-upsert``). Headers are parsed as the
 receiver does (``sync/server/webhook_request.py``): names without regard to case, repeats joined.
 
@@ -59,7 +60,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parse.add_argument("--provider", required=True, choices=PROVIDERS)
     parse.add_argument(
-        "--account-json", required=True, metavar="FILE", help="the number, as for accounts add"
+        "--account-json",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="a number, as for accounts add (repeat for several: one Meta call can carry "
+        "entries for several numbers of the same app)",
     )
     parse.add_argument(
         "--header",
@@ -107,17 +113,20 @@ def run(
         print(f"caixa: {message}", file=err)
         return 1
 
-    try:
-        description = read_json_file(Path(args.account_json))
-        account = account_from_json(description, account_id=1)
-    except InputError as exc:
-        return fail(str(exc))
-    except AccountConfigError as exc:
-        return fail(f"{args.account_json}: {exc}")
-    if account.provider != args.provider:
-        return fail(
-            f"{args.account_json} describes a {account.provider} number, not {args.provider}"
-        )
+    accounts = []
+    for account_id, path in enumerate(args.account_json, start=1):
+        try:
+            account = account_from_json(read_json_file(Path(path)), account_id=account_id)
+        except InputError as exc:
+            return fail(str(exc))
+        except AccountConfigError as exc:
+            return fail(f"{path}: {exc}")
+        if account.provider != args.provider:
+            return fail(f"{path} describes a {account.provider} number, not {args.provider}")
+        if any(other.name == account.name for other in accounts):
+            return fail(f"{path}: two --account-json files name the number {account.name!r}")
+        accounts.append(account)
+    names = {account.account_id: account.name for account in accounts}
     header_pairs: list[tuple[str, str]] = []
     for item in args.header:
         name, sep, value = item.partition(":")
@@ -136,7 +145,7 @@ def run(
         return fail(str(exc))
     instance = args.path_instance
     if instance is None:
-        instance = getattr(account, "instance", "")
+        instance = getattr(accounts[0], "instance", "")
     request = build_request(
         method=args.method,
         headers=combine_headers(header_pairs),
@@ -146,13 +155,13 @@ def run(
         event=args.path_event,
     )
     try:
-        result = webhook_parser(args.provider)(request, [account])
+        result = webhook_parser(args.provider)(request, accounts)
     except WebhookRejected as exc:
         print(f"caixa: refused ({exc.status_code}): {exc.reason}", file=err)
         return int(exc.exit_code)
     except Exception as exc:  # the parser broke its contract; say so plainly
         return fail(f"the {args.provider} parser failed unexpectedly ({type(exc).__name__})")
-    lines = [_json_line(to_json(event, account.name)) for event in result.events]
+    lines = [_json_line(to_json(event, names[event.account_id])) for event in result.events]
     if result.response_text:
         lines.append(result.response_text)
     text = "".join(line + "\n" for line in lines)

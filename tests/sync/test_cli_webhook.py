@@ -93,6 +93,47 @@ def test_a_signed_meta_message_prints_its_event(cli: Cli) -> None:
     assert "🍰" in cli.out  # UTF-8, not \\u escapes
 
 
+def test_one_meta_call_with_entries_for_two_numbers_takes_both_account_files(
+    cli: Cli, tmp_path: Path
+) -> None:
+    # One app, two numbers: Meta batches both numbers' changes in one signed call.
+    first = meta_text_message("wamid.ONE", "Para a loja")
+    second = meta_text_message("wamid.TWO", "Para a oficina", phone_number_id="109999999999999")
+    body = dumps({"object": first["object"], "entry": first["entry"] + second["entry"]})
+    workshop = {**meta_account_json("Oficina"), "phone_number_id": "109999999999999"}
+    workshop_path = tmp_path / "workshop.json"
+    workshop_path.write_text(json.dumps(workshop), encoding="utf-8")
+
+    code = cli(
+        "--provider",
+        "meta",
+        "--account-json",
+        cli.account(meta_account_json()),
+        "--account-json",
+        str(workshop_path),
+        *_header("X-Hub-Signature-256", meta_signature(body)),
+        body.decode("utf-8"),
+    )
+
+    assert code == 0, cli.err
+    messages = {e["provider_message_id"]: e for e in cli.events() if e["kind"] == "message"}
+    assert messages["wamid.ONE"]["account"] == "Loja Meta"
+    assert messages["wamid.TWO"]["account"] == "Oficina"
+    assert messages["wamid.TWO"]["text"] == "Para a oficina"
+
+
+def test_two_account_files_naming_the_same_number_are_refused(cli: Cli) -> None:
+    body = dumps(meta_text_message("wamid.SAME"))
+    path = cli.account(meta_account_json())
+    code = cli(
+        "--provider", "meta", "--account-json", path, "--account-json", path,
+        *_header("X-Hub-Signature-256", meta_signature(body)), body.decode(),
+    )  # fmt: skip
+
+    assert code == 1
+    assert "Loja Meta" in cli.err and cli.out == ""
+
+
 @pytest.mark.parametrize(
     "name", ["x-hub-signature-256", "X-HUB-SIGNATURE-256", "X-Hub-Signature-256"]
 )
