@@ -142,7 +142,8 @@ def body_for(type_: MessageType, text: str, media: dict[str, Any] | None) -> str
     return f"{head}\n{caption}" if caption else head
 
 
-# The store keeps "[audio]"-style previews for media without a caption (``bulk.preview_of``).
+# The store keeps "[audio]"-style previews for media without a caption
+# (``sync.domain.models.preview_of``).
 _TYPE_TOKEN = re.compile(r"^\[(\w+)\]$")
 
 

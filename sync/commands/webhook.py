@@ -104,7 +104,7 @@ def run(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     from sync.domain.events import to_json
-    from sync.providers.accounts import AccountConfigError, account_from_json
+    from sync.providers.accounts import AccountConfigError, ProviderAccount, account_from_json
     from sync.providers.base import WebhookRejected
     from sync.providers.registry import webhook_parser
     from sync.server.webhook_request import build_request, combine_headers
@@ -113,7 +113,7 @@ def run(
         print(f"caixa: {message}", file=err)
         return 1
 
-    accounts = []
+    accounts: list[ProviderAccount] = []
     for account_id, path in enumerate(args.account_json, start=1):
         try:
             account = account_from_json(read_json_file(Path(path)), account_id=account_id)

@@ -84,3 +84,8 @@ def uuid7_block(count: int) -> list[str]:
         )
         rand = run_end
     return ids
+
+
+def chat_key_for_phone(phone: str) -> str:
+    """The conversation key of a one-to-one chat: the customer's number, digits only."""
+    return "".join(ch for ch in phone if ch.isdigit())

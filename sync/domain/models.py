@@ -44,6 +44,14 @@ class MessageType(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
+def preview_of(type_: MessageType, text: str) -> str:
+    """The one-line preview a conversation list shows for a message (both stores write it)."""
+    line = text.replace("\n", " ").strip()
+    if type_ is MessageType.TEXT or line:
+        return line[:120]
+    return f"[{type_.value}]"
+
+
 class DeliveryStatus(enum.StrEnum):
     """Where an outgoing message is on its way to the customer.
 

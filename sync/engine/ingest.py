@@ -25,8 +25,13 @@ from sync.domain.events import (
     StatusEvent,
 )
 from sync.domain.ids import uuid7
-from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
-from sync.store.bulk import preview_of
+from sync.domain.models import (
+    ConnectionState,
+    DeliveryStatus,
+    Direction,
+    MessageType,
+    preview_of,
+)
 from sync.store.changes import ChangeSet
 from sync.store.search import index_message, unindex_message
 

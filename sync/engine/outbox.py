@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sync import faults
 from sync.domain.ids import uuid7
 from sync.domain.messages import Message, OutgoingMessage, TemplateRef
-from sync.domain.models import DeliveryStatus, Direction, MessageType
-from sync.store.bulk import preview_of
+from sync.domain.models import DeliveryStatus, Direction, MessageType, preview_of
 from sync.store.changes import ChangeSet
 from sync.store.search import index_message, unindex_message
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sync.domain.events import ConnectionEvent, MessageEvent, StatusEvent
+from sync.domain.ids import chat_key_for_phone
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.base import Capabilities, EventSink, PermanentSendError, SendResult
-from sync.store.bulk import chat_key_for_phone
 
 if TYPE_CHECKING:
     from sync.providers.demo_corpus import DemoCustomer

@@ -86,6 +86,7 @@ from sync.domain.events import (
     ReactionEvent,
     RevokeEvent,
 )
+from sync.domain.ids import chat_key_for_phone
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import ConnectionState, Direction, MessageType
 from sync.providers.accounts import GatewayAccount, Secret
@@ -105,7 +106,6 @@ from sync.providers.base import (
     WebhookRequest,
     WebhookResult,
 )
-from sync.store.bulk import chat_key_for_phone
 
 log = logging.getLogger(__name__)
 
@@ -1387,10 +1387,11 @@ def _classify_disconnect(data: Any) -> tuple[ConnectionState, bool, str]:
 
     Re-pair (no reconnect): whatsapp-web.js ``LOGOUT`` and ``UNPAIRED``/``UNPAIRED_IDLE``,
     Baileys 401 loggedOut and 500 badSession (and 402/406, which Evolution does not reconnect
-    either), an exhausted QR ('Max qrcode retries reached'), a too-old version or a blocked proxy. Blocked: ``TOS_BLOCK``
-    /``SMB_TOS_BLOCK`` and Baileys 403 forbidden (a ban). Everything else is transient and the
-    adapter reconnects: 408/428 lost or closed, 515 restartRequired (normal after the first
-    pairing), 503, and ``CONFLICT``/440 connectionReplaced (the session is still valid;
+    either), an exhausted QR ('Max qrcode retries reached'), a too-old version or a blocked
+    proxy. Blocked: ``TOS_BLOCK``/``SMB_TOS_BLOCK`` and Baileys 403 forbidden (a ban). Everything
+    else is transient and the adapter reconnects: 408/428 lost or closed, 515 restartRequired
+    (normal after the first pairing), 503, and ``CONFLICT``/440 connectionReplaced (the session
+    is still valid;
     Baileys' README and Evolution reconnect on it, and whatsapp-web.js takes over when told to).
     """
     text, code = _reason_parts(data)

@@ -45,7 +45,13 @@ from sync.domain.events import (
     RevokeEvent,
     StatusEvent,
 )
-from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
+from sync.domain.models import (
+    ConnectionState,
+    DeliveryStatus,
+    Direction,
+    MessageType,
+    preview_of,
+)
 from sync.engine.ingest_queue import UnstorableEvents
 from sync.server.database import ServerDatabase
 
@@ -158,13 +164,6 @@ def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def _preview(type_: MessageType, body: str) -> str:
-    line = body.replace("\n", " ").strip()
-    if type_ is MessageType.TEXT or line:
-        return line[:120]
-    return f"[{type_.value}]"
-
-
 # --- messages --------------------------------------------------------------------------------
 
 
@@ -238,7 +237,7 @@ def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
         {
             "inbound": inbound,
             "ts": ts_ms,
-            "preview": _preview(event.type, body),
+            "preview": preview_of(event.type, body),
             "dir": event.direction.value,
             "status": status.value,
             "c": conversation_id,
@@ -402,7 +401,7 @@ def _insert_inbound(
         chat.inbound += 1
         if chat.inbound == 1 or ts_ms >= chat.newest_ts:  # the last of the newest
             chat.newest_ts = ts_ms
-            chat.preview = _preview(event.type, body)
+            chat.preview = preview_of(event.type, body)
     # In id order: two transactions updating the same conversations lock them in one order.
     touched = sorted((conversation[k], c) for k, c in chats.items() if c.inbound)
     if touched:
@@ -920,7 +919,7 @@ def _follow_in_list(conn: Connection, ws: int, conversation_id: int, ts_ms: int,
             "UPDATE conversations SET last_preview = :p WHERE id = :c AND workspace_id = :ws"
             " AND last_message_at = :ts"
         ),
-        {"p": _preview(MessageType.TEXT, body), "c": conversation_id, "ts": ts_ms, "ws": ws},
+        {"p": preview_of(MessageType.TEXT, body), "c": conversation_id, "ts": ts_ms, "ws": ws},
     )
 
 
@@ -1016,7 +1015,7 @@ def enqueue_send(
         ),
         {
             "ts": ts_ms,
-            "preview": _preview(
+            "preview": preview_of(
                 MessageType.TEXT if template is None else MessageType.TEMPLATE, body
             ),
             "c": conversation_id,

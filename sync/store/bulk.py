@@ -18,8 +18,8 @@ from itertools import chain, repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sync.domain.ids import uuid7_block
-from sync.domain.models import DeliveryStatus, Direction, MessageType
+from sync.domain.ids import chat_key_for_phone, uuid7_block
+from sync.domain.models import DeliveryStatus, Direction, MessageType, preview_of
 from sync.store.changes import ChangeSet
 from sync.store.search import index_messages_from
 
@@ -64,19 +64,6 @@ class HistoryConversation(Protocol):
     def messages(self) -> Sequence[HistoryMessage]: ...
     @property
     def unread(self) -> int: ...
-
-
-def chat_key_for_phone(phone: str) -> str:
-    """The conversation key of a one-to-one chat: the customer's number, digits only."""
-    return "".join(ch for ch in phone if ch.isdigit())
-
-
-def preview_of(type_: MessageType, text: str) -> str:
-    """The one-line preview a conversation list shows for a message."""
-    line = text.replace("\n", " ").strip()
-    if type_ is MessageType.TEXT or line:
-        return line[:120]
-    return f"[{type_.value}]"
 
 
 # Enum members mapped to plain str through a dict: binding a str subclass goes through the

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from sync.domain.models import DeliveryStatus, Direction, MessageType
+from sync.domain.ids import chat_key_for_phone
+from sync.domain.models import DeliveryStatus, Direction, MessageType, preview_of
 from sync.engine import outbox
 from sync.store import queries
-from sync.store.bulk import chat_key_for_phone, load_history, preview_of
+from sync.store.bulk import load_history
 from sync.store.local_cache import LocalCache
 from sync.store.search import search_messages
 from tests.sync.helpers import add_account, rows, scalar
