@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from sync.engine.workspace import Workspace
     from sync.providers.accounts import Secret
     from sync.providers.demo import DemoTiming
-    from sync.secrets import TeamTokenStore
     from sync.store.cache_key import CacheKey
+    from sync.store.secrets import TeamTokenStore
 
 
 @dataclass
@@ -123,8 +123,8 @@ class Services:
 
     async def _open_workspace(self) -> dict[int, Any]:
         from sync.engine.workspace import Workspace
-        from sync.secrets import AccountSecrets
         from sync.store import queries
+        from sync.store.secrets import AccountSecrets
 
         public_url = await self.db.run(queries.get_meta, self.PUBLIC_URL_KEY) or ""
         secrets = AccountSecrets(self.db.path, key_file=self.key_file)
@@ -153,7 +153,7 @@ class Services:
         if not listen:
             await self.workspace.stop_receiver()
             return True
-        from sync.commands.receive import parse_listen
+        from sync.ingress.listen import parse_listen
 
         host, port = parse_listen(listen)
         return await self.workspace.start_receiver(host, port)
@@ -172,8 +172,8 @@ class Services:
         return self.team
 
     def team_tokens(self) -> TeamTokenStore:
-        """Where this team cache's login token is kept (``sync/secrets.py``, section 3)."""
-        from sync.secrets import TeamTokenStore
+        """Where this team cache's login token is kept (``sync/store/secrets.py``, section 3)."""
+        from sync.store.secrets import TeamTokenStore
 
         return TeamTokenStore(self.db.path, key_file=self.key_file)
 

@@ -1,7 +1,7 @@
 """Team mode's start-up steps: join a team, open the team workspace, log in again.
 
 - ``join_team``: the first time. Make the team cache (its key like any cache's), log in, keep
-  the token (``sync/secrets.py``, section 3), copy every conversation the user may see, with
+  the token (``sync/store/secrets.py``, section 3), copy every conversation the user may see, with
   progress. A join that fails leaves nothing behind: the new cache is removed.
 - ``open_team``: later starts. Open the team cache and its token and show the inbox at once from
   the cache (offline first); sync runs in the background. With no token (logged out, refused),
@@ -128,8 +128,8 @@ async def leave_team(paths: Paths) -> None:
     """
     import shutil
 
-    from sync.secrets import TeamTokenStore
     from sync.store.cache_key import KeyringKeyStore, NoKeyringAvailable
+    from sync.store.secrets import TeamTokenStore
 
     cache_path = paths.team_cache_path()
     with contextlib.suppress(Exception):  # no keyring: nothing was kept there

@@ -22,31 +22,14 @@ COMMANDS: Final[dict[str, str]] = {
 }
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, *, subcommand: bool = False) -> None:
-    """Flags every ``caixa`` command understands, before or after the command's name.
-
-    On a subcommand they default to ``SUPPRESS``: argparse lets a subparser's defaults overwrite
-    what was given before the command (``caixa --data-dir X export``).
-    """
-    default: dict[str, Any] = {"default": argparse.SUPPRESS} if subcommand else {}
-    parser.add_argument(
-        "--data-dir", help="folder of the local cache (env CAIXA_DATA_DIR)", **default
-    )
-    parser.add_argument(
-        "--key-file",
-        help="keep the cache key in this file, not the keyring (env CAIXA_KEY_FILE)",
-        **default,
-    )
-    parser.add_argument(
-        "--demo", action="store_true", help="use the built-in demo workspace", **default
-    )
-
-
 def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
     """The whole command line of ``caixa``: the desktop app's flags and every command.
 
     Without ``commands`` the command modules are not imported (a plain ``caixa`` start).
     """
+    # Here, not at the top: a plain ``caixa`` start never builds a parser (start-up speed).
+    from sync.commands.common import add_common_arguments
+
     parser = argparse.ArgumentParser(
         prog="caixa", description="Caixa: one inbox for all your WhatsApp numbers."
     )

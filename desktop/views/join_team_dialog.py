@@ -63,7 +63,7 @@ def normalize_server_url(text: str) -> str:
 def explain(exc: BaseException, server_url: str) -> str:
     """One translated sentence for a failed join or login."""
     from sync.client.team import AuthRefused, ResyncRequired, TeamError, TeamOffline
-    from sync.secrets import SecretStoreError
+    from sync.store.secrets import SecretStoreError
 
     if isinstance(exc, JoinInputError):
         return str(exc)

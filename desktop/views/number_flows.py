@@ -125,7 +125,7 @@ def check_receiver_settings(listen: str, public_url: str) -> str:
     """An error to show for these settings, or "" when they are usable."""
     from urllib.parse import urlsplit
 
-    from sync.commands.receive import parse_listen
+    from sync.ingress.listen import parse_listen
 
     if listen:
         try:

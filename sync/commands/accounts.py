@@ -2,10 +2,10 @@
 
 ``add`` reads one number's description (the JSON shape of ``sync/providers/accounts.py``),
 validates it, and adds it to the local cache (made on first use), its credentials going where
-``sync/secrets.py`` says: the OS keyring, or, on a machine without one and with ``--key-file`` /
-``CAIXA_KEY_FILE``, the encrypted cache. It prints the new number as JSON, without secrets.
-Nothing is checked with the provider (that needs the network; the app does it when it starts
-the number).
+``sync/store/secrets.py`` says: the OS keyring, or, on a machine without one and with
+``--key-file`` / ``CAIXA_KEY_FILE``, the encrypted cache. It prints the new number as JSON,
+without secrets. Nothing is checked with the provider (that needs the network; the app does it
+when it starts the number).
 
 ``list`` prints one line per number: name, provider, phone, state (and why), never a secret;
 ``--json`` prints one JSON object per line instead.
@@ -24,8 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sync.cli import add_common_arguments
-from sync.commands.common import InputError, read_json_file
+from sync.commands.common import InputError, add_common_arguments, read_json_file
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
@@ -63,11 +62,11 @@ def run(
 
 def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBackend | None) -> int:
     from sync.providers.accounts import AccountConfigError, account_from_json
-    from sync.secrets import AccountSecrets, SecretStoreError
     from sync.settings import remove_cache_files, resolve_paths
     from sync.store.accounts import AccountStoreError, add_provider_account, describe
     from sync.store.cache_errors import CacheOpenError
     from sync.store.cache_key import CacheKeyError, resolve_cache_key
+    from sync.store.secrets import AccountSecrets, SecretStoreError
 
     source = Path(args.from_json)
     try:

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from sync.cli import add_common_arguments
+from sync.commands.common import add_common_arguments
 from sync.settings import resolve_paths
 from sync.store.cache_errors import CacheOpenError
 from sync.store.cache_key import CacheKeyError, resolve_cache_key

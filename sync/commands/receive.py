@@ -18,14 +18,15 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sync.cli import add_common_arguments
+from sync.commands.common import add_common_arguments
+from sync.ingress.listen import parse_listen
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-    from sync.secrets import AccountSecrets
     from sync.server.receiver import StaticDirectory
     from sync.store.database import Database
+    from sync.store.secrets import AccountSecrets
 
 log = logging.getLogger("caixa.receive")
 
@@ -47,16 +48,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as a pair; ``ValueError`` with a clear message."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"--listen must look like HOST:PORT, e.g. {DEFAULT_LISTEN}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return host, int(port_text)
-
-
 def run(args: argparse.Namespace, *, keyring_backend: KeyringBackend | None = None) -> int:
     """Carry out ``caixa receive``; returns the exit code when stopped."""
     try:
@@ -74,13 +65,13 @@ async def _serve(
     args: argparse.Namespace, host: str, port: int, backend: KeyringBackend | None
 ) -> int:
     from sync.engine.ingest_queue import IngestQueue
-    from sync.secrets import AccountSecrets
-    from sync.server.http import make_server
+    from sync.ingress.serve import make_server
     from sync.server.receiver import StaticDirectory, WebhookReceiver
     from sync.settings import resolve_paths
     from sync.store.cache_errors import CacheOpenError
     from sync.store.cache_key import CacheKeyError, resolve_cache_key
     from sync.store.database import Database
+    from sync.store.secrets import AccountSecrets
 
     paths = resolve_paths(args.data_dir, args.key_file)
     cache_path = paths.cache_path(demo=args.demo)

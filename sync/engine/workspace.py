@@ -26,10 +26,10 @@ if TYPE_CHECKING:
 
     from sync.engine.ingest_queue import IngestQueue
     from sync.engine.service import Engine
-    from sync.secrets import AccountSecrets
-    from sync.server.http import Server
+    from sync.ingress.serve import Server
     from sync.server.receiver import StaticDirectory, WebhookReceiver
     from sync.store.database import Database
+    from sync.store.secrets import AccountSecrets
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ class Workspace:
         return dict(self.adapters)
 
     async def add_number(self, account: ProviderAccount) -> ProviderAccount:
-        """Store a new number (secrets where ``sync/secrets.py`` says) and bring it online.
+        """Store a new number (secrets where ``sync/store/secrets.py`` says) and bring it online.
 
         Raises the store's errors (duplicate name, nowhere to keep secrets) with nothing written.
         """
@@ -229,7 +229,7 @@ class Workspace:
         """Serve the receiver on ``host:port`` on this loop; False when it could not listen."""
         import socket
 
-        from sync.server.http import make_server
+        from sync.ingress.serve import make_server
 
         await self.stop_receiver()
         # Bound here, not by uvicorn: uvicorn answers a busy port with sys.exit(), which would

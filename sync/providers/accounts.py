@@ -11,7 +11,7 @@ The same JSON shape is used by ``caixa accounts add --from-json FILE``, by
 
 Optional for Meta: ``base_url`` (default ``https://graph.facebook.com``) and ``api_version``.
 Secrets are wrapped in ``Secret`` as soon as they are read, so they never show in a ``repr``, a
-log line or an exception. Where each secret is kept is in ``sync/secrets.py``.
+log line or an exception. Where each secret is kept is in ``sync/store/secrets.py``.
 """
 
 from __future__ import annotations

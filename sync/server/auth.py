@@ -144,3 +144,23 @@ def revoke_user(conn: Connection, user_id: int) -> int:
         {"u": user_id},
     )
     return int(result.rowcount)
+
+
+# --- what a principal may see ---------------------------------------------------------------------
+
+
+VISIBLE_SQL: Final = {
+    True: "SELECT id FROM accounts WHERE workspace_id = :ws AND NOT deleted ORDER BY id",
+    False: (
+        "SELECT ua.account_id FROM user_accounts ua JOIN accounts a ON a.id = ua.account_id"
+        " WHERE ua.workspace_id = :ws AND ua.user_id = :u AND a.workspace_id = :ws"
+        " AND NOT a.deleted ORDER BY ua.account_id"
+    ),
+}
+
+
+def visible_accounts(conn: Connection, principal: Principal) -> list[int]:
+    """The numbers ``principal`` may see, by an explicit query (RLS narrows it again)."""
+    sql = VISIBLE_SQL[principal.is_supervisor]
+    rows = conn.execute(text(sql), {"ws": principal.workspace_id, "u": principal.user_id})
+    return [int(r[0]) for r in rows]

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync.server.config import ConfigError, ServerConfig, load_config
+from sync.server.config import DEFAULT_LISTEN, ConfigError, ServerConfig, load_config
 
 if TYPE_CHECKING:
     from sync.server.database import ServerDatabase
@@ -237,12 +237,12 @@ def _accounts(args: argparse.Namespace, config: ServerConfig) -> int:
 
 
 def _serve(args: argparse.Namespace, config: ServerConfig) -> int:
-    from sync.commands.receive import parse_listen
+    from sync.ingress.listen import parse_listen
+    from sync.ingress.serve import make_server
     from sync.server.app import build_app
-    from sync.server.http import make_server
 
     config.require("database_url", "secret_key")
-    host, port = parse_listen(args.listen or config.listen)
+    host, port = parse_listen(args.listen or config.listen, example=DEFAULT_LISTEN)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

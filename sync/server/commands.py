@@ -30,9 +30,8 @@ from typing import Any, Final
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from sync.server.auth import Principal
+from sync.server.auth import Principal, visible_accounts
 from sync.server.database import ServerDatabase
-from sync.server.sync_api import visible_accounts
 
 MAX_BATCH: Final = 100
 MAX_TEXT: Final = 65_536

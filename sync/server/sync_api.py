@@ -32,7 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sync.server import auth
-from sync.server.auth import AuthError, Principal
+from sync.server.auth import VISIBLE_SQL, AuthError, Principal, visible_accounts
 from sync.server.database import ServerDatabase
 
 log = logging.getLogger(__name__)
@@ -174,23 +174,6 @@ class PullPage:
         return "".join(parts).encode()
 
 
-_VISIBLE_SQL: Final = {
-    True: "SELECT id FROM accounts WHERE workspace_id = :ws AND NOT deleted ORDER BY id",
-    False: (
-        "SELECT ua.account_id FROM user_accounts ua JOIN accounts a ON a.id = ua.account_id"
-        " WHERE ua.workspace_id = :ws AND ua.user_id = :u AND a.workspace_id = :ws"
-        " AND NOT a.deleted ORDER BY ua.account_id"
-    ),
-}
-
-
-def visible_accounts(conn: Connection, principal: Principal) -> list[int]:
-    """The numbers ``principal`` may see, by an explicit query (RLS narrows it again)."""
-    sql = _VISIBLE_SQL[principal.is_supervisor]
-    rows = conn.execute(text(sql), {"ws": principal.workspace_id, "u": principal.user_id})
-    return [int(r[0]) for r in rows]
-
-
 def resync_before(conn: Connection) -> int:
     """The oldest xid a cursor may name (0: no limit); see migration 0002."""
     value = conn.execute(
@@ -321,7 +304,7 @@ def pull_in(
     horizon_text, accounts_array = conn.execute(
         text(
             "SELECT (SELECT value FROM sync_settings WHERE key = 'resync_before'),"
-            f" ARRAY({_VISIBLE_SQL[principal.is_supervisor]})"
+            f" ARRAY({VISIBLE_SQL[principal.is_supervisor]})"
         ),
         {"ws": principal.workspace_id, "u": principal.user_id},
     ).one()

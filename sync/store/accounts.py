@@ -1,9 +1,9 @@
 """The numbers of a real workspace: added from a validated description, listed, loaded back.
 
 A number is one row of ``accounts`` (name, provider, state, and its public settings as the
-``config`` JSON) plus its secrets, kept where ``sync/secrets.py`` says. Adding is all or nothing:
-the row and the secrets are written in one transaction (the keyring entry is written inside it
-and removed again if the commit fails), so a failure never leaves half a number behind.
+``config`` JSON) plus its secrets, kept where ``sync/store/secrets.py`` says. Adding is all or
+nothing: the row and the secrets are written in one transaction (the keyring entry is written
+inside it and removed again if the commit fails), so a failure never leaves half a number behind.
 
 Every function takes the open ``LocalCache`` and runs on the database thread.
 """
@@ -28,7 +28,7 @@ from sync.providers.accounts import (
     secrets_of,
     with_generated_secrets,
 )
-from sync.secrets import (
+from sync.store.secrets import (
     AccountSecrets,
     AccountSecretStore,
     CacheAccountSecrets,

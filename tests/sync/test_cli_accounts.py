@@ -1,4 +1,4 @@
-"""``caixa accounts add|list``: numbers added headless, secrets kept where sync/secrets.py says.
+"""``caixa accounts add|list``: numbers added headless, secrets kept where secrets.py says.
 
 Every test hands in a keyring backend (an in-memory one, or keyring's "fail" backend for a
 machine without one); none reads or writes the machine's own keyring.
@@ -19,10 +19,10 @@ from keyring.errors import PasswordSetError
 
 from sync.cli import parse
 from sync.commands import accounts as accounts_command
-from sync.secrets import AccountSecrets
 from sync.store.accounts import load_provider_accounts
 from sync.store.cache_key import KeyFileStore, KeyringKeyStore
 from sync.store.local_cache import CACHE_FILE_NAME, LocalCache
+from sync.store.secrets import AccountSecrets
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.sync.helpers import rows, scalar
 from tests.sync.server.payloads import (

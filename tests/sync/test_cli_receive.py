@@ -10,13 +10,14 @@ import pytest
 
 from sync.cli import parse
 from sync.commands import receive
-from sync.commands.receive import _DirectoryRefresher, parse_listen
+from sync.commands.receive import _DirectoryRefresher
+from sync.ingress.listen import parse_listen
 from sync.providers.accounts import account_from_json
-from sync.secrets import AccountSecrets, CacheAccountSecrets
 from sync.server.receiver import StaticDirectory
 from sync.store.accounts import add_provider_account
 from sync.store.cache_key import CacheKey
 from sync.store.database import Database
+from sync.store.secrets import AccountSecrets, CacheAccountSecrets
 from tests.sync.server.payloads import (
     dumps,
     gateway_account_json,

@@ -14,10 +14,10 @@ import pytest
 from desktop.views.add_number_dialog import AddNumberDialog, AddNumberPresenter
 from sync.providers.accounts import MetaAccount, ProviderAccount
 from sync.providers.meta_cloud import MetaCloudAdapter
-from sync.secrets import KeyringAccountSecrets
 from sync.store.accounts import add_provider_account, list_account_summaries
 from sync.store.cache_key import CacheKey
 from sync.store.local_cache import LocalCache
+from sync.store.secrets import KeyringAccountSecrets
 from tests.fakes.loopback import serve
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.fakes.meta_server import FakeMeta

@@ -16,10 +16,10 @@ from sync.engine.service import Engine
 from sync.engine.workspace import Workspace, build_adapter, hook_url
 from sync.providers.accounts import EvolutionAccount, MetaAccount, Secret
 from sync.providers.meta_cloud import MetaCloudAdapter
-from sync.secrets import AccountSecrets
 from sync.store import queries
 from sync.store.cache_key import CacheKey
 from sync.store.database import Database
+from sync.store.secrets import AccountSecrets
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import (
     FakeMeta,

@@ -1,4 +1,4 @@
-"""Numbers over the cache: all-or-nothing adds, unique names, secrets where sync/secrets.py says.
+"""Numbers over the cache: all-or-nothing adds, unique names, secrets where secrets.py says.
 
 Keyrings are in-memory fakes handed in; the machine's own keyring is never touched.
 """
@@ -18,14 +18,6 @@ from sync.providers.accounts import (
     Secret,
     account_from_json,
 )
-from sync.secrets import (
-    AccountSecrets,
-    CacheAccountSecrets,
-    KeyringAccountSecrets,
-    NoSecretStore,
-    SecretsEntryInvalid,
-    load_from_cache,
-)
 from sync.store import queries
 from sync.store.accounts import (
     DuplicateAccountName,
@@ -36,6 +28,14 @@ from sync.store.accounts import (
     remove_account,
 )
 from sync.store.local_cache import LocalCache
+from sync.store.secrets import (
+    AccountSecrets,
+    CacheAccountSecrets,
+    KeyringAccountSecrets,
+    NoSecretStore,
+    SecretsEntryInvalid,
+    load_from_cache,
+)
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.sync.helpers import scalar
 from tests.sync.server.payloads import (

@@ -1,4 +1,5 @@
-"""Serving the receiver over HTTP with uvicorn (``caixa receive``, the desktop's listener).
+"""Serving an ASGI app over HTTP with uvicorn (``caixa receive``, the desktop's listener, the
+team server).
 
 Imported only where a server is started: uvicorn is not needed to build or test the app.
 """
