@@ -28,7 +28,7 @@ from sync.server.dispatcher import Dispatcher
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
 from tests.fakes.postgres import APP_ROLE, PostgresCluster
-from tests.sync.server.dispatch_worker import add_conversation, enqueue, seed_workspace
+from tests.sync.server.seeding import add_conversation, enqueue, seed_workspace
 
 
 async def drain(db: ServerDatabase, key: ServerKey, concurrency: int) -> float:

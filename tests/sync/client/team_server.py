@@ -22,6 +22,7 @@ from sync.server.database import ServerDatabase
 from sync.server.pokes import PokeHub
 from sync.server.sync_api import sync_routes
 from tests.fakes.loopback import serve
+from tests.sync.server import seeding
 
 PASSWORD = "correct horse battery"
 _HASH: str | None = None
@@ -56,36 +57,28 @@ def seed(db: ServerDatabase) -> Team:
     """A workspace with two numbers, a conversation on each, two agents and a supervisor."""
     ids: dict[str, int] = {}
     with db.system() as conn:
-        ws = conn.execute(text("INSERT INTO workspaces (name) VALUES ('w') RETURNING id"))
-        ids["ws"] = ws.scalar_one()
+        ws = ids["ws"] = seeding.workspace(conn)
         for name, role in (("ana", "agent"), ("bia", "agent"), ("sup", "supervisor")):
-            ids[name] = conn.execute(
-                text(
-                    "INSERT INTO users (workspace_id, username, display_name, password_hash, role)"
-                    " VALUES (:ws, :n, :d, :h, :r) RETURNING id"
-                ),
-                {"ws": ids["ws"], "n": name, "d": name.title(), "h": _password_hash(), "r": role},
-            ).scalar_one()
-        for name, phone in (("shop", "5511900000001"), ("workshop", "5511900000002")):
-            ids[name] = conn.execute(
-                text(
-                    "INSERT INTO accounts (workspace_id, name, provider)"
-                    " VALUES (:ws, :n, 'demo') RETURNING id"
-                ),
-                {"ws": ids["ws"], "n": name},
-            ).scalar_one()
-            ids[f"{name}_chat"] = conn.execute(
-                text(
-                    "INSERT INTO conversations (workspace_id, account_id, chat_key,"
-                    " customer_phone, customer_name) VALUES (:ws, :a, :k, :k, :n) RETURNING id"
-                ),
-                {"ws": ids["ws"], "a": ids[name], "k": phone, "n": f"Customer of {name}"},
-            ).scalar_one()
-        for user, account in (("ana", "shop"), ("bia", "workshop")):
-            conn.execute(
-                text("INSERT INTO user_accounts VALUES (:ws, :u, :a)"),
-                {"ws": ids["ws"], "u": ids[user], "a": ids[account]},
+            ids[name] = seeding.user(
+                conn,
+                ws,
+                name,
+                role=role,
+                display_name=name.title(),
+                password_hash=_password_hash(),
             )
+        for name, phone in (("shop", "5511900000001"), ("workshop", "5511900000002")):
+            ids[name] = seeding.number(conn, ws, name)
+            ids[f"{name}_chat"] = seeding.conversation(
+                conn,
+                ws,
+                ids[name],
+                phone,
+                customer_phone=phone,
+                customer_name=f"Customer of {name}",
+            )
+        seeding.grant(conn, ws, ids["ana"], ids["shop"])
+        seeding.grant(conn, ws, ids["bia"], ids["workshop"])
     return Team(**ids)
 
 

@@ -1,10 +1,12 @@
-"""Fixtures of the receiver tests: a real cache with the three test numbers, and the receiver."""
+"""Fixtures of the server tests: for the receiver a real cache with the three test numbers; for
+the team server's Postgres the workspace most of its tests share."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +16,10 @@ from sync.store.cache_key import CacheKey
 from sync.store.database import Database
 from sync.store.local_cache import LocalCache
 from tests.sync.server.payloads import evolution_account, gateway_account, meta_account
+
+if TYPE_CHECKING:
+    from sync.server.database import ServerDatabase
+    from tests.sync.server.seeding import Seeded
 
 
 @dataclass
@@ -56,3 +62,12 @@ def db(cache_path: Path, cache_key: CacheKey) -> Iterator[Database]:
 def numbers(db: Database) -> Numbers:
     """The three test numbers, added to the cache."""
     return db.run_sync(add_numbers)
+
+
+@pytest.fixture
+def seeded(server_db: ServerDatabase) -> Seeded:
+    """A workspace with one Meta number, a supervisor and two agents (``seed_workspace``)."""
+    from sync.server.credentials import ServerKey, generate_key
+    from tests.sync.server.seeding import seed_workspace
+
+    return seed_workspace(server_db, ServerKey(generate_key()))

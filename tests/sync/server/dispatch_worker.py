@@ -14,8 +14,7 @@ Protocol on stdout, one line each: ``PID <pid>``, then the child's ``READY <reco
 ``KILL <point>`` or ``DONE``, and ``EXIT <code>`` (``-9`` for SIGKILL; ``HUNG`` first if it
 had to be stopped for taking too long).
 
-The helpers below (``seed_workspace``, ``add_conversation``, ``enqueue``) are plain functions
-the tests import; they do not run in the child.
+The tests seed the workspace it dispatches for with ``tests/sync/server/seeding.py``.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,118 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from sqlalchemy import text
 
 from sync import faults
-from sync.domain.ids import uuid7
 from sync.server.credentials import ServerKey, generate_key
 from sync.server.database import ServerDatabase
 
 _out_fd = 1
 HANG_LIMIT_S = 30.0
-
-
-# --- seeding (used by the tests, in the test process) -----------------------------------------
-
-
-@dataclass(frozen=True)
-class Seeded:
-    """A workspace with one Meta number and its users."""
-
-    workspace_id: int
-    account_id: int
-    supervisor_id: int
-    agent_id: int
-    outsider_id: int  # an agent without access to the number
-
-
-def seed_workspace(
-    db: ServerDatabase,
-    key: ServerKey,
-    *,
-    base_url: str = "http://127.0.0.1:9",
-    pacing: dict[str, Any] | None = None,
-    access_token: str = "EAAG-dispatch-test-token",
-    phone_number_id: str = "106540352242922",
-) -> Seeded:
-    """A workspace, a supervisor, two agents (one with access), and one Meta number."""
-    from sync.providers.accounts import MetaAccount, Secret
-    from sync.server.credentials import split_account
-
-    account = MetaAccount(
-        name="Loja Meta",
-        phone_number_id=phone_number_id,
-        waba_id="102290129340398",
-        access_token=Secret(access_token),
-        app_secret=Secret("meta-app-secret-for-tests"),
-        verify_token=Secret("meta-verify-token"),
-        base_url=base_url,
-    )
-    config, secrets = split_account(account)
-    if pacing is not None:
-        config = {**config, "pacing": pacing}
-    with db.system() as conn:
-        ws = conn.execute(
-            text("INSERT INTO workspaces (name) VALUES ('w') RETURNING id")
-        ).scalar_one()
-        users = {}
-        for name, role in (("sup", "supervisor"), ("ana", "agent"), ("bia", "agent")):
-            users[name] = conn.execute(
-                text(
-                    "INSERT INTO users (workspace_id, username, password_hash, role)"
-                    " VALUES (:ws, :n, 'x', :r) RETURNING id"
-                ),
-                {"ws": ws, "n": f"{name}-{ws}", "r": role},
-            ).scalar_one()
-        account_id = conn.execute(
-            text(
-                "INSERT INTO accounts (workspace_id, name, provider, config, state)"
-                " VALUES (:ws, :n, 'meta', CAST(:c AS jsonb), 'connected') RETURNING id"
-            ),
-            {"ws": ws, "n": account.name, "c": json.dumps(config)},
-        ).scalar_one()
-        conn.execute(
-            text("UPDATE accounts SET secrets = :s WHERE id = :a"),
-            {"s": key.seal(account_id, secrets), "a": account_id},
-        )
-        conn.execute(
-            text("INSERT INTO user_accounts VALUES (:ws, :u, :a)"),
-            {"ws": ws, "u": users["ana"], "a": account_id},
-        )
-    return Seeded(ws, account_id, users["sup"], users["ana"], users["bia"])
-
-
-def add_conversation(db: ServerDatabase, seeded: Seeded, phone: str) -> int:
-    """A one-to-one conversation with ``phone`` (digits)."""
-    with db.system() as conn:
-        return int(
-            conn.execute(
-                text(
-                    "INSERT INTO conversations (workspace_id, account_id, chat_key, customer_phone)"
-                    " VALUES (:ws, :a, :k, :k) RETURNING id"
-                ),
-                {"ws": seeded.workspace_id, "a": seeded.account_id, "k": phone},
-            ).scalar_one()
-        )
-
-
-def enqueue(
-    db: ServerDatabase, seeded: Seeded, conversation_id: int, body: str, phone: str
-) -> uuid.UUID:
-    """Queue one text as an agent's send command would (system scope)."""
-    from sync.server.pg_ingest import enqueue_send
-
-    message_id = uuid.UUID(uuid7())
-    with db.system() as conn:
-        enqueue_send(
-            conn,
-            message_id=message_id,
-            workspace_id=seeded.workspace_id,
-            account_id=seeded.account_id,
-            conversation_id=conversation_id,
-            recipient=phone,
-            body=body,
-            author_user_id=seeded.agent_id,
-            ts_ms=int(time.time() * 1000),
-        )
-    return message_id
 
 
 # --- the child -------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,52 +9,24 @@ from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
 
 from sync.server.database import AgentScope, ServerDatabase, role_of, upgrade
+from tests.sync.server import seeding
 
 if TYPE_CHECKING:
     from tests.conftest import PgDatabase
 
 
 def _seed(db: ServerDatabase) -> dict[str, int]:
+    """One workspace, numbers shop and workshop with a message each; ana sees shop, bia none."""
     with db.system() as conn:
-        new_workspace = text("INSERT INTO workspaces (name) VALUES ('w') RETURNING id")
-        ws = conn.execute(new_workspace).scalar_one()
+        ws = seeding.workspace(conn)
         ids = {"ws": ws}
         for name, role in (("ana", "agent"), ("bia", "agent"), ("sup", "supervisor")):
-            ids[name] = conn.execute(
-                text(
-                    "INSERT INTO users (workspace_id, username, password_hash, role)"
-                    " VALUES (:ws, :n, 'x', :r) RETURNING id"
-                ),
-                {"ws": ws, "n": name, "r": role},
-            ).scalar_one()
+            ids[name] = seeding.user(conn, ws, name, role=role)
         for name in ("shop", "workshop"):
-            acc = conn.execute(
-                text(
-                    "INSERT INTO accounts (workspace_id, name, provider)"
-                    " VALUES (:ws, :n, 'demo') RETURNING id"
-                ),
-                {"ws": ws, "n": name},
-            ).scalar_one()
-            ids[name] = acc
-            conv = conn.execute(
-                text(
-                    "INSERT INTO conversations (workspace_id, account_id, chat_key)"
-                    " VALUES (:ws, :a, '5511') RETURNING id"
-                ),
-                {"ws": ws, "a": acc},
-            ).scalar_one()
-            conn.execute(
-                text(
-                    "INSERT INTO messages (id, workspace_id, account_id, conversation_id,"
-                    " direction, ts, type, body, status)"
-                    " VALUES (:id, :ws, :a, :c, 'in', 1, 'text', :b, 'delivered')"
-                ),
-                {"id": uuid.uuid4(), "ws": ws, "a": acc, "c": conv, "b": f"hello {name}"},
-            )
-        conn.execute(
-            text("INSERT INTO user_accounts VALUES (:ws, :u, :a)"),
-            {"ws": ws, "u": ids["ana"], "a": ids["shop"]},
-        )
+            ids[name] = seeding.number(conn, ws, name)
+            conv = seeding.conversation(conn, ws, ids[name], "5511")
+            seeding.message(conn, ws, ids[name], conv, f"hello {name}", status="delivered")
+        seeding.grant(conn, ws, ids["ana"], ids["shop"])
     return ids
 
 

@@ -24,7 +24,7 @@ from sync.server.pg_ingest import ingest_events
 from tests.fakes.clock import FakeClock
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook
-from tests.sync.server.dispatch_worker import Seeded, add_conversation, enqueue, seed_workspace
+from tests.sync.server.seeding import Seeded, add_conversation, enqueue, rows, seed_workspace
 
 if TYPE_CHECKING:
     pass
@@ -89,11 +89,6 @@ def dispatcher(
     }
     options.update(kw)
     return Dispatcher(db, key, http, **options)
-
-
-def rows(db: ServerDatabase, sql: str, **params: Any) -> list[Any]:
-    with db.system() as conn:
-        return list(conn.execute(text(sql), params).all())
 
 
 def sent_ids(fake: FakeMeta) -> list[str]:

@@ -40,7 +40,7 @@ from sync.server.dispatcher import UNCONFIRMED_REASON, retry_message, settle_unc
 from sync.server.pg_ingest import ingest_events_sync
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
-from tests.sync.server.dispatch_worker import Seeded, add_conversation, enqueue, seed_workspace
+from tests.sync.server.seeding import Seeded, add_conversation, enqueue, seed_workspace
 
 if TYPE_CHECKING:
     from tests.conftest import PgDatabase

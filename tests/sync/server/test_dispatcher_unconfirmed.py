@@ -13,7 +13,7 @@ from sync.server.credentials import ServerKey, generate_key
 from sync.server.database import ServerDatabase
 from sync.server.dispatcher import UNCONFIRMED_REASON, settle_unconfirmed
 from sync.server.pg_ingest import ingest_events_sync, set_status
-from tests.sync.server.dispatch_worker import add_conversation, enqueue, seed_workspace
+from tests.sync.server.seeding import add_conversation, enqueue, seed_workspace
 
 if TYPE_CHECKING:
     from tests.conftest import PgDatabase

@@ -21,11 +21,10 @@ from sync.domain.events import (
 )
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.engine.ingest_queue import UnstorableEvents
-from sync.server.credentials import ServerKey, generate_key
 from sync.server.database import AgentScope, ServerDatabase
 from sync.server.dispatcher import Claimed, Outcome, claim_next, record_outcome
 from sync.server.pg_ingest import EnqueueError, enqueue_send, ingest_events, ingest_events_sync
-from tests.sync.server.dispatch_worker import Seeded, add_conversation, enqueue, seed_workspace
+from tests.sync.server.seeding import Seeded, add_conversation, enqueue, rows
 
 if TYPE_CHECKING:
     pass
@@ -36,11 +35,6 @@ PHONE = "5511999990001"
 @pytest.fixture
 def db(server_db: ServerDatabase) -> ServerDatabase:
     return server_db  # the server's pool (tests/conftest.py), under this module's short name
-
-
-@pytest.fixture
-def seeded(db: ServerDatabase) -> Seeded:
-    return seed_workspace(db, ServerKey(generate_key()))
 
 
 def inbound(account_id: int, wamid: str, body: str, *, ts: float = 1_750_000_000, **kw: Any):
@@ -67,11 +61,6 @@ def status(account_id: int, wamid: str, value: DeliveryStatus, **kw: Any) -> Sta
         timestamp=1_750_000_100,
         **kw,
     )
-
-
-def rows(db: ServerDatabase, sql: str, **params: Any) -> list[Any]:
-    with db.system() as conn:
-        return list(conn.execute(text(sql), params).all())
 
 
 def stamps(db: ServerDatabase) -> list[Any]:

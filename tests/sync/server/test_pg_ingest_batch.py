@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,11 +21,11 @@ from sqlalchemy import text
 
 from sync.domain.events import ContactEvent, MessageEvent, ProviderEvent, StatusEvent
 from sync.domain.models import DeliveryStatus, Direction, MessageType
-from sync.server.credentials import ServerKey, generate_key
 from sync.server.database import ServerDatabase
 from sync.server.pg_ingest import apply_events, ingest_events_sync
 from sync.server.pg_ingest_queue import PgIngestQueue
-from tests.sync.server.dispatch_worker import Seeded, seed_workspace
+from tests.sync.server import seeding
+from tests.sync.server.seeding import Seeded
 
 if TYPE_CHECKING:
     pass
@@ -37,11 +38,6 @@ LID = "99887766@lid"
 @pytest.fixture
 def db(server_db: ServerDatabase) -> ServerDatabase:
     return server_db  # the server's pool (tests/conftest.py), under this module's short name
-
-
-@pytest.fixture
-def seeded(db: ServerDatabase) -> Seeded:
-    return seed_workspace(db, ServerKey(generate_key()))
 
 
 def message(account_id: int, wamid: str, body: str, **kw: Any) -> MessageEvent:
@@ -63,15 +59,8 @@ def message(account_id: int, wamid: str, body: str, **kw: Any) -> MessageEvent:
 def new_number(db: ServerDatabase, seeded: Seeded) -> int:
     """Another number in the seeded workspace (each example gets clean ones)."""
     with db.system() as conn:
-        return int(
-            conn.execute(
-                text(
-                    "INSERT INTO accounts (workspace_id, name, provider, config, state)"
-                    " VALUES (:ws, 'outra ' || gen_random_uuid(), 'meta', '{}', 'connected')"
-                    " RETURNING id"
-                ),
-                {"ws": seeded.workspace_id},
-            ).scalar_one()
+        return seeding.number(
+            conn, seeded.workspace_id, f"outra {uuid.uuid4()}", provider="meta", state="connected"
         )
 
 
