@@ -397,9 +397,11 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
                 int(event.timestamp * 1000),
             )
             return None
-        if row[3] == event.text:
+        message_id, conversation_id, seq, old_body, ts_ms, revoked_at = row
+        # The same text again is no news; a message deleted for everyone stays deleted, or a
+        # late edit would bring its text back (as on the team server).
+        if old_body == event.text or revoked_at is not None:
             return None
-        message_id, conversation_id, seq, old_body, ts_ms, _revoked_at = row
         if old_body:
             unindex_message(cursor, seq, ts_ms, old_body, event.account_id)
         cursor.execute(

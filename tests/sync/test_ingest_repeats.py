@@ -192,6 +192,9 @@ STALE = [
     Case("failed-after-delivered", _reached(D.DELIVERED), _receipt(D.FAILED, "131026")),
     Case("delivered-after-failed", _reached(D.FAILED, "131026"), _receipt(D.DELIVERED)),
     Case("a-receipt-for-an-inbound-message", _received, lambda a: [receipt(a, "w.in", D.READ)]),
+    # Deleted for everyone is final: an edit heard afterwards must not bring a text back.
+    Case("edited-after-deleted", _revoked, _edit("Tem bolo de laranja?", dt=100)),
+    Case("an-older-edit-heard-after-the-deletion", _revoked, _edit("Tem bolo de laranja?")),
 ]
 
 
