@@ -14,7 +14,7 @@ nothing, and what it changed is what its desktops will pull, the rows whose chan
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -111,12 +111,11 @@ class ServerStore:
 
 
 @pytest.fixture(params=["local", "server"])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    # Postgres is started only for the server's half (it is a session fixture of its own).
+def store(request: pytest.FixtureRequest) -> Store:
+    # Asked for by name so that Postgres starts only for the server's half.
     if request.param == "local":
-        yield LocalStore(request.getfixturevalue("cache"))
-    else:
-        yield ServerStore(request.getfixturevalue("server_db"))
+        return LocalStore(request.getfixturevalue("cache"))
+    return ServerStore(request.getfixturevalue("server_db"))
 
 
 # --- the cases -------------------------------------------------------------------------------
