@@ -57,8 +57,8 @@ class DeliveryStatus(enum.StrEnum):
 
     ``queued`` → ``sending`` → ``sent`` → ``delivered`` → ``read`` (→ ``played`` for voice notes).
     ``unknown`` means the provider was called but its answer was lost: the message is never resent
-    blindly, a later status event settles it. ``failed`` is terminal. Inbound messages carry
-    ``received``.
+    blindly, a later status event settles it (it ranks between ``sending`` and ``sent``).
+    ``failed`` is terminal. Inbound messages carry ``received``, and keep it.
     """
 
     QUEUED = "queued"
@@ -79,6 +79,7 @@ class DeliveryStatus(enum.StrEnum):
     def can_become(self, new: DeliveryStatus) -> bool:
         """True when moving from this status to ``new`` is progress, never a step back.
 
+        The same status again is not progress: a repeated receipt is no news and changes nothing.
         ``failed`` is terminal, and a message the customer's phone already acknowledged
         (delivered, read, played) cannot fail any more: a late "failed" after "delivered"
         is stale news.

@@ -358,7 +358,7 @@ def _follow_in_list(cursor: Any, conversation_id: int, seq: int, text: str) -> N
 
 def _message_row(cursor: Any, account_id: int, provider_id: str) -> Any:
     return cursor.execute(
-        "SELECT id, conversation_id, seq, body, ts FROM messages"
+        "SELECT id, conversation_id, seq, body, ts, revoked_at FROM messages"
         " WHERE account_id = ? AND provider_message_id = ?",
         (account_id, provider_id),
     ).fetchone()
@@ -402,9 +402,11 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
                 int(event.timestamp * 1000),
             )
             return None
-        if row[3] == event.text:
+        message_id, conversation_id, seq, old_body, ts_ms, revoked_at = row
+        # The same text again is no news; a message deleted for everyone stays deleted, or a
+        # late edit would bring its text back (as on the team server).
+        if old_body == event.text or revoked_at is not None:
             return None
-        message_id, conversation_id, seq, old_body, ts_ms = row
         if old_body:
             unindex_message(cursor, seq, ts_ms, old_body, event.account_id)
         cursor.execute(
@@ -427,7 +429,11 @@ def _apply_other(cursor: Any, event: ProviderEvent) -> tuple[int | None, str | N
                 int(event.timestamp * 1000),
             )
             return None
-        message_id, conversation_id, seq, old_body, ts_ms = row
+        message_id, conversation_id, seq, old_body, ts_ms, revoked_at = row
+        if revoked_at is not None:
+            # Deleted already: the same deletion redelivered (or a second one) is no news, and
+            # the time it was deleted stays the first one heard (as on the team server).
+            return None
         # Deleted for everyone by its sender: the text goes (from search too), the bubble stays
         # as "this message was deleted".
         if old_body:
