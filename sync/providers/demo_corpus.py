@@ -460,7 +460,6 @@ class _Script:
         )
         self.topic_pairs = tuple(pair for topic in lines.topics for pair in topic.qa)
         self.plain_questions = tuple(q for q, _ in lines.qa + self.topic_pairs if q[0] != "@")
-        self.ack_pool = lines.acks
         self.extras = tuple((key, en if language == "en" else pt) for key, pt, en in profile.extras)
         self.first_names = _FIRST_EN if language == "en" else _FEMALE_PT + _MALE_PT
         self.hours = profile.hours[1 if language == "en" else 0]
