@@ -1569,10 +1569,20 @@ class EvolutionAdapter:
 
         quiet = _SocketLog(self._account)
         connector = aiohttp.TCPConnector(ssl=httpx.create_ssl_context())  # httpx's trust store
-        async with aiohttp.ClientSession(connector=connector, trust_env=True) as session:
+        # Bounds the handshake only: aiohttp lifts the read timeout once the WebSocket is open
+        # (engineio's pings then tell a dead server), and has no total timeout on it.
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=SOCKET_CONNECT_TIMEOUT, sock_read=SOCKET_CONNECT_TIMEOUT
+        )
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, trust_env=True
+        ) as session:
             client = socketio.AsyncClient(
                 reconnection=False,
                 handle_sigint=False,  # Ctrl+C belongs to the app, not to a library
+                # How long closing waits for the server's close frame: quitting the app stops
+                # this task, and a server that went silent must not hold the quit for long.
+                request_timeout=SOCKET_CLOSE_TIMEOUT,
                 logger=quiet,
                 engineio_logger=quiet,
                 http_session=session,
@@ -2169,6 +2179,7 @@ def _retry_after(response: httpx.Response, default: float) -> float:
 # Evolution's history syncs (messages.set) are the largest events; 16 MiB like the receiver.
 MAX_SOCKET_MESSAGE: Final = 16 * 1024 * 1024
 SOCKET_CONNECT_TIMEOUT: Final = 10.0  # seconds for the handshake and the namespace's acceptance
+SOCKET_CLOSE_TIMEOUT: Final = 2.0
 
 
 class _SocketFailed(Exception):
