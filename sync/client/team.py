@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Final, Generic, ParamSpec, TypeVar
 
 import httpx
+from httpx_sse import aconnect_sse
 
 from sync.client import pull as pulling
 from sync.client import push as pushing
-from sync.client.events import sse_events
 from sync.providers.accounts import Secret
 from sync.store.changes import ChangeSet
 from sync.store.database import Database
@@ -514,12 +514,16 @@ class TeamClient:
         failures = 0
         while True:
             try:
-                async with self._http.stream(
+                async with aconnect_sse(
+                    self._http,
                     "GET",
                     f"{self._api}/events",
                     headers=self._headers(),
+                    # The server writes a keepalive comment every 15 s: 45 s of silence is a
+                    # dead connection.
                     timeout=httpx.Timeout(10.0, read=45.0),
-                ) as response:
+                ) as source:
+                    response = source.response
                     if response.status_code == 401:
                         self.auth_refused.emit(None)
                         raise AuthRefused("the server refused the login")
@@ -527,9 +531,10 @@ class TeamClient:
                         raise TeamOffline(f"events answered {response.status_code}")
                     failures = 0
                     self._set_online(True)
-                    async for name in sse_events(response):
-                        if name == "poke":
+                    async for event in source.aiter_sse():
+                        if event.event == "poke":
                             self._wake.set()
+            # httpx_sse.SSEError (not an event stream: a proxy's page) is a TransportError.
             except (httpx.TransportError, TeamOffline):
                 pass
             failures += 1

@@ -133,7 +133,7 @@ def build_app(
     return Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
-            Mount("/api/v1", routes=sync_routes()),
+            Mount("/api/v1", routes=sync_routes(token_ttl=config.token_ttl)),
             Mount("/", app=receiver.app),
         ],
         lifespan=lifespan,

@@ -198,7 +198,6 @@ class Dispatcher:
         self._refreshed_at: float | None = None
         self._recovered_at = 0.0
         self.recovered = 0  # entries found "sending" after a crash and marked unknown
-        self.unconfirmed = 0  # unknown sends nothing confirmed in time, marked failed
         self._up_since_ms = int(time.time() * 1000)
 
     def __repr__(self) -> str:
@@ -486,7 +485,7 @@ class Dispatcher:
             self.recovered += await asyncio.to_thread(
                 self._recover_if_alone, frozenset(self._inflight)
             )
-            self.unconfirmed += await asyncio.to_thread(
+            await asyncio.to_thread(
                 settle_unconfirmed,
                 self._db,
                 now_ms=int(time.time() * 1000),

@@ -68,7 +68,6 @@ class PokeHub:
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
-        self.notifications = 0
 
     def __repr__(self) -> str:
         return f"PokeHub(subscribers={len(self._subscribers)})"
@@ -129,7 +128,6 @@ class PokeHub:
                         self.poke_all()
                     first = False
                     async for _ in conn.notifies():
-                        self.notifications += 1
                         self.poke_all()
             except asyncio.CancelledError:
                 raise

@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Final
 
 from sqlalchemy import Connection, text
@@ -411,8 +412,13 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def login_endpoint(request: Request) -> Response:
-    """``POST /login`` {username, password} → token, expiry, user, workspace, protocol."""
+async def login_endpoint(
+    request: Request, *, token_ttl: timedelta = auth.DEFAULT_TOKEN_TTL
+) -> Response:
+    """``POST /login`` {username, password} → token, expiry, user, workspace, protocol.
+
+    The token lasts ``token_ttl`` (the server's ``token_days``).
+    """
     try:
         body = await _json_body(request)
     except BadRequest as exc:
@@ -422,7 +428,9 @@ async def login_endpoint(request: Request) -> Response:
         return _error(400, "bad_request", detail="username and password are required")
     db = _db(request)
     try:
-        token, principal = await run_in_threadpool(auth.login, db, username, password)
+        token, principal = await run_in_threadpool(
+            auth.login, db, username, password, ttl=token_ttl
+        )
     except AuthError:
         return _error(401, "wrong_credentials")
 
@@ -648,10 +656,15 @@ def _still_valid(db: ServerDatabase, token: str) -> bool:
     return True
 
 
-def sync_routes() -> list[BaseRoute]:
-    """The sync API's routes (the app mounts them under ``/api/v1``)."""
+def sync_routes(*, token_ttl: timedelta = auth.DEFAULT_TOKEN_TTL) -> list[BaseRoute]:
+    """The sync API's routes (the app mounts them under ``/api/v1``); a login lasts
+    ``token_ttl``."""
+
+    async def login(request: Request) -> Response:
+        return await login_endpoint(request, token_ttl=token_ttl)
+
     return [
-        Route("/login", login_endpoint, methods=["POST"]),
+        Route("/login", login, methods=["POST"]),
         Route("/logout", logout_endpoint, methods=["POST"]),
         Route("/pull", pull_endpoint, methods=["GET"]),
         Route("/push", push_endpoint, methods=["POST"]),

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -243,13 +242,3 @@ def remove_account(cache: LocalCache, secrets: AccountSecrets, account_id: int) 
 def describe(account: ProviderAccount) -> dict[str, object]:
     """The number as JSON for display (``caixa accounts add`` prints it): no secrets."""
     return {"id": account.account_id, **account_to_json(account)}
-
-
-def provider_accounts_by_kind(
-    accounts: Sequence[ProviderAccount],
-) -> dict[str, list[ProviderAccount]]:
-    """Group numbers by provider kind (the receiver's account directory)."""
-    grouped: dict[str, list[ProviderAccount]] = {}
-    for account in accounts:
-        grouped.setdefault(account.provider, []).append(account)
-    return grouped

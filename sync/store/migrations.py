@@ -1,8 +1,7 @@
 """Schema migrations of the local cache, applied in place on open.
 
 The schema version is SQLite's ``PRAGMA user_version``. Each migration is frozen SQL: once a
-version has shipped its text never changes; a later change is a new migration. ``schema.py``
-mirrors the newest version for query building.
+version has shipped its text never changes; a later change is a new migration.
 """
 
 from __future__ import annotations

@@ -113,18 +113,6 @@ def unread_by_account(cache: LocalCache) -> dict[int, int]:
     return {account_id: int(total) for account_id, total in rows}
 
 
-def set_account_state(
-    cache: LocalCache, account_id: int, state: ConnectionState, reason: str = ""
-) -> ChangeSet:
-    """Record a number's connection state."""
-    with cache.transaction() as conn:
-        conn.exec_driver_sql(
-            "UPDATE accounts SET state = ?, state_reason = ? WHERE id = ?",
-            (state.value, reason, account_id),
-        )
-    return ChangeSet(accounts=frozenset({account_id}))
-
-
 def _conversation(r: Any) -> Conversation:
     return Conversation(
         id=r[0],

@@ -233,6 +233,8 @@ class FakeEvolution:
         self.sio: Any = None
         self._sio_loop: asyncio.AbstractEventLoop | None = None
         self.socket_clients: Counter[str] = Counter()  # namespace -> connected clients
+        self.socket_queries: list[str] = []  # the query string of each Socket.IO connection
+        self.refuse_sockets = False  # refuse every namespace, as a wrong key would be
         self.app: Any = self.starlette
         if websocket_enabled:
             self.app = self._socketio_app()
@@ -946,12 +948,15 @@ class FakeEvolution:
             from urllib.parse import parse_qs
 
             self._sio_loop = asyncio.get_running_loop()
+            self.socket_queries.append(environ.get("QUERY_STRING", ""))
             query = parse_qs(environ.get("QUERY_STRING", ""))
-            key = (query.get("apikey") or [""])[0]
+            key = (query.get("apikey") or [""])[0] or environ.get("HTTP_APIKEY", "")
             with self._lock:
                 known = secrets.compare_digest(key, self.api_key) or any(
                     secrets.compare_digest(key, i.token) for i in self.instances.values()
                 )
+                if self.refuse_sockets:
+                    return False
                 if known:
                     self.socket_clients[namespace] += 1
             return bool(key) and known

@@ -11,13 +11,14 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from sync.domain.ids import uuid7
-from sync.server.auth import Principal, hash_password
+from sync.server.auth import DEFAULT_TOKEN_TTL, Principal, hash_password
 from sync.server.database import ServerDatabase
 from sync.server.pokes import PokeHub
 from sync.server.sync_api import sync_routes
@@ -107,7 +108,9 @@ def add_messages(
     return ids
 
 
-def build_app(db: ServerDatabase, dsn: str | None = None) -> Starlette:
+def build_app(
+    db: ServerDatabase, dsn: str | None = None, *, token_ttl: timedelta = DEFAULT_TOKEN_TTL
+) -> Starlette:
     """The sync API under ``/api/v1``; with ``dsn``, a poke hub listening (via lifespan)."""
 
     @contextlib.asynccontextmanager
@@ -121,16 +124,20 @@ def build_app(db: ServerDatabase, dsn: str | None = None) -> Starlette:
         finally:
             await hub.aclose()
 
-    app = Starlette(routes=[Mount("/api/v1", routes=sync_routes())], lifespan=lifespan)
+    app = Starlette(
+        routes=[Mount("/api/v1", routes=sync_routes(token_ttl=token_ttl))], lifespan=lifespan
+    )
     app.state.db = db
     app.state.dispatcher = None
     return app
 
 
 @contextlib.contextmanager
-def running_server(db: ServerDatabase, dsn: str | None = None) -> Iterator[str]:
+def running_server(
+    db: ServerDatabase, dsn: str | None = None, *, token_ttl: timedelta = DEFAULT_TOKEN_TTL
+) -> Iterator[str]:
     """The app on loopback; yields its base URL."""
-    with serve(build_app(db, dsn), lifespan=True) as base_url:
+    with serve(build_app(db, dsn, token_ttl=token_ttl), lifespan=True) as base_url:
         yield base_url
 
 

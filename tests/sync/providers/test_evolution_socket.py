@@ -1,13 +1,14 @@
 """Evolution events over Socket.IO, for desktops without a public webhook address.
 
 A real Socket.IO server (python-socketio, as Evolution's ``websocket.controller.ts`` runs
-socket.io) inside the fake Evolution, on loopback; the adapter's own small client connects to
-the instance's namespace with its key and turns each event into normalized events.
+socket.io) inside the fake Evolution, on loopback; the adapter connects to the instance's
+namespace with python-socketio's client and its key, and turns each event into normalized events.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -17,14 +18,8 @@ import pytest
 from sync.domain.events import ConnectionEvent, MessageEvent, ProviderEvent, QrEvent
 from sync.domain.models import ConnectionState
 from sync.providers.evolution import EvolutionAdapter
-from sync.providers.socketio_client import (
-    NamespaceRefused,
-    SocketEvent,
-    SocketIOError,
-    listen,
-    socket_url,
-)
 from tests.fakes.evolution_server import FakeEvolution
+from tests.fakes.loopback import serve
 from tests.sync.providers.harness_evolution import (
     API_KEY,
     INSTANCE,
@@ -178,27 +173,94 @@ async def test_a_server_with_socketio_off_is_left_alone() -> None:
                 await adapter.aclose()
 
 
-async def test_the_client_reports_a_refused_namespace_and_a_missing_server(
-    evolution: tuple[FakeEvolution, str],
+class Sleeps:
+    """The adapter's sleep: records each backoff, waits at most 50 ms of it."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await asyncio.sleep(min(seconds, 0.05))
+
+
+def recording(
+    base_url: str, seen: Seen, http: httpx.AsyncClient, sleeps: Sleeps
+) -> EvolutionAdapter:
+    return EvolutionAdapter(
+        evolution_account(base_url),
+        http,
+        webhook_url=None,
+        observer=seen.observe,
+        sleep=sleeps,
+        rng=lambda: 1.0,
+    )
+
+
+async def test_a_refused_namespace_is_retried_with_growing_backoff(
+    evolution: tuple[FakeEvolution, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     fake, base_url = evolution
     fake.add_instance(INSTANCE, token=INSTANCE_TOKEN)
-    got: list[SocketEvent] = []
-
-    async def handle(event: SocketEvent) -> None:
-        got.append(event)
-
+    fake.refuse_sockets = True
+    seen, sleeps = Seen(), Sleeps()
     async with httpx.AsyncClient(timeout=5) as http:
-        with pytest.raises((NamespaceRefused, SocketIOError)):
-            await listen(http, socket_url(base_url, {"apikey": "wrong"}), f"/{INSTANCE}", handle)
-        assert got == []
-        task = asyncio.ensure_future(
-            listen(http, socket_url(base_url, {"apikey": API_KEY}), INSTANCE, handle)
-        )
-        await until(lambda: bool(got))
-        assert got[0].name == "connect"
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        with pytest.raises(SocketIOError, match="cannot reach"):
-            await listen(http, socket_url("http://127.0.0.1:9", {}), "/x", handle)
+        adapter = recording(base_url, seen, http, sleeps)
+        await adapter.start(seen.sink)
+        try:
+            await until(lambda: len(sleeps.asked) >= 3)
+            assert not adapter.socket_connected
+            assert sleeps.asked[:3] == [2.0, 4.0, 8.0]  # the policy's base, doubling (rng = 1.0)
+            assert "refused the connection" in caplog.text
+            fake.refuse_sockets = False
+            await until(lambda: adapter.socket_connected)
+        finally:
+            await adapter.aclose()
+
+
+async def test_a_server_without_socketio_is_retried_and_the_number_still_works() -> None:
+    # /websocket/set answers, but nothing serves /socket.io/ (a proxy that drops WebSockets).
+    fake = FakeEvolution(api_key=API_KEY, websocket_enabled=True)
+    fake.add_instance(INSTANCE, token=INSTANCE_TOKEN)
+    seen, sleeps = Seen(), Sleeps()
+    with serve(fake.starlette) as base_url:
+        async with httpx.AsyncClient(timeout=5) as http:
+            adapter = recording(base_url, seen, http, sleeps)
+            await adapter.start(seen.sink)
+            try:
+                await until(lambda: len(sleeps.asked) >= 2)
+                assert sleeps.asked[:2] == [2.0, 4.0]
+                assert not adapter.socket_connected
+                assert adapter.state is ConnectionState.CONNECTED
+            finally:
+                await adapter.aclose()
+
+
+async def test_the_key_is_in_no_url_and_no_log(
+    evolution: tuple[FakeEvolution, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Evolution puts the instance's apikey in every event body (expose_apikey): python-socketio
+    # and python-engineio log whole packets at INFO, so this also proves those records are gone.
+    caplog.set_level(logging.DEBUG)
+    fake, base_url = evolution
+    fake.add_instance(INSTANCE, token=INSTANCE_TOKEN)
+    seen = Seen()
+    async with httpx.AsyncClient(timeout=5) as http:
+        adapter = await started(base_url, seen, http)
+        try:
+            await until(lambda: adapter.socket_connected)
+            await fake.deliver_inbound(INSTANCE, text="Oi", msg_id="SOCK-LOG")
+            await until(lambda: any(isinstance(e, MessageEvent) for e in seen.stored))
+            await fake.disconnect_sockets(INSTANCE)
+            await until(lambda: not adapter.socket_connected)
+            await until(lambda: adapter.socket_connected)
+        finally:
+            await adapter.aclose()
+    assert len(fake.socket_queries) >= 2
+    assert not any(INSTANCE_TOKEN in query or API_KEY in query for query in fake.socket_queries)
+    assert caplog.records  # the run was logged at DEBUG, ...
+    assert INSTANCE_TOKEN not in caplog.text  # ... without the key
+    assert API_KEY not in caplog.text
+    # The libraries were handed our logger: theirs got no stderr handler of their own.
+    assert not logging.getLogger("engineio.client").handlers
+    assert not logging.getLogger("socketio.client").handlers

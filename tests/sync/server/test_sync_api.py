@@ -6,6 +6,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -85,6 +86,16 @@ def test_login_refuses_a_wrong_password(base_url: str, team: Team) -> None:
         assert response.status_code == 401
         assert client.post("/login", json={"username": "ana"}).status_code == 400
         assert client.get("/pull").status_code == 401
+
+
+def test_a_login_lasts_the_configured_token_ttl(server_db: ServerDatabase, team: Team) -> None:
+    with running_server(server_db, token_ttl=timedelta(days=2)) as url:
+        before = datetime.now(UTC)
+        with httpx.Client(base_url=f"{url}/api/v1") as client:
+            response = client.post("/login", json={"username": "ana", "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    lasts = datetime.fromisoformat(response.json()["expires_at"]) - before
+    assert timedelta(days=2) - timedelta(minutes=1) < lasts < timedelta(days=2, minutes=1)
 
 
 def test_pull_pages_through_every_row_in_stamp_order(
