@@ -30,7 +30,7 @@ from sync.server.pg_ingest import ingest_events_sync
 from sync.store.bulk import chat_key_for_phone
 from sync.store.local_cache import LocalCache
 from tests.sync.helpers import BASE_TS, add_account, inbound, outbound_echo, receipt
-from tests.sync.server.dispatch_worker import seed_workspace
+from tests.sync.server.seeding import seed_workspace
 
 D = DeliveryStatus
 PHONE = "+55 11 99999-0001"
