@@ -291,17 +291,10 @@ def _normalize_event(account_id: int, event: str, data: Any, own: str) -> list[P
 # --- small typed accessors: a hostile body must not reach a TypeError -------------------------
 
 
-def _clean(text: str) -> str:
-    """``text`` safe to store: no lone surrogates (JSON allows them, UTF-8 does not), no NUL."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\x00", "")
-
-
 def _str(value: Any) -> str:
-    return _clean(value) if isinstance(value, str) else ""
+    # Texts are kept as they came: NUL and lone surrogates are cleaned on the way into the
+    # stores (sync.domain.text.clean_text, applied by both ingests), for every provider alike.
+    return value if isinstance(value, str) else ""
 
 
 def _dict(value: Any) -> dict[str, Any] | None:
@@ -2066,15 +2059,15 @@ def _error_messages(response: httpx.Response) -> list[Any]:
 
 def _message_text(message: Any) -> str:
     if isinstance(message, str):
-        return _clean(message)
+        return message
     if isinstance(message, dict):
         inner = message.get("message")
         if isinstance(inner, str):
-            return _clean(inner)
+            return inner
         if isinstance(message.get("number"), str) and message.get("exists") is False:
             return f"{message['number']} is not on WhatsApp"
     try:
-        return _clean(json.dumps(message)[:200])
+        return json.dumps(message)[:200]
     except (TypeError, ValueError):
         return ""
 

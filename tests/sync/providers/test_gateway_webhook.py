@@ -23,6 +23,7 @@ from sync.domain.events import (
     QrEvent,
     ReactionEvent,
     RevokeEvent,
+    clean_event,
     to_json,
 )
 from sync.domain.models import ConnectionState, Direction, MessageType
@@ -828,13 +829,17 @@ def test_hostile_bodies_are_refused_with_a_payload_error(raw: bytes) -> None:
         pytest.fail("accepted")
 
 
-def test_lone_surrogates_and_nul_are_made_storable() -> None:
+def test_lone_surrogates_and_nul_come_as_sent_and_are_cleaned_for_the_stores() -> None:
+    # Cleaned on the way into the stores (clean_event, applied by both ingests, the same for
+    # every provider), not by the parser: it passes the text on as it came.
     raw = json.dumps(
         envelope("message", _text_message(message="a\ud800b\x00c", pushName="\udfff"))
     ).encode()
     event = parse_webhook(request(None, raw=raw), ACCOUNTS).events[0]
-    assert event.text == "a?b\x00c"
-    json.dumps(to_json(event, "Loja"), ensure_ascii=False).encode("utf-8")
+    assert (event.text, event.sender_name) == ("a\ud800b\x00c", "\udfff")
+    cleaned = clean_event(event)
+    assert (cleaned.text, cleaned.sender_name) == ("a\ufffdbc", "\ufffd")
+    json.dumps(to_json(cleaned, "Loja"), ensure_ascii=False).encode("utf-8")
 
 
 _json_leaf = (
