@@ -383,6 +383,18 @@ def test_texts_are_cleaned_before_they_are_written(db: ServerDatabase, seeded: S
     assert rows(db, "SELECT customer_name FROM conversations") == [("Ana \ufffd",)]
 
 
+def test_a_send_outcomes_reason_is_cleaned(db: ServerDatabase, seeded: Seeded) -> None:
+    # The reason quotes the provider's error body, which JSON lets carry NUL and half an emoji.
+    conv = add_conversation(db, seeded, PHONE)
+    enqueue(db, seeded, conv, "Olá", PHONE)
+    claim = claim_next(db, [seeded.account_id], [])
+    assert claim is not None
+    record_outcome(db, claim, Outcome("failed", reason="invalid_parameter: n\x00o \ud83d"))
+    assert rows(db, "SELECT status, error FROM messages") == [
+        ("failed", "invalid_parameter: no \ufffd")
+    ]
+
+
 def test_events_of_unknown_numbers_are_ignored(db: ServerDatabase, seeded: Seeded) -> None:
     ingest_events_sync(db, [inbound(seeded.account_id + 999, "w.x", "x")])
     assert rows(db, "SELECT count(*) FROM messages") == [(0,)]
