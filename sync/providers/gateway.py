@@ -53,6 +53,11 @@ Decisions the design leaves open, made here:
   re-pair (NEEDS_REPAIR); a ban (``TOS_BLOCK``, Baileys 403) is BLOCKED, also needing the user;
   everything else, ``CONFLICT``/440 included (the session is still valid), is OFFLINE and
   reconnected with backoff.
+- One event per call: ``data`` is one object (the design's ``forwardToEngines`` posts each
+  message as it comes), so a call whose ``data`` cannot be read is refused whole (400), and a
+  parser bug on it too. There is no batch here in which one broken item could be skipped and
+  its neighbours kept, as Meta's entries and Evolution's lists are; a ``data`` list is not the
+  gateway's format and is refused like any other wrong shape.
 - ``request_pairing`` on an instance already linked returns an empty ``QrEvent``.
 - An instance the adapter creates with the master token comes back with its own token
   (``issued_instance_token``), for the caller to keep with the number.

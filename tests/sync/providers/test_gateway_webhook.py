@@ -612,6 +612,25 @@ def test_a_message_that_cannot_be_stored_once_is_a_payload_error(data: Any, reas
     assert raised.value.status_code == 400 and raised.value.exit_code == 3
 
 
+def test_a_call_is_one_event_so_a_broken_one_is_refused_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Unlike Meta's entries and Evolution's lists, the gateway's format has no batch: one call,
+    # one ``data`` object. A broken one is the whole call (400, as before): a list is not the
+    # gateway's shape, and neither is a good message next to a broken one in it.
+    with pytest.raises(WebhookPayloadError, match="'data' object"):
+        parse("message", [_text_message(), {"messageId": "X"}])
+    # A parser bug on that one object refuses the call too (never a 5xx, never half stored).
+    from sync.providers import gateway
+
+    def buggy(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a customer's text")
+
+    monkeypatch.setattr(gateway, "_content_of", buggy)
+    with pytest.raises(WebhookPayloadError, match="unreadable gateway payload"):
+        parse("message", _text_message())
+
+
 # --- lifecycle events ----------------------------------------------------------------------------
 
 
