@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sync.domain.ids import uuid7
 from sync.domain.messages import Message, TemplateRef
 from sync.domain.models import MessageType
+from sync.domain.text import clean_text
 from sync.engine.outbox import (
     queued_message,
     template_media,
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
     from sync.store.local_cache import LocalCache
 
 BATCH: Final = 50
+# The payload keys of ``queue_command`` that hold texts the user typed.
+_TEXT_KEYS: Final = frozenset({"text", "label", "name"})
 
 
 class CommandError(ValueError):
@@ -92,8 +95,10 @@ def queue_send(
     """The message, shown at once as queued, and its send command, in one local transaction.
 
     With ``template``, an approved template goes out instead and ``text`` is what the customer
-    will read (the template filled in): what the bubble, the list and search show.
+    will read (the template filled in): what the bubble, the list and search show. The text is
+    cleaned first (``clean_text``), as the server will clean it.
     """
+    text = clean_text(text)
     if not text.strip():
         raise CommandError("an empty message cannot be sent", "empty")
     type_ = MessageType.TEXT if template is None else MessageType.TEMPLATE
@@ -141,7 +146,15 @@ def queue_send(
 def queue_command(
     cache: LocalCache, kind: str, payload: dict[str, Any], *, user_id: int | None = None
 ) -> tuple[str, ChangeSet]:
-    """Queue a command other than a send, with its optimistic local effect; return its id."""
+    """Queue a command other than a send, with its optimistic local effect; return its id.
+
+    Its texts (a note, a label, an automation's name) are cleaned first (``clean_text``), so the
+    local effect shows what the server will store.
+    """
+    payload = {
+        key: clean_text(value) if key in _TEXT_KEYS and isinstance(value, str) else value
+        for key, value in payload.items()
+    }
     now = _now_ms()
     changes = ChangeSet()
     with cache.transaction() as conn:

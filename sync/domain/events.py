@@ -12,10 +12,12 @@ bare phone for Meta). A LID chat whose phone is known carries the phone's key an
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
+from sync.domain.text import clean_json, clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,38 @@ ProviderEvent = (
     | ContactEvent
     | AccountRemovedEvent
 )
+
+
+# Per event class, the fields an event is made from (``kind`` is not one): read once.
+_INIT_FIELDS: Final[dict[type, tuple[str, ...]]] = {}
+
+
+def clean_event(event: ProviderEvent) -> ProviderEvent:
+    """``event`` with ``clean_text`` applied to every text in it, ready for a store.
+
+    Every string field (message text, caption, sender and contact names, edit text, reaction
+    emoji, ids, error and reason strings) and every string inside the dict and list fields
+    (media, location names, shared contacts, interactive answers). The event itself comes back
+    when nothing needed cleaning, which is the usual case. Both ingests call this on every
+    event before writing it.
+    """
+    names = _INIT_FIELDS.get(type(event))
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(event) if f.init)
+        _INIT_FIELDS[type(event)] = names
+    changes: dict[str, Any] = {}
+    for name in names:
+        value = getattr(event, name)
+        # type() and not isinstance(): enum members (StrEnum) are str too and stay as they are.
+        if type(value) is str:
+            cleaned: Any = clean_text(value)
+        elif isinstance(value, dict | list):
+            cleaned = clean_json(value)
+        else:
+            continue
+        if cleaned is not value:
+            changes[name] = cleaned
+    return dataclasses.replace(event, **changes) if changes else event
 
 
 def to_json(event: ProviderEvent, account: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sync.domain.events import (
     ReactionEvent,
     RevokeEvent,
     StatusEvent,
+    clean_event,
 )
 from sync.domain.ids import uuid7
 from sync.domain.models import (
@@ -48,7 +49,13 @@ class IngestResult:
 
 
 def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestResult:
-    """Persist a batch of provider events in one transaction."""
+    """Persist a batch of provider events in one transaction.
+
+    Every text is cleaned first (``clean_event``: no NUL, U+FFFD for a lone surrogate), always
+    and before the write: a value the cache cannot encode must never fail the batch, and a NUL
+    must never reach the full-text index.
+    """
+    events = [clean_event(event) for event in events]
     accounts: set[int] = set()
     conversations: set[int] = set()
     messages: set[str] = set()

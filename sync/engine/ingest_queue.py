@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlcipher3
 
@@ -211,17 +209,6 @@ def _apply_group(cache: LocalCache, group: Sequence[ProviderEvent]) -> IngestRes
     """One caller's events in one transaction; the error (not raised) when that fails."""
     try:
         return apply_events(cache, group)
-    except UnicodeEncodeError:
-        # A lone surrogate (JSON may carry "\\ud83d" alone, e.g. an emoji cut in half by the
-        # sender's app): SQLite takes only valid UTF-8. Store the message with U+FFFD there
-        # rather than lose it.
-        group = [without_lone_surrogates(event) for event in group]
-    except _DATA_ERRORS as exc:
-        return _unstorable(exc)
-    except Exception as exc:
-        return exc
-    try:
-        return apply_events(cache, group)
     except _DATA_ERRORS as exc:
         return _unstorable(exc)
     except Exception as exc:
@@ -232,30 +219,3 @@ def _unstorable(exc: BaseException) -> UnstorableEvents:
     error = UnstorableEvents(f"the events hold a value the cache refuses ({type(exc).__name__})")
     error.__cause__ = exc
     return error
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def without_lone_surrogates(event: ProviderEvent) -> ProviderEvent:
-    """``event`` with every lone UTF-16 surrogate in its texts replaced by U+FFFD."""
-    # Paired surrogates never reach here (json.loads joins "\\ud83c\\udf70" into one
-    # character): what is left is lone, and becomes U+FFFD, the replacement character. Texts
-    # and the dicts beside them (media, location, contacts, interactive) alike.
-    changes = {
-        f.name: _clean(value)
-        for f in dataclasses.fields(event)
-        if f.init and type(value := getattr(event, f.name)) in (str, dict, list)
-    }
-    return dataclasses.replace(event, **changes)
-
-
-def _clean(value: Any) -> Any:
-    # type() and not isinstance(): enum members (StrEnum) are str too and must stay enums.
-    if type(value) is str:
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_clean(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value

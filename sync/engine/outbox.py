@@ -26,6 +26,7 @@ from sync import faults
 from sync.domain.ids import uuid7
 from sync.domain.messages import Message, OutgoingMessage, TemplateRef
 from sync.domain.models import DeliveryStatus, Direction, MessageType, preview_of
+from sync.domain.text import clean_text
 from sync.store.changes import ChangeSet
 from sync.store.search import index_message, unindex_message
 
@@ -103,7 +104,12 @@ def enqueue_text(
     now_ms: int | None = None,
     client_id: str | None = None,
 ) -> tuple[Message, ChangeSet]:
-    """Write an outgoing text message and its outbox entry in one transaction."""
+    """Write an outgoing text message and its outbox entry in one transaction.
+
+    The text is cleaned first (``clean_text``: no NUL, U+FFFD for a lone surrogate, as every
+    stored text), so a text of nothing but NUL is refused as empty.
+    """
+    text = clean_text(text)
     if not text.strip():
         raise OutboxError("an empty message cannot be sent", "empty")
     return _enqueue(
@@ -138,7 +144,7 @@ def enqueue_template(
         cache,
         conversation_id,
         MessageType.TEMPLATE,
-        preview,
+        clean_text(preview),
         media=template_media(template),
         now_ms=now_ms,
         client_id=client_id,
@@ -146,12 +152,15 @@ def enqueue_template(
 
 
 def template_spec(template: TemplateRef) -> dict[str, Any]:
-    """A template as JSON keeps it: in a queued message's ``media``, and in a team's command."""
+    """A template as JSON keeps it: in a queued message's ``media``, and in a team's command.
+
+    Its parameters are texts the agent typed: cleaned (``clean_text``) like every stored text.
+    """
     return {
         "name": template.name,
         "language": template.language,
-        "body_parameters": list(template.body_parameters),
-        "header_parameters": list(template.header_parameters),
+        "body_parameters": [clean_text(p) for p in template.body_parameters],
+        "header_parameters": [clean_text(p) for p in template.header_parameters],
     }
 
 
@@ -412,6 +421,8 @@ def _finish(
     error: str | None = None,
     keep_entry_until: int | None = None,
 ) -> ChangeSet:
+    # The reason is the provider's own words (an error body): cleaned like every stored text.
+    error = clean_text(error) if error else error
     cursor = cache.raw_cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")

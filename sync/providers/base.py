@@ -12,6 +12,9 @@ loopback server. How the outbox reacts to each error is part of the contract:
 
 from __future__ import annotations
 
+import logging
+import os
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
@@ -195,6 +198,25 @@ class WebhookResult:
 
     events: Sequence[ProviderEvent] = ()
     response_text: str = ""
+
+
+def log_skipped_item(logger: logging.Logger, provider: str, position: str, reason: str) -> None:
+    """Log one item of a webhook call that was left out while the rest of the call is stored.
+
+    A provider retries a refused call with the same body for days, so one broken item in a
+    batch must not refuse its valid neighbours: the parser skips it and says so here, at WARNING,
+    with the provider, where the item sits in the body (``entry[0].changes[1].messages[2]``,
+    ``data[3]``) and why; never the item itself, which may quote a customer or a token.
+    """
+    logger.warning("%s webhook: skipped %s (%s)", provider, position, reason)
+
+
+def parse_failure(exc: BaseException) -> str:
+    """The reason for an item whose parsing raised unexpectedly (a parser bug): the exception's
+    type and innermost frame, never its message (which may quote the body)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    return f"could not be parsed: {type(exc).__name__}{where}"
 
 
 class WebhookRejected(Exception):

@@ -81,6 +81,8 @@ from sync.providers.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    log_skipped_item,
+    parse_failure,
 )
 
 log = logging.getLogger(__name__)
@@ -180,7 +182,9 @@ def parse_webhook(request: WebhookRequest, accounts: Sequence[EvolutionAccount])
     Accepted only when ``x-caixa-webhook-token`` matches (constant time) the webhook secret of an
     account whose ``instance`` is both the path's (``request.instance``) and the body's
     ``instance``: a missing or wrong token is 401, a valid token whose body names another
-    instance is 403. Pure: no I/O, nothing but ``WebhookRejected`` subclasses for any input.
+    instance is 403. A ``data`` list keeps its valid items and skips (and logs) each broken one;
+    a single ``data`` object that cannot be read refuses the call (see ``_each``). Pure: no I/O,
+    nothing but ``WebhookRejected`` subclasses for any input.
     """
     try:
         return _parse_webhook(request, accounts)
@@ -249,29 +253,28 @@ def _event_name(body_event: Any, path_event: str) -> str:
 
 def _normalize_event(account_id: int, event: str, data: Any, own: str) -> list[ProviderEvent]:
     if event in ("MESSAGES_UPSERT", "SEND_MESSAGE", "MESSAGES_SET"):
-        out: list[ProviderEvent] = []
-        for item in _message_items(data):
-            out.extend(_normalize_message(account_id, item, own))
-        return out
+        return _each(
+            _message_records(data),
+            "messages",
+            lambda item: _normalize_message(account_id, item, own),
+        )
     if event == "MESSAGES_UPDATE":
-        return [e for item in _items(data, "messages.update") for e in _receipt(account_id, item)]
+        return _each(data, "messages.update", lambda item: _receipt(account_id, item))
     if event in ("MESSAGES_EDITED", "SEND_MESSAGE_UPDATE"):
         mine = event == "SEND_MESSAGE_UPDATE"
-        return [
-            e
-            for item in _items(data, "messages.edited")
-            for e in _protocol_event(account_id, item, None, 0.0, own, sent_by_us=mine)
-        ]
+        return _each(
+            data,
+            "messages.edited",
+            lambda item: _protocol_event(account_id, item, None, 0.0, own, sent_by_us=mine),
+        )
     if event == "MESSAGES_DELETE":
-        return [
-            e for item in _items(data, "messages.delete") for e in _deleted(account_id, item, own)
-        ]
+        return _each(data, "messages.delete", lambda item: _deleted(account_id, item, own))
     if event == "CONNECTION_UPDATE":
         return _connection(account_id, _require_dict(data, "connection.update"))
     if event == "QRCODE_UPDATED":
         return _qr(account_id, _require_dict(data, "qrcode.updated"))
     if event in ("CONTACTS_UPSERT", "CONTACTS_UPDATE", "CONTACTS_SET"):
-        return [e for item in _items(data, "contacts") for e in _contact(account_id, item)]
+        return _each(data, "contacts", lambda item: _contact(account_id, item))
     if event == "LOGOUT_INSTANCE":
         return [
             ConnectionEvent(
@@ -292,17 +295,10 @@ def _normalize_event(account_id: int, event: str, data: Any, own: str) -> list[P
 # --- small typed accessors: a hostile body must not reach a TypeError -------------------------
 
 
-def _clean(text: str) -> str:
-    """``text`` safe to store: no lone surrogates (JSON allows them, UTF-8 does not), no NUL."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text.replace("\x00", "")
-
-
 def _str(value: Any) -> str:
-    return _clean(value) if isinstance(value, str) else ""
+    # Texts are kept as they came: NUL and lone surrogates are cleaned on the way into the
+    # stores (sync.domain.text.clean_text, applied by both ingests), for every provider alike.
+    return value if isinstance(value, str) else ""
 
 
 def _dict(value: Any) -> dict[str, Any] | None:
@@ -368,20 +364,45 @@ def _require_dict(data: Any, what: str) -> dict[str, Any]:
     return data
 
 
-def _items(data: Any, what: str) -> list[dict[str, Any]]:
-    """``data`` as a list of objects: Evolution posts one per call, a list is accepted too."""
+def _each(
+    data: Any, what: str, normalize: Callable[[dict[str, Any]], list[ProviderEvent]]
+) -> list[ProviderEvent]:
+    """Events of ``data``: one object (what Evolution posts for most events), or a list of them
+    (``contacts.upsert``, ``messages.set``, Baileys' own ``{messages: [...]}``).
+
+    A single object that cannot be read refuses the call (400), as a body that is not what
+    Evolution sends. In a list, each item stands alone: a broken one (not an object, no key,
+    no id, no timestamp, or a parser bug) is skipped and logged with its position, and the
+    others are stored: Evolution drops a call answered 400 at once (webhook.controller.ts,
+    ``retryWebhookRequest``: ``NON_RETRYABLE_STATUS_CODES`` defaults to 400, 401, 403, 404 and
+    422), so refusing the list would lose every good item beside the broken one.
+    """
     if isinstance(data, dict):
-        return [data]
-    if isinstance(data, list) and all(isinstance(item, dict) for item in data):
-        return data
-    raise WebhookPayloadError(f"{what}: 'data' is neither an object nor a list of objects")
+        return normalize(data)
+    if not isinstance(data, list):
+        raise WebhookPayloadError(f"{what}: 'data' is neither an object nor a list of objects")
+    out: list[ProviderEvent] = []
+    for position, item in enumerate(data):
+        at = f"{what} data[{position}]"
+        if not isinstance(item, dict):
+            log_skipped_item(log, "Evolution", at, "not an object")
+            continue
+        try:
+            out.extend(normalize(item))
+        except WebhookPayloadError as exc:
+            log_skipped_item(log, "Evolution", at, exc.reason)
+        except WebhookRejected:
+            raise  # an authentication decision is never an item's to make
+        except Exception as exc:  # a parser bug on this item: its neighbours still count
+            log_skipped_item(log, "Evolution", at, parse_failure(exc))
+    return out
 
 
-def _message_items(data: Any) -> list[dict[str, Any]]:
+def _message_records(data: Any) -> Any:
     record = _dict(data)
     if record is not None and "key" not in record and isinstance(record.get("messages"), list):
-        data = record["messages"]  # {messages: [...], type}: Baileys' own upsert shape
-    return _items(data, "messages")
+        return record["messages"]  # {messages: [...], type}: Baileys' own upsert shape
+    return data
 
 
 # --- JIDs -----------------------------------------------------------------------------------------
@@ -2141,15 +2162,15 @@ def _error_messages(response: httpx.Response) -> list[Any]:
 
 def _message_text(message: Any) -> str:
     if isinstance(message, str):
-        return _clean(message)
+        return message
     if isinstance(message, dict):
         inner = message.get("message")
         if isinstance(inner, str):
-            return _clean(inner)
+            return inner
         if isinstance(message.get("number"), str) and message.get("exists") is False:
             return f"{message['number']} is not on WhatsApp"
     try:
-        return _clean(json.dumps(message)[:200])
+        return json.dumps(message)[:200]
     except (TypeError, ValueError):
         return ""
 

@@ -53,6 +53,11 @@ Decisions the design leaves open, made here:
   re-pair (NEEDS_REPAIR); a ban (``TOS_BLOCK``, Baileys 403) is BLOCKED, also needing the user;
   everything else, ``CONFLICT``/440 included (the session is still valid), is OFFLINE and
   reconnected with backoff.
+- One event per call: ``data`` is one object (the design's ``forwardToEngines`` posts each
+  message as it comes), so a call whose ``data`` cannot be read is refused whole (400), and a
+  parser bug on it too. There is no batch here in which one broken item could be skipped and
+  its neighbours kept, as Meta's entries and Evolution's lists are; a ``data`` list is not the
+  gateway's format and is refused like any other wrong shape.
 - ``request_pairing`` on an instance already linked returns an empty ``QrEvent``.
 - An instance the adapter creates with the master token comes back with its own token
   (``issued_instance_token``), for the caller to keep with the number.
@@ -1271,13 +1276,14 @@ def _epoch_seconds(value: Any) -> float | None:
 
 
 def _clean(value: Any, limit: int = _MAX_TEXT) -> str:
-    """A string field, or "": lone surrogates (valid in JSON, not in UTF-8) replaced."""
+    """A string field cut at ``limit`` characters, or "" when it is not a string.
+
+    NUL and lone surrogates are kept as they came: they are cleaned on the way into the stores
+    (``sync.domain.text.clean_text``, applied by both ingests), for every provider alike.
+    """
     if not isinstance(value, str):
         return ""
-    if len(value) > limit:
-        value = value[:limit]
-    cleaned: str = value.encode("utf-8", "replace").decode("utf-8")
-    return cleaned
+    return value[:limit] if len(value) > limit else value
 
 
 def _normalize(
@@ -1388,11 +1394,11 @@ def _classify_disconnect(data: Any) -> tuple[ConnectionState, bool, str]:
     Re-pair (no reconnect): whatsapp-web.js ``LOGOUT`` and ``UNPAIRED``/``UNPAIRED_IDLE``,
     Baileys 401 loggedOut and 500 badSession (and 402/406, which Evolution does not reconnect
     either), an exhausted QR ('Max qrcode retries reached'), a too-old version or a blocked
-    proxy. Blocked: ``TOS_BLOCK``/``SMB_TOS_BLOCK`` and Baileys 403 forbidden (a ban). Everything
-    else is transient and the adapter reconnects: 408/428 lost or closed, 515 restartRequired
-    (normal after the first pairing), 503, and ``CONFLICT``/440 connectionReplaced (the session
-    is still valid;
-    Baileys' README and Evolution reconnect on it, and whatsapp-web.js takes over when told to).
+    proxy. Blocked: ``TOS_BLOCK``/``SMB_TOS_BLOCK`` and Baileys 403 forbidden (a ban).
+    Everything else is transient and the adapter reconnects: 408/428 lost or closed, 515
+    restartRequired (normal after the first pairing), 503, and ``CONFLICT``/440
+    connectionReplaced (the session is still valid; Baileys' README and Evolution reconnect on
+    it, and whatsapp-web.js takes over when told to).
     """
     text, code = _reason_parts(data)
     text = _clean(text, 200)

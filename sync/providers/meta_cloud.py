@@ -73,6 +73,8 @@ from sync.providers.base import (
     WebhookRejected,
     WebhookRequest,
     WebhookResult,
+    log_skipped_item,
+    parse_failure,
 )
 
 log = logging.getLogger(__name__)
@@ -1335,6 +1337,10 @@ def parse_webhook(request: WebhookRequest, accounts: Sequence[MetaAccount]) -> W
     ``metadata.phone_number_id`` to the numbers whose secret verified it (account-level changes
     by the WABA id of their entry). Changes for numbers we do not serve are skipped.
 
+    Only a body that is not a WABA notification (not JSON, not an object, another ``object``,
+    no ``entry`` list) is refused. Inside one, a broken entry, change, message or status (or one
+    whose reading raises) is skipped and logged with its position, and the rest is kept.
+
     Raises only ``WebhookAuthError`` and ``WebhookPayloadError``, whatever the input.
     """
     try:
@@ -1429,39 +1435,77 @@ def _parse_body(body: bytes, accounts: Sequence[MetaAccount]) -> list[ProviderEv
     for account in accounts:
         by_number.setdefault(account.phone_number_id, []).append(account)
         by_waba.setdefault(account.waba_id, []).append(account)
+    # The envelope is right (a WABA notification with its entry list): from here on, one broken
+    # entry, change, message or status is skipped and logged, never the whole call. Meta retries
+    # a call not answered 200 "with decreasing frequency ... for up to 7 days", the same body
+    # each time (https://developers.facebook.com/documentation/business-messaging/whatsapp/
+    # webhooks/overview, "Webhook delivery failure"): refusing it for one bad item would lose
+    # every good one beside it, for good.
     events: list[ProviderEvent] = []
-    for entry in entries:
+    for e, entry in enumerate(entries):
+        at = f"entry[{e}]"
         if not isinstance(entry, dict):
-            raise WebhookPayloadError("each entry must be an object")
+            _skipped(at, "the entry is not an object")
+            continue
         changes = entry.get("changes")
         if not isinstance(changes, list):
-            raise WebhookPayloadError("each entry needs a 'changes' list")
+            _skipped(at, "the entry has no 'changes' list")
+            continue
         waba_id = entry.get("id")
-        for change in changes:
+        for c, change in enumerate(changes):
+            where = f"{at}.changes[{c}]"
             if not isinstance(change, dict):
-                raise WebhookPayloadError("each change must be an object")
+                _skipped(where, "the change is not an object")
+                continue
             field = change.get("field")
             value = change.get("value")
             if not isinstance(field, str) or not isinstance(value, dict):
-                raise WebhookPayloadError("each change needs a 'field' and a 'value' object")
-            if field in ("messages", "smb_message_echoes"):
-                metadata = value.get("metadata")
-                number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-                if not isinstance(number_id, str):
-                    continue
-                for account in by_number.get(number_id, ()):
-                    events.extend(_messages_change(account, value, echoes=field != "messages"))
-            elif field == "account_update" and isinstance(waba_id, str):
-                for account in by_waba.get(waba_id, ()):
-                    events.extend(_account_update(account, value))
-            # Other fields (template status, quality, security, calls...) carry nothing we store.
+                _skipped(where, "the change has no 'field' and 'value' object")
+                continue
+            try:
+                events.extend(_change_events(field, value, waba_id, by_number, by_waba, where))
+            except Exception as exc:  # a parser bug on this change: its neighbours still count
+                _skipped(where, parse_failure(exc))
+    return events
+
+
+def _skipped(position: str, reason: str) -> None:
+    log_skipped_item(log, "Meta", position, reason)
+
+
+def _change_events(
+    field: str,
+    value: dict[str, Any],
+    waba_id: object,
+    by_number: Mapping[str, Sequence[MetaAccount]],
+    by_waba: Mapping[str, Sequence[MetaAccount]],
+    where: str,
+) -> list[ProviderEvent]:
+    """Events of one ``entry[].changes[]`` item, for each number of ours it concerns."""
+    events: list[ProviderEvent] = []
+    if field in ("messages", "smb_message_echoes"):
+        metadata = value.get("metadata")
+        number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+        if isinstance(number_id, str):
+            for account in by_number.get(number_id, ()):
+                events.extend(
+                    _messages_change(account, value, echoes=field != "messages", where=where)
+                )
+    elif field == "account_update" and isinstance(waba_id, str):
+        for account in by_waba.get(waba_id, ()):
+            events.extend(_account_update(account, value))
+    # Other fields (template status, quality, security, calls...) carry nothing we store.
     return events
 
 
 def _messages_change(
-    account: MetaAccount, value: dict[str, Any], *, echoes: bool
+    account: MetaAccount, value: dict[str, Any], *, echoes: bool, where: str = "value"
 ) -> list[ProviderEvent]:
-    """Events of one ``messages`` (or ``smb_message_echoes``) change value ([HOOKS])."""
+    """Events of one ``messages`` (or ``smb_message_echoes``) change value ([HOOKS]).
+
+    Each message and status is read on its own: a broken one is skipped and logged, with its
+    position under ``where``, and the others are kept.
+    """
     metadata = value.get("metadata")
     business = (
         _ascii_digits(_clean(metadata.get("display_phone_number")))
@@ -1470,25 +1514,40 @@ def _messages_change(
     )
     names, senders = _contact_names(value.get("contacts"))
     events: list[ProviderEvent] = []
-    items = value.get("message_echoes" if echoes else "messages")
+    key = "message_echoes" if echoes else "messages"
+    items = value.get(key)
     if isinstance(items, list):
         single_name = next(iter(names.values())) if len(names) == 1 else ""
-        for item in items:
+        for i, item in enumerate(items):
+            at = f"{where}.value.{key}[{i}]"
             if not isinstance(item, dict):
+                _skipped(at, "the message is not an object")
                 continue
             try:
                 events.extend(
                     _message_events(account, item, names, single_name, senders, business, echoes)
                 )
             except _SkipItem as skip:
-                log.warning("Meta webhook: skipped a message (%s)", skip.reason)
+                _skipped(at, skip.reason)
+            except Exception as exc:  # a parser bug on this message: its neighbours still count
+                _skipped(at, parse_failure(exc))
     statuses = value.get("statuses")
     if isinstance(statuses, list) and not echoes:
-        for item in statuses:
-            if isinstance(item, dict):
+        for i, item in enumerate(statuses):
+            at = f"{where}.value.statuses[{i}]"
+            if not isinstance(item, dict):
+                _skipped(at, "the status is not an object")
+                continue
+            try:
                 status = _status_event(account, item)
-                if status is not None:
-                    events.append(status)
+            except _SkipItem as skip:
+                _skipped(at, f"status {skip.reason}")
+                continue
+            except Exception as exc:  # a parser bug on this status: its neighbours still count
+                _skipped(at, parse_failure(exc))
+                continue
+            if status is not None:
+                events.append(status)
     return events
 
 
@@ -1884,15 +1943,15 @@ def _error_text(errors: list[dict[str, Any]]) -> str:
 
 
 def _status_event(account: MetaAccount, item: dict[str, Any]) -> StatusEvent | None:
-    """One entry of ``statuses`` ([OAS] ``Statuses``; [HOOKS] status)."""
+    """One entry of ``statuses`` ([OAS] ``Statuses``; [HOOKS] status); None for a status value
+    we do not track, ``_SkipItem`` for one that cannot be read."""
     message_id = _clean(item.get("id"))
+    if not message_id:
+        raise _SkipItem("without a message id")
     status = _STATUS.get(_clean(item.get("status")))
-    if not message_id or status is None:
+    if status is None:
         return None  # e.g. "warning" (catalog) or "deleted": nothing to show on a bubble
-    try:
-        timestamp = _timestamp(item.get("timestamp"))
-    except _SkipItem:
-        return None
+    timestamp = _timestamp(item.get("timestamp"))  # _SkipItem: the caller logs it
     errors = _errors(item.get("errors"))
     error: str | None = _error_text(errors) or None
     if status is DeliveryStatus.FAILED and not error:

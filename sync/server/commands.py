@@ -30,6 +30,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DataError, IntegrityError
 
+from sync.domain.text import clean_text
 from sync.server.auth import Principal, visible_accounts
 from sync.server.database import ServerDatabase
 
@@ -68,7 +69,14 @@ def _int(raw: dict[str, Any], key: str, *, optional: bool = False) -> int | None
 
 
 def _text(raw: dict[str, Any], key: str, limit: int) -> str:
+    """A command's text (a message, a note, a label, an automation's name), cleaned first.
+
+    ``clean_text`` (no NUL, U+FFFD for a lone surrogate) as every stored text: Postgres refuses
+    both, and a text of nothing but NUL is then refused as empty instead of by the database.
+    """
     value = raw.get(key)
+    if isinstance(value, str):
+        value = clean_text(value)
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
         raise Refused("invalid", f"{key} must be non-empty text of at most {limit} characters")
     return value
@@ -154,6 +162,8 @@ def _template(value: object) -> dict[str, Any] | None:
     lists: dict[str, list[str]] = {}
     for key in ("body_parameters", "header_parameters"):
         items = value.get(key, [])
+        if isinstance(items, list):
+            items = [clean_text(x) if isinstance(x, str) else x for x in items]
         if (
             not isinstance(items, list)
             or len(items) > MAX_TEMPLATE_PARAMETERS

@@ -36,7 +36,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from sqlalchemy import Connection, text
@@ -46,6 +46,7 @@ from sync import faults
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import DeliveryStatus, Direction, MessageType
+from sync.domain.text import clean_text
 from sync.engine.outbox import template_of
 from sync.providers.base import (
     AuthError,
@@ -658,6 +659,9 @@ def next_due_s(db: ServerDatabase, accounts: Sequence[int], blocked: Sequence[st
 
 def record_outcome(db: ServerDatabase, claim: Claimed, outcome: Outcome) -> None:
     """Write what came of a claimed send (one transaction)."""
+    if outcome.reason:
+        # The reason quotes the provider's answer: cleaned like every stored text.
+        outcome = replace(outcome, reason=clean_text(outcome.reason))
     ws = claim.workspace_id
     with db.system() as conn:
         entry = conn.execute(

@@ -44,6 +44,7 @@ from sync.domain.events import (
     ReactionEvent,
     RevokeEvent,
     StatusEvent,
+    clean_event,
 )
 from sync.domain.models import (
     ConnectionState,
@@ -108,7 +109,12 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
     Events take effect in order. Consecutive plain inbound messages (see ``_plain_inbound``),
     the bulk of any busy number's webhooks, are written together: a handful of statements per
     run instead of four per message (``_store_inbound``), with the same outcome as one by one.
+
+    Every text is cleaned first (``clean_event``: no NUL, U+FFFD for a lone surrogate), always
+    and before the write: Postgres refuses both in ``text`` and ``jsonb``, and a refused batch
+    would be answered 5xx and redelivered by the provider for days.
     """
+    events = [clean_event(event) for event in events]
     workspaces = _workspaces(conn, {e.account_id for e in events})
     run: list[tuple[int, MessageEvent]] = []
     for event in events:

@@ -7,9 +7,8 @@ is under way wait together and the next commit takes all of them. An idle server
 POST at once; a busy one commits many per WAL flush.
 
 A group that fails as a whole (one POST carries a value Postgres refuses) is retried POST by POST,
-so one bad POST fails only its own caller (422), never its neighbours. A text with a lone UTF-16
-surrogate (an emoji cut in half by the sender's app) is stored with U+FFFD there rather than
-refused, as in the desktop's cache.
+so one bad POST fails only its own caller (422), never its neighbours. Texts need no such
+retry: ``apply_events`` cleans every one before writing (no NUL, U+FFFD for a lone surrogate).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from dataclasses import dataclass
 from typing import Final
 
 from sync.domain.events import ProviderEvent
-from sync.engine.ingest_queue import UnstorableEvents, without_lone_surrogates
 from sync.server.database import ServerDatabase
 from sync.server.pg_ingest import ingest_events_sync
 
@@ -145,14 +143,6 @@ def _apply_group(
 def _apply_one(db: ServerDatabase, group: Sequence[ProviderEvent]) -> BaseException | None:
     try:
         ingest_events_sync(db, group)
-        return None
-    except UnstorableEvents as exc:
-        if "Unicode" not in str(exc):  # the refused value is not a lone surrogate
-            return exc
-    except Exception as exc:
-        return exc
-    try:  # a lone surrogate: store U+FFFD in its place rather than lose the message
-        ingest_events_sync(db, [without_lone_surrogates(event) for event in group])
         return None
     except Exception as exc:
         return exc

@@ -17,7 +17,10 @@ Answers, chosen so that providers retry exactly what is worth retrying (all of t
 so bad input never gets one):
 
 - 200: stored (or nothing in it for us: an unknown phone number id, a status@broadcast);
-  Meta's GET handshake answers its ``hub.challenge`` as ``text/plain``;
+  a batch whose envelope is right is stored even when some of its items are broken: the
+  parser skips and logs each of those (a provider retries or drops a refused call whole, so
+  one bad item would cost every good one beside it); Meta's GET handshake answers its
+  ``hub.challenge`` as ``text/plain``;
 - 401/403: bad or missing signature or token (``WebhookAuthError``); 400 (or the 4xx the parser
   chose): a body that is not what the provider sends; 413: a body over the limit (refused from
   ``Content-Length`` alone, or as soon as the stream passes it); 422: events the cache cannot
@@ -179,9 +182,10 @@ class WebhookReceiver:
             status = exc.status_code if 400 <= exc.status_code < 500 else 400
             return _error(status, exc.reason)
         except Exception as exc:
-            # The parser broke its contract (a bug). The call is refused as unreadable rather than
-            # answered 5xx, which would have the provider retry it forever. Logged by type and
-            # place only: the message could quote the body.
+            # The parser broke its contract (a bug outside any one item: parsers skip an item
+            # whose reading fails and keep the rest). The call is refused as unreadable rather
+            # than answered 5xx, which would have the provider retry it forever. Logged by type
+            # and place only: the message could quote the body.
             log.error("%s webhook parser failed: %s", provider, _where(exc))
             return _error(400, "unreadable payload")
         if result.events:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import pytest
 
-from sync.domain.models import ConnectionState, DeliveryStatus
+from sync.domain.models import ConnectionState, DeliveryStatus, MessageType
 from sync.engine import outbox
 from sync.engine.ingest import apply_events
 from sync.store import queries
@@ -354,3 +357,24 @@ def test_a_failing_batch_writes_nothing(cache: LocalCache) -> None:
     assert count(cache, "SELECT COUNT(*) FROM messages") == 0
     assert count(cache, "SELECT COUNT(*) FROM conversations") == 0
     assert search_messages(cache, "Olá") == []
+
+
+def test_texts_are_cleaned_before_they_are_written(cache: LocalCache) -> None:
+    # NUL and a lone surrogate (JSON allows both): never in the cache, even for one statement.
+    account = add_account(cache)
+    event = replace(
+        inbound(account, "wamid.nul\x00", "bolo\x00 de \ud83d", name="Ana\x00 \udc00"),
+        type=MessageType.IMAGE,
+        caption="legenda\x00",
+        media={"filename": "foto\x00.jpg", "\ud800": ["\udfff"]},
+    )
+
+    apply_events(cache, [event])
+
+    stored = message_by_provider_id(cache, account, "wamid.nul")
+    assert stored.body == "bolo de \ufffd"
+    assert queries.latest_conversations(cache)[0].customer_name == "Ana \ufffd"
+    media = json.loads(scalar(cache, "SELECT media FROM messages"))
+    assert media == {"filename": "foto.jpg", "\ufffd": ["\ufffd"]}
+    assert count(cache, "SELECT COUNT(*) FROM messages WHERE instr(body, char(0)) > 0") == 0
+    assert [hit.text for hit in search_messages(cache, "bolo")] == ["bolo de \ufffd"]

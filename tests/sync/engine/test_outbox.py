@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from sync import faults
+from sync.domain.messages import TemplateRef
 from sync.domain.models import DeliveryStatus
 from sync.engine import outbox
 from sync.engine.ingest import apply_events
@@ -104,7 +105,7 @@ def test_a_failure_inside_enqueue_leaves_neither_row(cache: LocalCache, point: s
     assert _outbox(cache) == [(message.id, "pending", 0)]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t "])
+@pytest.mark.parametrize("text", ["", "   ", "\n\t ", "\x00", " \x00\x00 "])
 def test_an_empty_message_is_refused(cache: LocalCache, text: str) -> None:
     account = add_account(cache)
     conversation = _conversation(cache, account)
@@ -321,3 +322,31 @@ def test_only_failed_or_unknown_outgoing_messages_can_be_sent_again(cache: Local
     received = message_by_provider_id(cache, account, "wamid.in")
     with pytest.raises(OutboxError, match="resent"):
         outbox.send_again(cache, received.id)
+
+
+def test_a_queued_text_is_cleaned_like_every_stored_text(cache: LocalCache) -> None:
+    # A NUL and half an emoji (pasted from elsewhere): the one clean_text every store uses.
+    account = add_account(cache)
+    conversation = _conversation(cache, account)
+
+    message, _ = outbox.enqueue_text(cache, conversation, "bolo\x00 pronto \ud83d", now_ms=NOW)
+    template, _ = outbox.enqueue_template(
+        cache,
+        conversation,
+        TemplateRef("pedido_pronto", "pt_BR", body_parameters=("Ana\x00", "\udc00")),
+        "Olá Ana\x00, seu pedido \udc00 está pronto",
+        now_ms=NOW + 1,
+    )
+
+    assert message.text == "bolo pronto \ufffd"
+    assert message_row(cache, message.id).body == "bolo pronto \ufffd"
+    assert message_row(cache, template.id).body == "Olá Ana, seu pedido \ufffd está pronto"
+    claimed = outbox.claim_next(cache)
+    assert claimed is not None and claimed.message.text == "bolo pronto \ufffd"
+    outbox.complete_sent(cache, message.id, "wamid.out.1")
+    second = outbox.claim_next(cache)
+    assert second is not None and second.message.template is not None
+    assert second.message.template.body_parameters == ("Ana", "\ufffd")
+    # The provider's reason is stored cleaned too.
+    outbox.complete_failed(cache, template.id, "refused: \ud83d\x00")
+    assert message_row(cache, template.id).error == "refused: \ufffd"

@@ -4,6 +4,7 @@ webhookByEvents suffixes, the token / instance checks, and hostile input."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from sync.domain.events import (
     ReactionEvent,
     RevokeEvent,
     StatusEvent,
+    clean_event,
     to_json,
 )
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
@@ -765,7 +767,6 @@ def test_only_posts() -> None:
     [
         "text",
         42,
-        [1, 2],
         {"key": "not a dict", "messageTimestamp": TS},
         {"key": {"id": "", "remoteJid": PN}, "messageTimestamp": TS},
         {"key": {"id": "x" * 1000, "remoteJid": PN}, "messageTimestamp": TS},
@@ -773,16 +774,145 @@ def test_only_posts() -> None:
     ],
 )
 def test_malformed_messages(data: Any) -> None:
+    # One object that is not a message: the call itself is not what Evolution sends (400).
     with pytest.raises(WebhookPayloadError):
         parse(body("messages.upsert", data))
 
 
-def test_strings_are_made_storable() -> None:
+# --- lists with broken items: each item stands alone ------------------------------------------
+
+SECRET_TEXT = "senha do cofre 8472"  # content of a broken item: never in the log
+
+
+def _skipped(caplog: pytest.LogCaptureFixture) -> list[str]:
+    assert all(r.levelno == logging.WARNING for r in caplog.records)
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_a_message_list_keeps_its_valid_message_and_skips_each_broken_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken_text = {"conversation": SECRET_TEXT}
+    no_key = message_record(broken_text, msg_id="3A0")
+    del no_key["key"]
+    no_id = message_record(broken_text, msg_id="")
+    no_remote = message_record(broken_text, msg_id="3A2", remote="")
+    no_ts = message_record(broken_text, msg_id="3A3", ts=None)
+    bad_ts = message_record(broken_text, msg_id="3A4", ts="amanhã")
+    edit_of_nothing = message_record(
+        {"protocolMessage": {"type": 14, "key": {}, "editedMessage": broken_text}}, msg_id="3A5"
+    )
+    good = message_record({"conversation": "Tem bolo hoje?"}, msg_id="3AGOOD")
+    data = [no_key, no_id, 7, good, no_remote, no_ts, bad_ts, edit_of_nothing, None]
+    with caplog.at_level(logging.WARNING, logger="sync.providers.evolution"):
+        events = parse(body("messages.upsert", data))
+
+    assert [(e.kind, e.provider_message_id) for e in events] == [("message", "3AGOOD")]
+    assert _skipped(caplog) == [
+        "Evolution webhook: skipped messages data[0] (a message has no 'key')",
+        "Evolution webhook: skipped messages data[1] (a message key has no usable 'id')",
+        "Evolution webhook: skipped messages data[2] (not an object)",
+        "Evolution webhook: skipped messages data[4] (a message key has no 'remoteJid')",
+        "Evolution webhook: skipped messages data[5] (a message has no valid 'messageTimestamp')",
+        "Evolution webhook: skipped messages data[6] (a message has no valid 'messageTimestamp')",
+        "Evolution webhook: skipped messages data[7] (an edit or delete names no message)",
+        "Evolution webhook: skipped messages data[8] (not an object)",
+    ]
+    assert SECRET_TEXT not in caplog.text and "INSTANCE-TOKEN" not in caplog.text
+
+
+def test_baileys_own_upsert_shape_skips_broken_items_too(caplog: pytest.LogCaptureFixture) -> None:
+    data = {"type": "notify", "messages": [{"key": {}}, message_record(msg_id="3AOK")]}
+    with caplog.at_level(logging.WARNING, logger="sync.providers.evolution"):
+        events = parse(body("messages.upsert", data))
+    assert [e.provider_message_id for e in events if isinstance(e, MessageEvent)] == ["3AOK"]
+    assert _skipped(caplog) == [
+        "Evolution webhook: skipped messages data[0] (a message key has no usable 'id')"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("event", "data", "kept"),
+    [
+        (
+            "messages.update",
+            [{"status": "READ"}, "x", {"keyId": "3EBOK", "remoteJid": PN, "status": "READ"}],
+            "3EBOK",
+        ),
+        (
+            "messages.delete",
+            [{"remoteJid": PN}, [], {"remoteJid": PN, "fromMe": False, "id": "3EBDEL"}],
+            "3EBDEL",
+        ),
+        (
+            "messages.edited",
+            [
+                {"key": {"remoteJid": PN}, "type": 14, "editedMessage": {"conversation": "x"}},
+                1.5,
+                {"key": {"id": "3EBED", "remoteJid": PN}, "type": 14, "editedMessage": {}},
+            ],
+            "3EBED",
+        ),
+        (
+            "contacts.upsert",
+            [None, {"remoteJid": PN, "pushName": "Ana"}],
+            None,
+        ),
+    ],
+)
+def test_every_list_event_keeps_its_valid_items(
+    event: str, data: list[Any], kept: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="sync.providers.evolution"):
+        events = parse(body(event, data))
+    (only_event,) = events
+    if kept is not None:
+        assert getattr(only_event, "provider_message_id", None) == kept or (
+            getattr(only_event, "target_message_id", None) == kept
+        )
+    else:
+        assert isinstance(only_event, ContactEvent) and only_event.name == "Ana"
+    broken = len(data) - 1
+    assert len(_skipped(caplog)) == broken
+    assert all(m.startswith("Evolution webhook: skipped ") for m in _skipped(caplog))
+
+
+def test_a_parser_bug_on_one_item_skips_that_item_only(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sync.providers import evolution
+
+    real = evolution._classify
+
+    def buggy(name: str, content: Any) -> Any:
+        if name == "imageMessage":
+            raise ZeroDivisionError(SECRET_TEXT)
+        return real(name, content)
+
+    monkeypatch.setattr(evolution, "_classify", buggy)
+    data = [message_record({"imageMessage": MEDIA}, msg_id="3AIMG"), message_record(msg_id="3AOK")]
+    with caplog.at_level(logging.WARNING, logger="sync.providers.evolution"):
+        events = parse(body("messages.upsert", data))
+
+    assert [e.provider_message_id for e in events if isinstance(e, MessageEvent)] == ["3AOK"]
+    (message,) = _skipped(caplog)
+    assert message.startswith(
+        "Evolution webhook: skipped messages data[0] (could not be parsed: ZeroDivisionError at "
+    )
+    assert SECRET_TEXT not in caplog.text
+    # The same bug in a single-object call refuses that call, as before (nothing else in it).
+    with pytest.raises(WebhookPayloadError):
+        parse(body("messages.upsert", data[0]))
+
+
+def test_strings_come_as_sent_and_are_cleaned_for_the_stores() -> None:
+    # NUL and lone surrogates are cleaned on the way into the stores (clean_event, applied by
+    # both ingests, the same for every provider): the parser passes the text on as it came.
     raw = json.dumps(upsert(message={"conversation": "oi"})).replace('"oi"', '"o\\ud800i\\u0000"')
     event = parse_webhook(request(None, raw=raw.encode()), ACCOUNTS).events[0]
     assert isinstance(event, MessageEvent)
-    event.text.encode("utf-8")
-    assert "\x00" not in event.text
+    assert event.text == "o\ud800i\x00"
+    assert clean_event(event).text == "o\ufffdi"
 
 
 # --- fuzzing: nothing but WebhookRejected, whatever the body -------------------------------------
@@ -871,17 +1001,34 @@ def _mutate(value: Any, path: list[int], replacement: Any) -> Any:
     return replacement
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _check(payload: Any) -> None:
     try:
         raw = json.dumps(payload).encode()
     except (ValueError, TypeError):
         return
+    # An item of a list that raises unexpectedly is skipped (logged "could not be parsed"),
+    # not raised: the log is where a parser bug shows, so none may appear.
+    records = _Records()
+    logger = logging.getLogger("sync.providers.evolution")
+    logger.addHandler(records)
     try:
         events = _parse_webhook(request(None, raw=raw), ACCOUNTS).events
     except WebhookRejected:
         return
+    finally:
+        logger.removeHandler(records)
+        assert not [m for m in records.messages if "could not be parsed" in m], records.messages
     for event in events:
-        json.dumps(to_json(event, "Loja"), ensure_ascii=False).encode("utf-8")
+        json.dumps(to_json(clean_event(event), "Loja"), ensure_ascii=False).encode("utf-8")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -23,6 +23,7 @@ from sync.domain.events import (
     QrEvent,
     ReactionEvent,
     RevokeEvent,
+    clean_event,
     to_json,
 )
 from sync.domain.models import ConnectionState, Direction, MessageType
@@ -611,6 +612,25 @@ def test_a_message_that_cannot_be_stored_once_is_a_payload_error(data: Any, reas
     assert raised.value.status_code == 400 and raised.value.exit_code == 3
 
 
+def test_a_call_is_one_event_so_a_broken_one_is_refused_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Unlike Meta's entries and Evolution's lists, the gateway's format has no batch: one call,
+    # one ``data`` object. A broken one is the whole call (400, as before): a list is not the
+    # gateway's shape, and neither is a good message next to a broken one in it.
+    with pytest.raises(WebhookPayloadError, match="'data' object"):
+        parse("message", [_text_message(), {"messageId": "X"}])
+    # A parser bug on that one object refuses the call too (never a 5xx, never half stored).
+    from sync.providers import gateway
+
+    def buggy(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a customer's text")
+
+    monkeypatch.setattr(gateway, "_content_of", buggy)
+    with pytest.raises(WebhookPayloadError, match="unreadable gateway payload"):
+        parse("message", _text_message())
+
+
 # --- lifecycle events ----------------------------------------------------------------------------
 
 
@@ -828,13 +848,17 @@ def test_hostile_bodies_are_refused_with_a_payload_error(raw: bytes) -> None:
         pytest.fail("accepted")
 
 
-def test_lone_surrogates_and_nul_are_made_storable() -> None:
+def test_lone_surrogates_and_nul_come_as_sent_and_are_cleaned_for_the_stores() -> None:
+    # Cleaned on the way into the stores (clean_event, applied by both ingests, the same for
+    # every provider), not by the parser: it passes the text on as it came.
     raw = json.dumps(
         envelope("message", _text_message(message="a\ud800b\x00c", pushName="\udfff"))
     ).encode()
     event = parse_webhook(request(None, raw=raw), ACCOUNTS).events[0]
-    assert event.text == "a?b\x00c"
-    json.dumps(to_json(event, "Loja"), ensure_ascii=False).encode("utf-8")
+    assert (event.text, event.sender_name) == ("a\ud800b\x00c", "\udfff")
+    cleaned = clean_event(event)
+    assert (cleaned.text, cleaned.sender_name) == ("a\ufffdbc", "\ufffd")
+    json.dumps(to_json(cleaned, "Loja"), ensure_ascii=False).encode("utf-8")
 
 
 _json_leaf = (

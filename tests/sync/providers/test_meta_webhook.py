@@ -5,6 +5,7 @@ Meta's webhook reference and its OpenAPI examples)."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -781,13 +782,7 @@ ENVELOPE_ERRORS = [
     b'{"entry": []}',
     b'{"object": "whatsapp_business_account"}',
     b'{"object": "whatsapp_business_account", "entry": {}}',
-    b'{"object": "whatsapp_business_account", "entry": [1]}',
-    b'{"object": "whatsapp_business_account", "entry": [{"id": "1"}]}',
-    b'{"object": "whatsapp_business_account", "entry": [{"changes": "x"}]}',
-    b'{"object": "whatsapp_business_account", "entry": [{"changes": [null]}]}',
-    b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "messages"}]}]}',
-    b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"field": 5, "value": {}}]}]}',
-    b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "", "value": 1}]}]}',
+    b'{"object": "whatsapp_business_account", "entry": "x"}',
     b'{"object": "whatsapp_business_account", "entry": [], "x": NaN}',
     b'{"object": "whatsapp_business_account", "entry": [], "x": 1e999}',
     b'{"object": "whatsapp_business_account", "entry": [], "x": Infinity}',
@@ -803,6 +798,32 @@ def test_malformed_envelopes_are_payload_errors(raw: bytes) -> None:
     with pytest.raises(WebhookPayloadError) as raised:
         post(raw)
     assert raised.value.status_code == 400
+
+
+# Inside a right envelope (a WABA notification with an entry list): broken items, each skipped.
+# These were refused whole (400) before; Meta would then have retried the same body for days
+# and every good item beside the broken one was lost.
+_WABA = b'{"object": "whatsapp_business_account", "entry": '
+BROKEN_ITEMS: list[tuple[bytes, str]] = [
+    (_WABA + b"[1]}", "entry[0]"),
+    (_WABA + b'[{"id": "1"}]}', "entry[0]"),
+    (_WABA + b'[{"changes": "x"}]}', "entry[0]"),
+    (_WABA + b'[{"changes": [null]}]}', "entry[0].changes[0]"),
+    (_WABA + b'[{"changes": [{"field": "messages"}]}]}', "entry[0].changes[0]"),
+    (_WABA + b'[{"changes": [{"field": 5, "value": {}}]}]}', "entry[0].changes[0]"),
+    (_WABA + b'[{"changes": [{"field": "", "value": 1}]}]}', "entry[0].changes[0]"),
+]
+
+
+@pytest.mark.parametrize(("raw", "position"), BROKEN_ITEMS, ids=range(len(BROKEN_ITEMS)))
+def test_a_broken_item_in_a_right_envelope_is_skipped_not_refused(
+    raw: bytes, position: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="sync.providers.meta_cloud"):
+        assert post(raw).events == ()
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert record.getMessage().startswith(f"Meta webhook: skipped {position} (")
 
 
 def hostile_value(
@@ -942,3 +963,102 @@ def test_a_malformed_item_does_not_lose_its_neighbours() -> None:
     value = messages_value(PHONE_NUMBER_ID, items, contacts=[(CUSTOMER, "Maria")])
     events = post(webhook_body(WABA_ID, [change(value)])).events
     assert [e.provider_message_id for e in events] == ["wamid.1", "wamid.3"]
+
+
+def test_one_valid_message_among_broken_items_of_every_kind_comes_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret_text = "cartão 4111 1111 1111 1111"  # content of a broken item: never in the log
+    good = text_item("Oi, tem bolo?", wamid="wamid.GOOD")
+    value = messages_value(
+        PHONE_NUMBER_ID,
+        [
+            {**text_item(secret_text), "id": ""},  # no id
+            7,  # not an object
+            good,
+            {**text_item(secret_text, wamid="wamid.T"), "timestamp": "amanhã"},  # no timestamp
+            {**text_item(secret_text, wamid="wamid.R"), "type": "reaction", "reaction": {}},
+        ],
+        contacts=[(CUSTOMER, "Maria")],
+    )
+    value["statuses"] = [
+        "sent",  # not an object
+        {**status_item("", "read"), "id": ""},  # no message id
+        status_item("wamid.S1", "delivered", timestamp=10**30),  # timestamp out of range
+        status_item("wamid.S2", "read", timestamp=1_749_416_400),
+    ]
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            5,  # not an object
+            {"id": WABA_ID, "changes": {"field": "messages"}},  # changes not a list
+            {
+                "id": WABA_ID,
+                "changes": [
+                    None,
+                    {"field": "messages"},  # no value
+                    {"field": 7, "value": {}},  # no field
+                    change(value),
+                ],
+            },
+        ],
+    }
+    with caplog.at_level(logging.WARNING, logger="sync.providers.meta_cloud"):
+        events = post(body).events
+
+    assert [(e.kind, e.provider_message_id) for e in events] == [
+        ("message", "wamid.GOOD"),
+        ("status", "wamid.S2"),
+    ]
+    skipped = [r.getMessage() for r in caplog.records]
+    assert all(r.levelno == logging.WARNING for r in caplog.records)
+    change_at = "entry[2].changes[3].value"
+    assert skipped == [
+        "Meta webhook: skipped entry[0] (the entry is not an object)",
+        "Meta webhook: skipped entry[1] (the entry has no 'changes' list)",
+        "Meta webhook: skipped entry[2].changes[0] (the change is not an object)",
+        "Meta webhook: skipped entry[2].changes[1] (the change has no 'field' and 'value' object)",
+        "Meta webhook: skipped entry[2].changes[2] (the change has no 'field' and 'value' object)",
+        f"Meta webhook: skipped {change_at}.messages[0] (no message id)",
+        f"Meta webhook: skipped {change_at}.messages[1] (the message is not an object)",
+        f"Meta webhook: skipped {change_at}.messages[3] (no timestamp)",
+        f"Meta webhook: skipped {change_at}.messages[4] (reaction without target)",
+        f"Meta webhook: skipped {change_at}.statuses[0] (the status is not an object)",
+        f"Meta webhook: skipped {change_at}.statuses[1] (status without a message id)",
+        f"Meta webhook: skipped {change_at}.statuses[2] (status timestamp out of range)",
+    ]
+    logged = caplog.text
+    assert "4111" not in logged and "cartão" not in logged and APP_SECRET not in logged
+
+
+def test_a_parser_bug_on_one_item_skips_that_item_only(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sync.providers import meta_cloud
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a customer's text")
+
+    # A bug in how one message type is read, and in how account updates are read.
+    monkeypatch.setattr(meta_cloud, "_interactive_reply", broken)
+    monkeypatch.setattr(meta_cloud, "_account_update", broken)
+    tap = {**text_item("x", wamid="wamid.TAP"), "type": "interactive", "interactive": {}}
+    value = messages_value(
+        PHONE_NUMBER_ID,
+        [tap, text_item("ainda aqui", wamid="wamid.KEPT")],
+        contacts=[(CUSTOMER, "Maria")],
+    )
+    body = webhook_body(
+        WABA_ID, [change({"event": "ACCOUNT_DELETED"}, "account_update"), change(value)]
+    )
+    with caplog.at_level(logging.WARNING, logger="sync.providers.meta_cloud"):
+        events = post(body).events
+
+    assert [e.provider_message_id for e in events] == ["wamid.KEPT"]
+    skipped = [r.getMessage() for r in caplog.records]
+    assert [m.split(" (")[0] for m in skipped] == [
+        "Meta webhook: skipped entry[0].changes[0]",
+        "Meta webhook: skipped entry[0].changes[1].value.messages[0]",
+    ]
+    assert all("(could not be parsed: KeyError at test_meta_webhook.py:" in m for m in skipped)
+    assert "customer" not in caplog.text

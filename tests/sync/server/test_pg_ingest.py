@@ -349,6 +349,41 @@ def test_unstorable_values_are_reported_as_such(db: ServerDatabase, seeded: Seed
     assert rows(db, "SELECT count(*) FROM messages") == [(0,)]
 
 
+def test_texts_are_cleaned_before_they_are_written(db: ServerDatabase, seeded: Seeded) -> None:
+    # Postgres refuses NUL and lone surrogates in text and jsonb: cleaned first, never refused.
+    a = seeded.account_id
+    ingest_events_sync(
+        db,
+        [
+            inbound(
+                a,
+                "w.nul\x00",
+                "bolo\x00 de \ud83d",
+                sender_name="Ana\x00 \udc00",
+                type=MessageType.LOCATION,
+                location={"name": "Padaria\x00", "address": "\ud800Rua 1"},
+            ),
+            ContactEvent(a, chat_key=PHONE, phone=PHONE, name="Maria\x00"),
+        ],
+    )
+    assert rows(db, "SELECT provider_message_id, body, media FROM messages") == [
+        ("w.nul", "bolo de \ufffd", {"location": {"name": "Padaria", "address": "\ufffdRua 1"}})
+    ]
+    assert rows(db, "SELECT customer_name FROM conversations") == [("Ana \ufffd",)]
+
+
+def test_a_send_outcomes_reason_is_cleaned(db: ServerDatabase, seeded: Seeded) -> None:
+    # The reason quotes the provider's error body, which JSON lets carry NUL and half an emoji.
+    conv = add_conversation(db, seeded, PHONE)
+    enqueue(db, seeded, conv, "Olá", PHONE)
+    claim = claim_next(db, [seeded.account_id], [])
+    assert claim is not None
+    record_outcome(db, claim, Outcome("failed", reason="invalid_parameter: n\x00o \ud83d"))
+    assert rows(db, "SELECT status, error FROM messages") == [
+        ("failed", "invalid_parameter: no \ufffd")
+    ]
+
+
 def test_events_of_unknown_numbers_are_ignored(db: ServerDatabase, seeded: Seeded) -> None:
     ingest_events_sync(db, [inbound(seeded.account_id + 999, "w.x", "x")])
     assert rows(db, "SELECT count(*) FROM messages") == [(0,)]
