@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from sync.backend.workspace import Workspace
     from sync.client.team import TeamClient
     from sync.domain.messages import Message
     from sync.engine.demo_workspace import DemoShape
-    from sync.engine.workspace import Workspace
     from sync.providers.accounts import Secret
     from sync.providers.demo import DemoTiming
     from sync.store.cache_key import CacheKey
@@ -122,7 +122,7 @@ class Services:
         self.engine.set_adapters(adapters)
 
     async def _open_workspace(self) -> dict[int, Any]:
-        from sync.engine.workspace import Workspace
+        from sync.backend.workspace import Workspace
         from sync.store import queries
         from sync.store.secrets import AccountSecrets
 

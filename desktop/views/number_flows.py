@@ -33,8 +33,8 @@ if TYPE_CHECKING:
 async def add_number(services: Services, parent: QWidget | None) -> ProviderAccount | None:
     """Run "Add a number" to the end; the saved number, or None when cancelled."""
     from desktop.views.add_number_dialog import AddNumberDialog, AddNumberPresenter
-    from sync.engine.workspace import build_adapter
     from sync.providers.base import CheckedAdapter, QrLinkAdapter
+    from sync.providers.registry import build_adapter
 
     workspace = services.workspace
     if workspace is None:

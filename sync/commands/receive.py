@@ -2,7 +2,7 @@
 
 For the shop's always-on PC (or a small VPS): it opens the local cache with its key (keyring,
 or ``--key-file`` / ``CAIXA_KEY_FILE`` as every command does), serves the receiver's routes
-(``sync/server/receiver.py``) with uvicorn, and stores every event it is sent, each call
+(``sync/ingress/receiver.py``) with uvicorn, and stores every event it is sent, each call
 acknowledged only once committed. Numbers added meanwhile with ``caixa accounts add`` are picked
 up within a few seconds. SIGINT (Ctrl+C) and SIGTERM stop it cleanly: calls under way finish,
 the cache is closed. Exit codes: 0 stopped, 1 could not start (reason on stderr).
@@ -24,7 +24,7 @@ from sync.ingress.listen import parse_listen
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-    from sync.server.receiver import StaticDirectory
+    from sync.providers.directory import StaticDirectory
     from sync.store.database import Database
     from sync.store.secrets import AccountSecrets
 
@@ -65,8 +65,9 @@ async def _serve(
     args: argparse.Namespace, host: str, port: int, backend: KeyringBackend | None
 ) -> int:
     from sync.engine.ingest_queue import IngestQueue
+    from sync.ingress.receiver import WebhookReceiver
     from sync.ingress.serve import make_server
-    from sync.server.receiver import StaticDirectory, WebhookReceiver
+    from sync.providers.directory import StaticDirectory
     from sync.settings import resolve_paths
     from sync.store.cache_errors import CacheOpenError
     from sync.store.cache_key import CacheKeyError, resolve_cache_key

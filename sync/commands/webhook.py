@@ -14,7 +14,7 @@ numbers of the same app); no cache and no keyring are involved. For Evolution an
 gateway the instance in the URL (``/hooks/<provider>/<instance>``) is ``--path-instance``, by
 default the first account's own ``instance`` (how the receiver is set up); ``--path-event`` is
 Evolution's ``webhookByEvents`` suffix (``messages-upsert``). Headers are parsed as the
-receiver does (``sync/server/webhook_request.py``): names without regard to case, repeats joined.
+receiver does (``sync/ingress/webhook_request.py``): names without regard to case, repeats joined.
 
 Output: one JSON object per event on standard output, in the order the parser produced them
 (``sync.domain.events.to_json``, UTF-8, not ASCII-escaped); for Meta's GET handshake, the text the
@@ -104,10 +104,10 @@ def run(
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     from sync.domain.events import to_json
+    from sync.ingress.webhook_request import build_request, combine_headers
     from sync.providers.accounts import AccountConfigError, ProviderAccount, account_from_json
     from sync.providers.base import WebhookRejected
     from sync.providers.registry import webhook_parser
-    from sync.server.webhook_request import build_request, combine_headers
 
     def fail(message: str) -> int:
         print(f"caixa: {message}", file=err)

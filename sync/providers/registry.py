@@ -10,9 +10,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sync.providers.base import WebhookRequest, WebhookResult
+
+if TYPE_CHECKING:  # not at run time: the registry is on the app's start-up path
+    import httpx
+
+    from sync.domain.events import ProviderEvent
+    from sync.providers.accounts import ProviderAccount
+    from sync.providers.base import ProviderAdapter
 
 PROVIDER_MODULES: Final[dict[str, str]] = {
     "demo": "sync.providers.demo",
@@ -44,3 +51,37 @@ def webhook_parser(kind: str) -> WebhookParser:
         raise KeyError(kind)
     parser: WebhookParser = provider_module(kind).parse_webhook
     return parser
+
+
+def hook_url(public_url: str, account: ProviderAccount) -> str:
+    """Where the provider must POST this number's webhooks ("" when no address is known)."""
+    if not public_url:
+        return ""
+    base = public_url.rstrip("/")
+    if account.provider in ("evolution", "gateway"):
+        return f"{base}/hooks/{account.provider}/{getattr(account, 'instance', '')}"
+    return f"{base}/hooks/{account.provider}"
+
+
+def build_adapter(
+    account: ProviderAccount,
+    http: httpx.AsyncClient,
+    *,
+    public_url: str = "",
+    observer: Callable[[Sequence[ProviderEvent]], None] | None = None,
+) -> ProviderAdapter:
+    """The adapter of ``account`` (its provider's class from the registry).
+
+    ``observer`` sees the events an adapter receives itself, once stored (Evolution's Socket.IO
+    events when there is no webhook address), as the receiver's observers see webhooks.
+    """
+    cls: Any = adapter_class(account.provider)
+    if account.provider == "evolution":
+        adapter: ProviderAdapter = cls(
+            account, http, webhook_url=hook_url(public_url, account), observer=observer
+        )
+    elif account.provider == "gateway":
+        adapter = cls(account, http, webhook_url=hook_url(public_url, account))
+    else:
+        adapter = cls(account, http)
+    return adapter

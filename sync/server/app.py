@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import httpx
 
     from sync.domain.events import ProviderEvent
-    from sync.server.receiver import StaticDirectory
+    from sync.providers.directory import StaticDirectory
 
 log = logging.getLogger("caixa.server")
 
@@ -60,10 +60,11 @@ def build_app(
     dispatch: bool = True,
 ) -> Starlette:
     """The server app for ``config``; ``http`` is the client adapters use (tests hand one in)."""
+    from sync.ingress.receiver import WebhookReceiver
+    from sync.providers.directory import StaticDirectory
     from sync.server.dispatcher import Dispatcher
     from sync.server.pg_ingest_queue import PgIngestQueue
     from sync.server.pokes import PokeHub
-    from sync.server.receiver import StaticDirectory, WebhookReceiver
     from sync.server.sync_api import sync_routes
 
     config.require("database_url", "secret_key")

@@ -139,7 +139,7 @@ def default_adapter_factory(public_url: str = "") -> AdapterFactory:
     """Adapters as the solo workspace makes them (``build_adapter``), webhooks at ``public_url``."""
 
     def make(account: ProviderAccount, http: httpx.AsyncClient) -> ProviderAdapter:
-        from sync.engine.workspace import build_adapter
+        from sync.providers.registry import build_adapter
 
         return build_adapter(account, http, public_url=public_url)
 

@@ -13,7 +13,7 @@ from sync.commands import receive
 from sync.commands.receive import _DirectoryRefresher
 from sync.ingress.listen import parse_listen
 from sync.providers.accounts import account_from_json
-from sync.server.receiver import StaticDirectory
+from sync.providers.directory import StaticDirectory
 from sync.store.accounts import add_provider_account
 from sync.store.cache_key import CacheKey
 from sync.store.database import Database

@@ -16,8 +16,9 @@ from sync.domain.models import ConnectionState, DeliveryStatus
 from sync.engine import outbox
 from sync.engine.ingest import apply_events
 from sync.engine.service import Engine
+from sync.ingress.receiver import WebhookReceiver
+from sync.providers.directory import StaticDirectory
 from sync.providers.gateway import GatewayAdapter, parse_webhook
-from sync.server.receiver import StaticDirectory, WebhookReceiver
 from sync.store import queries
 from sync.store.cache_key import CacheKey
 from sync.store.database import Database

@@ -27,6 +27,7 @@ from sync.domain.events import (
     to_json,
 )
 from sync.domain.models import ConnectionState, Direction, MessageType
+from sync.ingress.webhook_request import build_request, combine_headers
 from sync.providers.accounts import GatewayAccount, Secret, account_from_json
 from sync.providers.base import (
     WebhookAuthError,
@@ -36,7 +37,6 @@ from sync.providers.base import (
     WebhookResult,
 )
 from sync.providers.gateway import HEARTBEAT_REASON, parse_webhook
-from sync.server.webhook_request import build_request, combine_headers
 
 INSTANCE = "loja-centro"
 TOKEN = "inst-token-abc123"

@@ -14,7 +14,8 @@ import pytest
 
 from sync.domain.events import ProviderEvent
 from sync.engine.ingest_queue import IngestQueue, UnstorableEvents
-from sync.server.receiver import StaticDirectory, WebhookReceiver
+from sync.ingress.receiver import WebhookReceiver
+from sync.providers.directory import StaticDirectory
 from sync.store.database import Database
 from tests.fakes.loopback import serve
 from tests.sync.helpers import scalar

@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 
 from sync.domain.events import ProviderEvent
 from sync.engine.ingest_queue import IngestQueue
-from sync.server.receiver import StaticDirectory, WebhookReceiver
+from sync.ingress.receiver import WebhookReceiver
+from sync.providers.directory import StaticDirectory
 from sync.store.cache_key import CacheKey
 from sync.store.database import Database
 from sync.store.local_cache import LocalCache

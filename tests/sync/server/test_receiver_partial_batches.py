@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from sync.engine.ingest_queue import IngestQueue
-from sync.server.receiver import StaticDirectory, WebhookReceiver
+from sync.ingress.receiver import WebhookReceiver
+from sync.providers.directory import StaticDirectory
 from sync.store.database import Database
 from tests.fakes.loopback import serve
 from tests.sync.server.conftest import Numbers

@@ -19,13 +19,14 @@ import pytest
 from sqlalchemy import text
 
 from sync.engine.ingest_queue import IngestQueue
+from sync.ingress.receiver import WebhookReceiver
 from sync.providers.accounts import Secret
+from sync.providers.directory import StaticDirectory
 from sync.server import admin
 from sync.server.app import build_app
 from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey, generate_key
 from sync.server.database import ServerDatabase
-from sync.server.receiver import StaticDirectory, WebhookReceiver
 from sync.store.database import Database
 from sync.store.search import search_messages
 from tests.fakes.loopback import serve

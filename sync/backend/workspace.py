@@ -17,17 +17,18 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sync.domain.events import ProviderEvent, QrEvent
-from sync.providers import registry
-from sync.providers.accounts import EvolutionAccount, GatewayAccount, ProviderAccount
+from sync.providers.accounts import GatewayAccount, ProviderAccount
 from sync.providers.base import AccountInfo, CheckedAdapter, ProviderAdapter, QrLinkAdapter
+from sync.providers.registry import build_adapter
 
 if TYPE_CHECKING:
     import httpx
 
     from sync.engine.ingest_queue import IngestQueue
     from sync.engine.service import Engine
+    from sync.ingress.receiver import WebhookReceiver
     from sync.ingress.serve import Server
-    from sync.server.receiver import StaticDirectory, WebhookReceiver
+    from sync.providers.directory import StaticDirectory
     from sync.store.database import Database
     from sync.store.secrets import AccountSecrets
 
@@ -39,42 +40,6 @@ EventsListener = Callable[[Sequence[ProviderEvent]], None]
 # retried, so the bound is generous on reading and short on connecting.
 HTTP_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
-
-
-def hook_url(public_url: str, account: ProviderAccount) -> str:
-    """Where the provider must POST this number's webhooks ("" when no address is known)."""
-    if not public_url:
-        return ""
-    base = public_url.rstrip("/")
-    if isinstance(account, EvolutionAccount):
-        return f"{base}/hooks/evolution/{account.instance}"
-    if isinstance(account, GatewayAccount):
-        return f"{base}/hooks/gateway/{account.instance}"
-    return f"{base}/hooks/meta"
-
-
-def build_adapter(
-    account: ProviderAccount,
-    http: httpx.AsyncClient,
-    *,
-    public_url: str = "",
-    observer: Callable[[Sequence[ProviderEvent]], None] | None = None,
-) -> ProviderAdapter:
-    """The adapter of ``account`` (its provider's class from the registry).
-
-    ``observer`` sees the events an adapter receives itself, once stored (Evolution's Socket.IO
-    events when there is no webhook address), as the receiver's observers see webhooks.
-    """
-    cls: Any = registry.adapter_class(account.provider)
-    if isinstance(account, EvolutionAccount):
-        adapter: ProviderAdapter = cls(
-            account, http, webhook_url=hook_url(public_url, account), observer=observer
-        )
-    elif isinstance(account, GatewayAccount):
-        adapter = cls(account, http, webhook_url=hook_url(public_url, account))
-    else:
-        adapter = cls(account, http)
-    return adapter
 
 
 class Workspace:
@@ -92,7 +57,7 @@ class Workspace:
         import httpx
 
         from sync.engine.ingest_queue import IngestQueue
-        from sync.server.receiver import StaticDirectory
+        from sync.providers.directory import StaticDirectory
 
         self._db = db
         self._engine = engine
@@ -218,7 +183,7 @@ class Workspace:
     def receiver(self) -> WebhookReceiver:
         """The receiver's ASGI app holder (made on first use; served by ``start_receiver``)."""
         if self._receiver is None:
-            from sync.server.receiver import WebhookReceiver
+            from sync.ingress.receiver import WebhookReceiver
 
             self._receiver = WebhookReceiver(
                 self.directory, self.ingest.submit, observers=[self.observe]

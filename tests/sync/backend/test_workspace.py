@@ -11,11 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sync.backend.workspace import Workspace
 from sync.domain.events import MessageEvent, ProviderEvent
 from sync.engine.service import Engine
-from sync.engine.workspace import Workspace, build_adapter, hook_url
 from sync.providers.accounts import EvolutionAccount, MetaAccount, Secret
 from sync.providers.meta_cloud import MetaCloudAdapter
+from sync.providers.registry import build_adapter, hook_url
 from sync.store import queries
 from sync.store.cache_key import CacheKey
 from sync.store.database import Database

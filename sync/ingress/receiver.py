@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,10 +44,10 @@ from starlette.routing import Route
 
 from sync.domain.events import ProviderEvent
 from sync.engine.ingest_queue import UnstorableEvents
-from sync.providers.accounts import ProviderAccount
+from sync.ingress.webhook_request import build_request, parse_query, raw_headers
 from sync.providers.base import WebhookRejected
+from sync.providers.directory import AccountDirectory
 from sync.providers.registry import WEBHOOK_PROVIDERS, WebhookParser, webhook_parser
-from sync.server.webhook_request import build_request, parse_query, raw_headers
 
 log = logging.getLogger(__name__)
 
@@ -58,41 +58,6 @@ MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 
 EventSink = Callable[[Sequence[ProviderEvent]], Awaitable[object]]
 Observer = Callable[[Sequence[ProviderEvent]], None]
-
-
-class AccountDirectory(Protocol):
-    """The numbers the receiver routes calls to, by provider kind (with their secrets)."""
-
-    def accounts(self, provider: str) -> Sequence[ProviderAccount]:
-        """The numbers of ``provider`` (empty when it has none)."""
-        ...
-
-
-class StaticDirectory:
-    """An ``AccountDirectory`` over a list of numbers, replaced whole when they change."""
-
-    def __init__(self, accounts: Sequence[ProviderAccount] = ()) -> None:
-        self._by_kind: dict[str, tuple[ProviderAccount, ...]] = {}
-        self.replace(accounts)
-
-    def __repr__(self) -> str:
-        counts = {kind: len(found) for kind, found in self._by_kind.items()}
-        return f"StaticDirectory({counts})"
-
-    def replace(self, accounts: Sequence[ProviderAccount]) -> None:
-        """Serve ``accounts`` from now on (an atomic swap: calls in flight keep the old list)."""
-        grouped: dict[str, list[ProviderAccount]] = {}
-        for account in accounts:
-            grouped.setdefault(account.provider, []).append(account)
-        self._by_kind = {kind: tuple(found) for kind, found in grouped.items()}
-
-    def accounts(self, provider: str) -> Sequence[ProviderAccount]:
-        """The numbers of ``provider``."""
-        return self._by_kind.get(provider, ())
-
-    def all(self) -> list[ProviderAccount]:
-        """Every number served."""
-        return [a for found in self._by_kind.values() for a in found]
 
 
 class WebhookReceiver:
