@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sync.providers.accounts import EvolutionAccount, GatewayAccount, MetaAccount, Secret
@@ -245,3 +246,106 @@ def gateway_text_message(
 def gateway_headers(token: str = GATEWAY_INSTANCE_TOKEN) -> dict[str, str]:
     """Headers of a gateway POST."""
     return {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+
+# --- the same document as different bytes ------------------------------------------------------
+
+# A message that exercises every way one text can be written in JSON: accents (one or two
+# UTF-8 bytes, or a \u escape), emoji past the BMP (four UTF-8 bytes, or an escaped surrogate
+# pair), a flag (two of them), "/", "<", "%" and "@" (which Meta escapes), quotes, a backslash,
+# line breaks and tabs inside the string, and trailing spaces a sloppy parser would trim.
+AWKWARD_TEXT = 'Olá! Café às 9h/10h? 50% <3 @ana 😀🇧🇷 "bolo de coco" \\ ok\nlinha 2\r\n\tfim  '
+
+# How Meta writes the bodies it signs: "the raw escaped unicode version of the payload, with
+# lower case hex digits [...] also escapes / to \/, < to \u003C, % to \u0025 and @ to \u0040"
+# (developers.facebook.com/docs/messenger-platform/webhook/#security, as quoted in
+# github.com/Charca/bootbot/issues/174).
+_META_ESCAPES = {"/": "\\/", "<": "\\u003C", "%": "\\u0025", "@": "\\u0040"}
+
+
+def encodings(document: Any) -> dict[str, bytes]:
+    """``document`` as bytes the way different senders write it, by the variant's name.
+
+    Every variant parses back to ``document`` and differs from what a receiver would get by
+    re-serialising it (``reserialisations``): a signature over these bytes verifies only if
+    the receiver checks the bytes it was sent, which is what Meta's is over (``meta_signature``)
+    and what Meta sends is not compact Python JSON (``_META_ESCAPES``).
+    """
+    # Only indentation holds a raw line break (one inside a string is written \n).
+    variants = {
+        "pretty, indent 2, LF, raw UTF-8": json.dumps(document, indent=2, ensure_ascii=False),
+        "pretty, indent 4, CRLF, \\u-escaped": json.dumps(document, indent=4).replace("\n", "\r\n"),
+        "spaced around colons, \\u-escaped": json.dumps(document, separators=(", ", " : ")),
+        "Meta's escaping: \\u, \\/, \\u003C, \\u0025, \\u0040": _meta_style(document),
+        "every string character \\u-escaped, upper-case hex": _write(document, _escape_all),
+        "emoji escaped, accents raw UTF-8": _write(document, _escape_beyond_bmp),
+        "keys reversed, tabs and spaces": _write(
+            document, _raw, reverse_keys=True, item_sep=" ,\t", key_sep="\t: "
+        ),
+        "whitespace around the document": " \r\n\t" + dumps(document).decode("utf-8") + "\r\n",
+    }
+    return {name: text.encode("utf-8") for name, text in variants.items()}
+
+
+def reserialisations(body: bytes) -> set[bytes]:
+    """What a receiver that re-serialised ``body`` before checking it would check instead."""
+    document = json.loads(body)
+    return {
+        json.dumps(document, separators=sep, ensure_ascii=ascii_only, sort_keys=sort).encode()
+        for sep in ((",", ":"), (", ", ": "))
+        for ascii_only in (True, False)
+        for sort in (True, False)
+    }
+
+
+def one_more_space(body: bytes) -> bytes:
+    """``body`` with a space after its opening brace: the same JSON, other bytes."""
+    at = body.index(b"{") + 1
+    return body[:at] + b" " + body[at:]
+
+
+def _meta_style(document: Any) -> str:
+    text = json.dumps(document, separators=(",", ":"))
+    # These characters occur only inside strings (JSON's syntax uses none of them), where
+    # each escape stands for the character itself.
+    return text.translate({ord(c): escape for c, escape in _META_ESCAPES.items()})
+
+
+def _raw(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _escape_all(text: str) -> str:
+    units = text.encode("utf-16-be")
+    return (
+        '"' + "".join(f"\\u{units[i]:02X}{units[i + 1]:02X}" for i in range(0, len(units), 2)) + '"'
+    )
+
+
+def _escape_beyond_bmp(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False).translate(
+        {ord(c): json.dumps(c)[1:-1] for c in set(text) if ord(c) > 0xFFFF}
+    )
+
+
+def _write(
+    value: Any,
+    string: Callable[[str], str],
+    *,
+    reverse_keys: bool = False,
+    item_sep: str = ",",
+    key_sep: str = ":",
+) -> str:
+    """JSON text with strings written by ``string`` (``json.dumps`` cannot choose escapes)."""
+
+    def write(node: Any) -> str:
+        if isinstance(node, str):
+            return string(node)
+        if isinstance(node, dict):
+            items = list(node.items())[:: -1 if reverse_keys else 1]
+            return "{" + item_sep.join(string(k) + key_sep + write(v) for k, v in items) + "}"
+        if isinstance(node, list):
+            return "[" + item_sep.join(write(v) for v in node) + "]"
+        return json.dumps(node)
+
+    return write(value)
