@@ -276,11 +276,11 @@ def encodings(document: Any) -> dict[str, bytes]:
         "pretty, indent 2, LF, raw UTF-8": json.dumps(document, indent=2, ensure_ascii=False),
         "pretty, indent 4, CRLF, \\u-escaped": json.dumps(document, indent=4).replace("\n", "\r\n"),
         "spaced around colons, \\u-escaped": json.dumps(document, separators=(", ", " : ")),
-        "Meta's escaping: \\u, \\/, \\u003C, \\u0025, \\u0040": _meta_style(document),
-        "every string character \\u-escaped, upper-case hex": _write(document, _escape_all),
-        "emoji escaped, accents raw UTF-8": _write(document, _escape_beyond_bmp),
-        "keys reversed, tabs and spaces": _write(
-            document, _raw, reverse_keys=True, item_sep=" ,\t", key_sep="\t: "
+        "Meta's escaping: \\u, \\/, \\u003C, \\u0025, \\u0040": write_json(document, "meta"),
+        "every string character \\u-escaped, upper-case hex": write_json(document, "every char"),
+        "emoji escaped, accents raw UTF-8": write_json(document, "emoji"),
+        "keys reversed, tabs and spaces": write_json(
+            document, "raw", reverse_keys=True, item_sep=" ,\t", key_sep="\t: "
         ),
         "whitespace around the document": " \r\n\t" + dumps(document).decode("utf-8") + "\r\n",
     }
@@ -304,48 +304,67 @@ def one_more_space(body: bytes) -> bytes:
     return body[:at] + b" " + body[at:]
 
 
-def _meta_style(document: Any) -> str:
-    text = json.dumps(document, separators=(",", ":"))
-    # These characters occur only inside strings (JSON's syntax uses none of them), where
-    # each escape stands for the character itself.
-    return text.translate({ord(c): escape for c, escape in _META_ESCAPES.items()})
-
-
 def _raw(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _escape_all(text: str) -> str:
+def _escaped(text: str) -> str:
+    return json.dumps(text)  # \u with lower-case hex, an escaped surrogate pair past the BMP
+
+
+def _meta_escaped(text: str) -> str:
+    # None of these characters is part of JSON's syntax, so they occur only inside strings,
+    # where each escape stands for the character itself.
+    return json.dumps(text).translate({ord(c): escape for c, escape in _META_ESCAPES.items()})
+
+
+def _every_char_escaped(text: str) -> str:
     units = text.encode("utf-16-be")
-    return (
-        '"' + "".join(f"\\u{units[i]:02X}{units[i + 1]:02X}" for i in range(0, len(units), 2)) + '"'
-    )
+    escaped = (f"\\u{units[i]:02X}{units[i + 1]:02X}" for i in range(0, len(units), 2))
+    return '"' + "".join(escaped) + '"'
 
 
-def _escape_beyond_bmp(text: str) -> str:
+def _emoji_escaped(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).translate(
         {ord(c): json.dumps(c)[1:-1] for c in set(text) if ord(c) > 0xFFFF}
     )
 
 
-def _write(
+# Ways to write a JSON string, by name: all of them read back as the same text.
+STRING_STYLES: dict[str, Callable[[str], str]] = {
+    "raw": _raw,
+    "escaped": _escaped,
+    "meta": _meta_escaped,
+    "every char": _every_char_escaped,
+    "emoji": _emoji_escaped,
+}
+
+
+def write_json(
     value: Any,
-    string: Callable[[str], str],
+    strings: str = "raw",
     *,
     reverse_keys: bool = False,
     item_sep: str = ",",
     key_sep: str = ":",
+    pad: str = "",
 ) -> str:
-    """JSON text with strings written by ``string`` (``json.dumps`` cannot choose escapes)."""
+    """``value`` as JSON text, its strings written in ``STRING_STYLES[strings]``.
+
+    ``json.dumps`` cannot choose its escapes; this can. ``item_sep`` and ``key_sep`` are the
+    separators with any whitespace around them, ``pad`` goes inside every bracket.
+    """
+    string = STRING_STYLES[strings]
 
     def write(node: Any) -> str:
         if isinstance(node, str):
             return string(node)
         if isinstance(node, dict):
             items = list(node.items())[:: -1 if reverse_keys else 1]
-            return "{" + item_sep.join(string(k) + key_sep + write(v) for k, v in items) + "}"
+            inner = item_sep.join(string(k) + key_sep + write(v) for k, v in items)
+            return "{" + pad + inner + pad + "}"
         if isinstance(node, list):
-            return "[" + item_sep.join(write(v) for v in node) + "]"
+            return "[" + pad + item_sep.join(write(v) for v in node) + pad + "]"
         return json.dumps(node)
 
     return write(value)
