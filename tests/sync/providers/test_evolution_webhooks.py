@@ -42,6 +42,7 @@ from tests.sync.providers.harness_evolution import (
     message_record,
     request,
 )
+from tests.sync.server.mutations import TEXTS, json_bytes
 
 ACCOUNTS = [
     evolution_account("https://evo.example", account_id=7),
@@ -1062,3 +1063,25 @@ def test_mutated_bodies_only_raise_rejections(
 )
 def test_random_data_only_raises_rejections(event: str, data: Any) -> None:
     _check(body(event, data))
+
+
+# --- what Evolution really sends: never refused ---------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=TEXTS,
+    kind=st.sampled_from(["conversation", "extendedTextMessage"]),
+    data=st.data(),
+)
+def test_an_authentic_well_formed_text_gives_its_text(
+    text: str, kind: str, data: st.DataObject
+) -> None:
+    # Any text, in any JSON spelling, with the number's token: stored as sent.
+    content = {"conversation": text} if kind == "conversation" else {kind: {"text": text}}
+    raw = data.draw(json_bytes(upsert(message=content, msg_id="3A5F1C2B9D8E7F6A5B4C")))
+
+    (event,) = parse_webhook(request(None, raw=raw), ACCOUNTS).events
+
+    assert isinstance(event, MessageEvent)
+    assert (event.provider_message_id, event.text) == ("3A5F1C2B9D8E7F6A5B4C", text)

@@ -37,6 +37,7 @@ from sync.providers.base import (
     WebhookResult,
 )
 from sync.providers.gateway import HEARTBEAT_REASON, parse_webhook
+from tests.sync.server.mutations import TEXTS, json_bytes
 
 INSTANCE = "loja-centro"
 TOKEN = "inst-token-abc123"
@@ -1007,3 +1008,18 @@ def _check_contract(req: WebhookRequest) -> None:
     for event in result.events:
         assert event.account_id == ACCOUNT.account_id
         json.dumps(to_json(event, "Loja"), ensure_ascii=False).encode("utf-8")
+
+
+# --- what the gateway really sends: never refused -------------------------------------------------
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS, data=st.data())
+def test_an_authentic_well_formed_text_gives_its_text(text: str, data: st.DataObject) -> None:
+    # Any text, in any JSON spelling, with the instance's token: stored as sent.
+    raw = data.draw(json_bytes(envelope("message", _text_message(message=text))))
+
+    (event,) = parse_webhook(request(None, raw=raw), ACCOUNTS).events
+
+    assert isinstance(event, MessageEvent)
+    assert (event.provider_message_id, event.text) == ("3EB0C431C26A1D5A8E4F", text)

@@ -1,9 +1,11 @@
-"""Property tests: ``parse_webhook`` answers any input with events or a WebhookRejected subclass.
+"""Property tests: ``parse_webhook`` answers any input with events or a WebhookRejected subclass,
+and what Meta really sends with the events it carries.
 
 Bodies are Meta's documented shapes (the sample payloads) with random parts replaced by random
-JSON, plus arbitrary bytes. The receiver's own fuzzing (5,000+ bodies per route) runs through
-HTTP; this one is aimed at the parser and also checks that no input reaches its last-resort
-``except`` (which would mean a bug that only the catch-all hid).
+JSON, plus arbitrary bytes; and text messages with any text, in any JSON spelling, signed over
+their exact bytes, which must give back each text as sent. The receiver's own fuzzing (5,000+
+bodies per route) runs through HTTP; this one is aimed at the parser and also checks that no
+input reaches its last-resort ``except`` (which would mean a bug that only the catch-all hid).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.domain.events import to_json
+from sync.domain.events import MessageEvent, to_json
 from sync.providers.base import WebhookAuthError, WebhookPayloadError, WebhookRequest
 from sync.providers.meta_cloud import parse_webhook
-from tests.fakes.meta_server import signed_webhook
-from tests.sync.providers.harness_meta import APP_SECRET, make_account
+from tests.fakes.meta_server import change, messages_value, signed_webhook, text_item, webhook_body
+from tests.sync.providers.harness_meta import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, make_account
+from tests.sync.server.mutations import TEXTS, json_bytes
 
 ACCOUNT = make_account("https://graph.facebook.com")
 SAMPLES = [
@@ -130,3 +133,26 @@ def test_arbitrary_requests(
 ) -> None:
     with contextlib.suppress(WebhookAuthError, WebhookPayloadError):
         parse_webhook(WebhookRequest(method, headers, b"{}", query=query), [ACCOUNT])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(texts=st.lists(TEXTS, min_size=1, max_size=3), data=st.data())
+def test_authentic_well_formed_bodies_give_their_texts(
+    no_parser_bugs: None, texts: list[str], data: st.DataObject
+) -> None:
+    # Never refused, whatever the spelling: the signature is over the bytes, not over the JSON.
+    sender = "5511987654321"
+    items = [text_item(t, sender=sender, wamid=f"wamid.{i}") for i, t in enumerate(texts)]
+    value = messages_value(PHONE_NUMBER_ID, items, contacts=[(sender, "Ana Souza")])
+    raw, headers = signed_webhook(
+        APP_SECRET, data.draw(json_bytes(webhook_body(WABA_ID, [change(value)])))
+    )
+
+    result = parse_webhook(WebhookRequest("POST", headers, raw), [ACCOUNT])
+
+    messages = [e for e in result.events if isinstance(e, MessageEvent)]
+    assert [(m.provider_message_id, m.text) for m in messages] == [
+        (f"wamid.{i}", t) for i, t in enumerate(texts)
+    ]

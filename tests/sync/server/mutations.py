@@ -1,4 +1,5 @@
-"""Hypothesis strategies for webhook calls: valid provider bodies, then mutated.
+"""Hypothesis strategies for webhook calls: valid provider bodies, then mutated; and calls a
+provider really makes, which must be stored.
 
 A call starts from one document of a small corpus of valid bodies per provider (every event
 kind the receiver handles), applies a few structural mutations (a field dropped, retyped, made
@@ -7,6 +8,11 @@ ASCII-escaped with spaces, or with a BOM), and may then be damaged as bytes (tru
 flipped, invalid UTF-8, not JSON at all). Its authentication is drawn separately: correct for
 the bytes sent (so it reaches the parser), missing, wrong, computed over other bytes (the
 classic replay of a signature onto an altered body), or the secret of another number.
+
+A well-formed call (``well_formed_*_calls``) is a valid text message whose text is anything a
+customer can type, spelt in any JSON a sender may write (whitespace, escapes, key order:
+``json_bytes``), with the authentication right for those bytes: it must be answered 200 and
+its texts stored as sent.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tests.sync.server.payloads import (
+    CUSTOMER,
     EVOLUTION_INSTANCE,
     EVOLUTION_WEBHOOK_SECRET,
     GATEWAY_INSTANCE,
@@ -30,11 +37,16 @@ from tests.sync.server.payloads import (
     META_PHONE_NUMBER_ID,
     META_VERIFY_TOKEN,
     META_WABA_ID,
+    STRING_STYLES,
+    evolution_headers,
     evolution_text_message,
+    gateway_headers,
     gateway_text_message,
+    meta_headers,
     meta_notification,
     meta_signature,
     meta_text_message,
+    write_json,
 )
 
 AUTH_GOOD = "good"
@@ -52,10 +64,15 @@ class Call:
     body: bytes
     authentic: bool  # its signature/token is right for these bytes and this number
     query: dict[str, str] | None = None
+    # Authentic and what the provider sends: never refused. ``stores`` is (provider message
+    # id, text) of each message it carries.
+    well_formed: bool = False
+    stores: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:  # hypothesis prints failing examples: keep it readable
         return (
             f"Call({self.method} {self.path} authentic={self.authentic} "
+            f"well_formed={self.well_formed} "
             f"headers={sorted(self.headers)} body={self.body[:300]!r}...)"
         )
 
@@ -461,7 +478,11 @@ _EVOLUTION_SUFFIXES = st.sampled_from(["", "", "/messages-upsert", "/connection-
 _GATEWAY_INSTANCES = st.sampled_from([GATEWAY_INSTANCE] * 4 + ["other"])
 _HUB_MODES = st.sampled_from(["subscribe", "subscribe", "", "unsubscribe"]) | st.text(max_size=5)
 _HUB_TOKENS = st.sampled_from([META_VERIFY_TOKEN, META_VERIFY_TOKEN, "", "x"]) | st.text()
-_HUB_CHALLENGES = st.text(max_size=40) | st.sampled_from(["1158201444", "x" * 5000])
+_HUB_CHALLENGES = (
+    st.text(max_size=40)
+    | st.sampled_from(["1158201444", "x" * 5000])
+    | st.integers(0, 2**63).map(str)  # what Meta sends
+)
 _HUB_DROPPED = st.sets(st.sampled_from(["hub.mode", "hub.verify_token", "hub.challenge"]))
 
 
@@ -485,7 +506,16 @@ def meta_handshakes(draw: st.DrawFn) -> Call:
     for name in draw(_HUB_DROPPED):
         del query[name]
     authentic = query.get("hub.verify_token") == META_VERIFY_TOKEN
-    return Call("GET", "/hooks/meta", {}, b"", authentic, query)
+    # Meta's challenge is a number (developers.facebook.com/docs/graph-api/webhooks/
+    # getting-started, "Verification Requests": "hub.challenge - An int you must pass back").
+    challenge = query.get("hub.challenge", "")
+    well_formed = (
+        authentic
+        and query.get("hub.mode") == "subscribe"
+        and challenge.isascii()
+        and challenge.isdigit()
+    )
+    return Call("GET", "/hooks/meta", {}, b"", authentic, query, well_formed)
 
 
 @st.composite
@@ -517,3 +547,75 @@ def gateway_calls(draw: st.DrawFn) -> Call:
     authentic = authentic and instance == GATEWAY_INSTANCE
     headers["content-type"] = "application/json"
     return Call("POST", f"/hooks/gateway/{instance}", headers, body, authentic)
+
+
+# --- authentic, well-formed calls -----------------------------------------------------------------
+
+# Anything a customer can type, with more than its share of what JSON can spell several ways:
+# past the BMP (an escaped surrogate pair), combining marks, what Meta escapes (/ < % @), what
+# JSON must escape (" \ line breaks, tabs). Left out: lone surrogates (no one can type half a
+# character; the tests of each parser cover them), NUL (the Evolution parser drops it on
+# purpose: test_evolution_webhooks.py, test_strings_are_made_storable), and a text of
+# whitespace alone (no text to the gateway).
+_TEXT_CHARACTERS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+_TEXT_CHARACTERS |= st.sampled_from(list('😀🇧🇷👍🏽\u200d\U0010fffd\u2028é\u0301/<%@\\"\r\n\t'))
+TEXTS = st.text(_TEXT_CHARACTERS, min_size=1, max_size=40).filter(str.strip)
+
+_JSON_SPACE = st.text(" \t\r\n", max_size=3)  # JSON's four whitespace characters
+_STRING_STYLES = st.sampled_from(sorted(STRING_STYLES))
+_MESSAGE_IDS = st.uuids().map(lambda u: u.hex.upper())
+_EVOLUTION_WELL_FORMED_SUFFIXES = st.sampled_from(["", "/messages-upsert"])
+
+
+@st.composite
+def json_bytes(draw: st.DrawFn, document: Any) -> bytes:
+    """``document`` as any sender may write it: whitespace wherever JSON allows it, any of the
+    escapes, keys in either order, as UTF-8."""
+    text = write_json(
+        document,
+        draw(_STRING_STYLES),
+        reverse_keys=draw(st.booleans()),
+        item_sep=draw(_JSON_SPACE) + "," + draw(_JSON_SPACE),
+        key_sep=draw(_JSON_SPACE) + ":" + draw(_JSON_SPACE),
+        pad=draw(_JSON_SPACE),
+    )
+    return (draw(_JSON_SPACE) + text + draw(_JSON_SPACE)).encode("utf-8")
+
+
+@st.composite
+def well_formed_meta_calls(draw: st.DrawFn) -> Call:
+    """A signed notification of one to three text messages (Meta batches them)."""
+    texts = draw(st.lists(TEXTS, min_size=1, max_size=3))
+    batch = draw(_MESSAGE_IDS)
+    ids = [f"wamid.{batch}{i}" for i in range(len(texts))]
+    messages = [
+        {
+            "from": CUSTOMER,
+            "id": wamid,
+            "timestamp": "1700000000",
+            "type": "text",
+            "text": {"body": t},
+        }
+        for wamid, t in zip(ids, texts, strict=True)
+    ]
+    body = draw(json_bytes(meta_notification(messages)))
+    stores = tuple(zip(ids, texts, strict=True))
+    return Call("POST", "/hooks/meta", meta_headers(body), body, True, None, True, stores)
+
+
+@st.composite
+def well_formed_evolution_calls(draw: st.DrawFn) -> Call:
+    """A ``messages.upsert`` of one text with the number's token (webhookByEvents or not)."""
+    text, message_id = draw(TEXTS), "3EB0" + draw(_MESSAGE_IDS)
+    body = draw(json_bytes(evolution_text_message(message_id, text)))
+    path = f"/hooks/evolution/{EVOLUTION_INSTANCE}{draw(_EVOLUTION_WELL_FORMED_SUFFIXES)}"
+    return Call("POST", path, evolution_headers(), body, True, None, True, ((message_id, text),))
+
+
+@st.composite
+def well_formed_gateway_calls(draw: st.DrawFn) -> Call:
+    """A ``message`` of one text with the instance's bearer token."""
+    text, message_id = draw(TEXTS), "3EB0" + draw(_MESSAGE_IDS)
+    body = draw(json_bytes(gateway_text_message(message_id, text)))
+    path = f"/hooks/gateway/{GATEWAY_INSTANCE}"
+    return Call("POST", path, gateway_headers(), body, True, None, True, ((message_id, text),))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sync.providers.accounts import EvolutionAccount, GatewayAccount, MetaAccount, Secret
@@ -245,3 +246,125 @@ def gateway_text_message(
 def gateway_headers(token: str = GATEWAY_INSTANCE_TOKEN) -> dict[str, str]:
     """Headers of a gateway POST."""
     return {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+
+
+# --- the same document as different bytes ------------------------------------------------------
+
+# A message that exercises every way one text can be written in JSON: accents (one or two
+# UTF-8 bytes, or a \u escape), emoji past the BMP (four UTF-8 bytes, or an escaped surrogate
+# pair), a flag (two of them), "/", "<", "%" and "@" (which Meta escapes), quotes, a backslash,
+# line breaks and tabs inside the string, and trailing spaces a sloppy parser would trim.
+AWKWARD_TEXT = 'Olá! Café às 9h/10h? 50% <3 @ana 😀🇧🇷 "bolo de coco" \\ ok\nlinha 2\r\n\tfim  '
+
+# How Meta writes the bodies it signs: "the raw escaped unicode version of the payload, with
+# lower case hex digits [...] also escapes / to \/, < to \u003C, % to \u0025 and @ to \u0040"
+# (developers.facebook.com/docs/messenger-platform/webhook/#security, as quoted in
+# github.com/Charca/bootbot/issues/174).
+_META_ESCAPES = {"/": "\\/", "<": "\\u003C", "%": "\\u0025", "@": "\\u0040"}
+
+
+def encodings(document: Any) -> dict[str, bytes]:
+    """``document`` as bytes the way different senders write it, by the variant's name.
+
+    Every variant parses back to ``document`` and differs from what a receiver would get by
+    re-serialising it (``reserialisations``): a signature over these bytes verifies only if
+    the receiver checks the bytes it was sent, which is what Meta's is over (``meta_signature``)
+    and what Meta sends is not compact Python JSON (``_META_ESCAPES``).
+    """
+    # Only indentation holds a raw line break (one inside a string is written \n).
+    variants = {
+        "pretty, indent 2, LF, raw UTF-8": json.dumps(document, indent=2, ensure_ascii=False),
+        "pretty, indent 4, CRLF, \\u-escaped": json.dumps(document, indent=4).replace("\n", "\r\n"),
+        "spaced around colons, \\u-escaped": json.dumps(document, separators=(", ", " : ")),
+        "Meta's escaping: \\u, \\/, \\u003C, \\u0025, \\u0040": write_json(document, "meta"),
+        "every string character \\u-escaped, upper-case hex": write_json(document, "every char"),
+        "emoji escaped, accents raw UTF-8": write_json(document, "emoji"),
+        "keys reversed, tabs and spaces": write_json(
+            document, "raw", reverse_keys=True, item_sep=" ,\t", key_sep="\t: "
+        ),
+        "whitespace around the document": " \r\n\t" + dumps(document).decode("utf-8") + "\r\n",
+    }
+    return {name: text.encode("utf-8") for name, text in variants.items()}
+
+
+def reserialisations(body: bytes) -> set[bytes]:
+    """What a receiver that re-serialised ``body`` before checking it would check instead."""
+    document = json.loads(body)
+    return {
+        json.dumps(document, separators=sep, ensure_ascii=ascii_only, sort_keys=sort).encode()
+        for sep in ((",", ":"), (", ", ": "))
+        for ascii_only in (True, False)
+        for sort in (True, False)
+    }
+
+
+def one_more_space(body: bytes) -> bytes:
+    """``body`` with a space after its opening brace: the same JSON, other bytes."""
+    at = body.index(b"{") + 1
+    return body[:at] + b" " + body[at:]
+
+
+def _raw(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _escaped(text: str) -> str:
+    return json.dumps(text)  # \u with lower-case hex, an escaped surrogate pair past the BMP
+
+
+def _meta_escaped(text: str) -> str:
+    # None of these characters is part of JSON's syntax, so they occur only inside strings,
+    # where each escape stands for the character itself.
+    return json.dumps(text).translate({ord(c): escape for c, escape in _META_ESCAPES.items()})
+
+
+def _every_char_escaped(text: str) -> str:
+    units = text.encode("utf-16-be")
+    escaped = (f"\\u{units[i]:02X}{units[i + 1]:02X}" for i in range(0, len(units), 2))
+    return '"' + "".join(escaped) + '"'
+
+
+def _emoji_escaped(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False).translate(
+        {ord(c): json.dumps(c)[1:-1] for c in set(text) if ord(c) > 0xFFFF}
+    )
+
+
+# Ways to write a JSON string, by name: all of them read back as the same text.
+STRING_STYLES: dict[str, Callable[[str], str]] = {
+    "raw": _raw,
+    "escaped": _escaped,
+    "meta": _meta_escaped,
+    "every char": _every_char_escaped,
+    "emoji": _emoji_escaped,
+}
+
+
+def write_json(
+    value: Any,
+    strings: str = "raw",
+    *,
+    reverse_keys: bool = False,
+    item_sep: str = ",",
+    key_sep: str = ":",
+    pad: str = "",
+) -> str:
+    """``value`` as JSON text, its strings written in ``STRING_STYLES[strings]``.
+
+    ``json.dumps`` cannot choose its escapes; this can. ``item_sep`` and ``key_sep`` are the
+    separators with any whitespace around them, ``pad`` goes inside every bracket.
+    """
+    string = STRING_STYLES[strings]
+
+    def write(node: Any) -> str:
+        if isinstance(node, str):
+            return string(node)
+        if isinstance(node, dict):
+            items = list(node.items())[:: -1 if reverse_keys else 1]
+            inner = item_sep.join(string(k) + key_sep + write(v) for k, v in items)
+            return "{" + pad + inner + pad + "}"
+        if isinstance(node, list):
+            return "[" + pad + item_sep.join(write(v) for v in node) + pad + "]"
+        return json.dumps(node)
+
+    return write(value)
