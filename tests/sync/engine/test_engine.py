@@ -31,7 +31,7 @@ from sync.store.cache_key import CacheKey
 from sync.store.changes import ChangeSet
 from sync.store.database import Database
 from sync.store.search import search_messages
-from tests.fakes.clock import FakeClock
+from tests.fakes.clock import FakeClock, settle
 from tests.fakes.recording_provider import HANG, RecordingProvider, provider_id_for
 from tests.polling import eventually
 from tests.sync.helpers import (
@@ -143,6 +143,30 @@ async def test_an_empty_reply_is_refused_before_anything_is_written(db: Database
 
     assert provider.calls == []
     assert await db.run(outbox.pending_count) == 0
+
+
+# --- idle(): how these tests prove that something is not sent -----------------------------------
+
+
+async def test_idle_answers_only_after_a_pass_that_begins_later_and_finds_nothing(
+    db: Database,
+) -> None:
+    account, conversation = _setup_number(db)
+    provider = RecordingProvider(account).then(HANG)
+
+    async with running(db, {account: provider}) as engine:
+        queued = await engine.send_text(conversation, "devagar")
+        await asyncio.wait_for(provider.hanging.wait(), 5)
+        answer = asyncio.ensure_future(engine.idle())
+        await settle()
+        assert not answer.done()  # the dispatcher is inside a send: no pass has looked since
+        provider.release()
+        await asyncio.wait_for(answer, 10)
+        # What was sendable when idle() was called has gone out, its outcome recorded.
+        assert (await message(db, queued.id)).status is DeliveryStatus.SENT
+
+    with pytest.raises(RuntimeError, match="not running"):
+        await engine.idle()
 
 
 # --- each provider error and its outcome -------------------------------------------------------
