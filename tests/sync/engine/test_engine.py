@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
@@ -167,6 +168,33 @@ async def test_idle_answers_only_after_a_pass_that_begins_later_and_finds_nothin
 
     with pytest.raises(RuntimeError, match="not running"):
         await engine.idle()
+
+
+async def test_idle_is_not_answered_by_a_pass_that_looked_before_the_call(db: Database) -> None:
+    # A pass that found nothing, and is finishing when a message is queued and idle() called,
+    # must not answer: it looked before the message existed.
+    account, conversation = _setup_number(db)
+    provider = RecordingProvider(account)
+    gate = threading.Event()
+    clock = FakeClock(start=BASE_TS)  # only to see when the dispatcher is asleep
+
+    async with running(db, {account: provider}, clock=clock) as engine:
+        await idle(engine)
+        await eventually(lambda: clock.pending == 1, message="the dispatcher sleeps")
+        # The database has one thread: hold it, so that what comes next runs in a known order.
+        held = asyncio.ensure_future(db.run(lambda _: gate.wait(10)))
+        await settle()
+        before = engine.passes
+        first = asyncio.ensure_future(engine.idle())
+        await eventually(lambda: engine.passes == before + 1)  # its claim waits behind the hold
+        queued = asyncio.ensure_future(engine.send_text(conversation, "no meio"))
+        await settle()  # the message's write waits behind that claim
+        gate.set()  # the claim finds nothing, the message is written, idle() is asked
+        await held
+        message_id = (await queued).id
+        await asyncio.wait_for(engine.idle(), 10)
+        assert first.done()
+        assert [m.client_id for m in provider.calls] == [message_id]
 
 
 # --- each provider error and its outcome -------------------------------------------------------
