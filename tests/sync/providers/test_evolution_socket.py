@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import httpx
 import pytest
@@ -25,6 +24,7 @@ from sync.providers.socketio_client import (
     socket_url,
 )
 from tests.fakes.evolution_server import FakeEvolution
+from tests.polling import eventually
 from tests.sync.providers.harness_evolution import (
     API_KEY,
     INSTANCE,
@@ -48,14 +48,6 @@ class Seen:
 
     def observe(self, batch: Sequence[ProviderEvent]) -> None:
         self.observed.extend(batch)
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def quick_sleep(seconds: float) -> None:
@@ -98,7 +90,7 @@ async def test_inbound_messages_arrive_over_the_socket(
     async with httpx.AsyncClient(timeout=5) as http:
         adapter = await started(base_url, seen, http)
         try:
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
             assert fake.instances[INSTANCE].websocket == {
                 "enabled": True,
                 "events": fake.instances[INSTANCE].websocket["events"],
@@ -106,7 +98,7 @@ async def test_inbound_messages_arrive_over_the_socket(
             assert "MESSAGES_UPSERT" in fake.instances[INSTANCE].websocket["events"]
             assert fake.instances[INSTANCE].webhook is None  # no webhook without an address
             await fake.deliver_inbound(INSTANCE, text="Bom dia pelo socket", msg_id="SOCK1")
-            await until(lambda: any(isinstance(e, MessageEvent) for e in seen.stored))
+            await eventually(lambda: any(isinstance(e, MessageEvent) for e in seen.stored))
             message = next(e for e in seen.stored if isinstance(e, MessageEvent))
             assert (message.provider_message_id, message.text) == ("SOCK1", "Bom dia pelo socket")
             assert message in seen.observed  # the workspace (pairing dialog, adapter) sees it
@@ -123,13 +115,13 @@ async def test_a_dropped_socket_reconnects_and_events_flow_again(
     async with httpx.AsyncClient(timeout=5) as http:
         adapter = await started(base_url, seen, http)
         try:
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
             await fake.disconnect_sockets(INSTANCE)
-            await until(lambda: not adapter.socket_connected)
-            await until(lambda: adapter.socket_connected)
-            await until(lambda: fake.socket_clients[f"/{INSTANCE}"] == 1)
+            await eventually(lambda: not adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
+            await eventually(lambda: fake.socket_clients[f"/{INSTANCE}"] == 1)
             await fake.drop(INSTANCE, 428)
-            await until(
+            await eventually(
                 lambda: any(
                     isinstance(e, ConnectionEvent) and e.state is ConnectionState.OFFLINE
                     for e in seen.observed
@@ -151,11 +143,11 @@ async def test_pairing_over_the_socket_qr_refresh_then_link(
         try:
             first = await adapter.request_pairing()
             assert first.qr_code
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
             await fake.emit_qr(INSTANCE)
-            await until(lambda: any(isinstance(e, QrEvent) for e in seen.observed))
+            await eventually(lambda: any(isinstance(e, QrEvent) for e in seen.observed))
             await fake.scan(INSTANCE, phone=OWN_PHONE)
-            await until(lambda: adapter.state is ConnectionState.CONNECTED)
+            await eventually(lambda: adapter.state is ConnectionState.CONNECTED)
             assert adapter.ready_to_send()
         finally:
             await adapter.aclose()
@@ -169,7 +161,7 @@ async def test_a_server_with_socketio_off_is_left_alone() -> None:
         async with httpx.AsyncClient(timeout=5) as http:
             adapter = await started(base_url, seen, http)
             try:
-                await until(
+                await eventually(
                     lambda: adapter._socket_task is not None and adapter._socket_task.done()
                 )
                 assert fake.calls["POST /websocket/set"] == 1  # asked once, then stopped
@@ -195,7 +187,7 @@ async def test_the_client_reports_a_refused_namespace_and_a_missing_server(
         task = asyncio.ensure_future(
             listen(http, socket_url(base_url, {"apikey": API_KEY}), INSTANCE, handle)
         )
-        await until(lambda: bool(got))
+        await eventually(lambda: bool(got))
         assert got[0].name == "connect"
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
