@@ -43,15 +43,32 @@ _IDLE_POLL_S = 5.0
 
 
 class Engine:
-    """Ingest, outbox and adapters for a set of numbers sharing one database."""
+    """Ingest, outbox and adapters for a set of numbers sharing one database.
 
-    def __init__(self, db: Database, adapters: Mapping[int, ProviderAdapter]) -> None:
+    ``clock`` (epoch seconds) dates what is queued and when a retry is due; ``sleep`` is what the
+    dispatcher waits on between passes (asyncio's by default). A test hands in a fake clock's
+    ``now`` and ``sleep`` to move the dispatcher's time by hand.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        adapters: Mapping[int, ProviderAdapter],
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+    ) -> None:
         self._db = db
         self._adapters = dict(adapters)
+        self._clock = clock
+        self._sleep = sleep
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._inbound_listeners: list[InboundListener] = []
         self._rng = random.Random()
+        self._passes = 0
+        # (the first pass that may answer, its future): see ``idle``.
+        self._idle_waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def __repr__(self) -> str:
         return f"Engine(accounts={sorted(self._adapters)})"
@@ -60,6 +77,31 @@ class Engine:
     def db(self) -> Database:
         """The database this engine writes to."""
         return self._db
+
+    @property
+    def passes(self) -> int:
+        """How many passes the dispatcher has begun: each sends what is due, or finds nothing
+        and waits. A test counts them (on a fake clock) to show the dispatcher does not spin."""
+        return self._passes
+
+    async def idle(self) -> None:
+        """Return once the dispatcher has looked at the outbox after this call and found nothing
+        it may send now.
+
+        How a test proves that a message is *not* sent (held for a number that is offline, a
+        second copy): everything due and sendable when this is called has been handed to its
+        adapter by the time it returns, and the rest provably waits. It wakes the dispatcher, so
+        the answer comes at once, not at the next idle poll. Raises ``RuntimeError`` when the
+        engine is not running or stops meanwhile.
+        """
+        if self._dispatcher is None:
+            raise RuntimeError("the engine is not running")
+        waiter = asyncio.get_running_loop().create_future()
+        # A pass already under way may have looked before the caller's last change: only a
+        # pass that begins from now on can answer.
+        self._idle_waiters.append((self._passes + 1, waiter))
+        self._wake.set()
+        await waiter
 
     def set_adapters(self, adapters: Mapping[int, ProviderAdapter]) -> None:
         """Give the engine its numbers (before ``start``)."""
@@ -107,7 +149,7 @@ class Engine:
     ) -> Message:
         """Queue a reply; it is safe on disk when this returns, and goes out when it can."""
         message, changes = await self._db.run(
-            outbox.enqueue_text, conversation_id, text, reply_to=reply_to
+            outbox.enqueue_text, conversation_id, text, reply_to=reply_to, now_ms=self._now_ms()
         )
         self._db.publish(changes)
         self._wake.set()
@@ -118,7 +160,7 @@ class Engine:
     ) -> Message:
         """Queue an approved template (the only thing Meta sends once the 24-hour window closed)."""
         message, changes = await self._db.run(
-            outbox.enqueue_template, conversation_id, template, preview
+            outbox.enqueue_template, conversation_id, template, preview, now_ms=self._now_ms()
         )
         self._db.publish(changes)
         self._wake.set()
@@ -126,7 +168,7 @@ class Engine:
 
     async def send_again(self, message_id: str) -> Message:
         """Queue a new copy of a message that failed or may not have been sent (agent's call)."""
-        message, changes = await self._db.run(outbox.send_again, message_id)
+        message, changes = await self._db.run(outbox.send_again, message_id, now_ms=self._now_ms())
         self._db.publish(changes)
         self._wake.set()
         return message
@@ -137,7 +179,9 @@ class Engine:
 
     async def dispatch_once(self) -> bool:
         """Send the next due message, if any; True when one was handled."""
-        claimed = await self._db.run(outbox.claim_next, account_ids=self._ready_accounts())
+        claimed = await self._db.run(
+            outbox.claim_next, now_ms=self._now_ms(), account_ids=self._ready_accounts()
+        )
         if claimed is None:
             return False
         message = claimed.message
@@ -151,7 +195,7 @@ class Engine:
                 exc.retry_after if isinstance(exc, RateLimited) else self._backoff(claimed.attempts)
             )
             changes = await self._db.run(
-                outbox.reschedule, message.client_id, _now_ms() + int(delay * 1000), exc.code
+                outbox.reschedule, message.client_id, self._now_ms() + int(delay * 1000), exc.code
             )
         except (PermanentSendError, AuthError) as exc:
             changes = await self._db.run(
@@ -185,6 +229,11 @@ class Engine:
 
     async def _dispatch_forever(self) -> None:
         while True:
+            # Cleared as the pass begins, not as it ends: a wake-up that comes while it runs (a
+            # message just queued, ``idle`` asking) makes another pass instead of being lost.
+            self._wake.clear()
+            self._passes += 1
+            this_pass = self._passes
             try:
                 if await self.dispatch_once():
                     continue
@@ -194,11 +243,27 @@ class Engine:
             except Exception:
                 log.exception("outbox dispatcher error")
                 due = None
+            else:
+                self._answer_idle(this_pass)
             timeout = _IDLE_POLL_S
             if due is not None:
-                timeout = max(0.01, min(timeout, (due - _now_ms()) / 1000))
-            self._wake.clear()
-            await wait_event(self._wake, timeout)
+                timeout = max(0.01, min(timeout, (due - self._now_ms()) / 1000))
+            await wait_event(self._wake, timeout, sleep=self._sleep)
+
+    def _answer_idle(self, this_pass: int) -> None:
+        """Pass ``this_pass`` found nothing to send: the ``idle`` callers waiting for it return."""
+        waiting = []
+        for first, waiter in self._idle_waiters:
+            if waiter.done():
+                continue  # its caller gave up (cancelled)
+            if first <= this_pass:
+                waiter.set_result(None)
+            else:
+                waiting.append((first, waiter))
+        self._idle_waiters = waiting
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
 
     async def aclose(self) -> None:
         """Stop dispatching and disconnect every adapter."""
@@ -207,9 +272,9 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._dispatcher
             self._dispatcher = None
+        for _, waiter in self._idle_waiters:
+            if not waiter.done():
+                waiter.set_exception(RuntimeError("the engine stopped"))
+        self._idle_waiters = []
         for adapter in self._adapters.values():
             await adapter.aclose()
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -205,10 +205,9 @@ def test_a_second_start_paints_from_the_cache_before_the_loop_then_goes_live(
         first_id = conversations.index(0, 0).data(conversations.ConversationIdRole)
 
         async def go() -> None:
-            import asyncio
+            from tests.polling import eventually
 
-            while not presenter.attached:
-                await asyncio.sleep(0.01)
+            await eventually(lambda: presenter.attached, message="the early window went live")
             await presenter.open_conversation(first_id)
             opened.append(presenter.current_conversation)
             window.close()

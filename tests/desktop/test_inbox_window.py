@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,25 +237,30 @@ def test_shift_enter_inserts_a_newline_and_blank_text_is_not_sent(
     open_row(inbox, qtbot, 0)
     rows = presenter.messages.rowCount()
 
+    # Every send starts with the composer's ``submitted``; the key presses are handled before
+    # keyClick returns, so a signal not emitted by then is a send that did not start.
     window.composer.setFocus()
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return)  # empty: nothing happens
-    qtbot.keyClicks(window.composer, "   ")
-    assert not window.send_button.isEnabled()
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    with qtbot.assertNotEmitted(window.composer.submitted):
+        qtbot.keyClick(window.composer, Qt.Key.Key_Return)  # empty: nothing happens
+        qtbot.keyClicks(window.composer, "   ")
+        assert not window.send_button.isEnabled()
+        qtbot.keyClick(window.composer, Qt.Key.Key_Return)
     assert arun(presenter.send_text("  \n ")) is None
-    arun(asyncio.sleep(0.1))
     assert presenter.messages.rowCount() == rows
 
     window.composer.clear()
-    qtbot.keyClicks(window.composer, "linha 1")
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.keyClicks(window.composer, "linha 2")
+    with qtbot.assertNotEmitted(window.composer.submitted):
+        qtbot.keyClicks(window.composer, "linha 1")
+        qtbot.keyClick(window.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+        qtbot.keyClicks(window.composer, "linha 2")
     assert window.composer.toPlainText() == "linha 1\nlinha 2"
-    arun(asyncio.sleep(0.1))
     assert presenter.messages.rowCount() == rows
 
-    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: presenter.messages.rowCount() == rows + 1)
+    with qtbot.waitSignal(presenter.message_queued, timeout=5000) as queued:
+        qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    assert queued.args is not None and queued.args[0].text == "linha 1\nlinha 2"
+    # Sends are queued in order, so one begun by a key press above would be in the chat by now.
+    assert presenter.messages.rowCount() == rows + 1
     assert presenter.messages.message(rows).text == "linha 1\nlinha 2"
 
 

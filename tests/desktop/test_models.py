@@ -25,6 +25,7 @@ from sync.domain.models import (
     MessageType,
 )
 from sync.store.search import SearchHit
+from tests.polling import at_most
 
 if TYPE_CHECKING:
     from pytestqt.modeltest import ModelTester
@@ -114,6 +115,14 @@ def ids(model: ConversationListModel) -> list[int]:
 # -- conversation list -------------------------------------------------------------------------
 
 
+def fetch_all(conversations: ConversationListModel, arun: ARun) -> None:
+    """Load every page; a model that never stops offering more fails instead of hanging."""
+    for _ in at_most(100, "the model kept offering more rows"):
+        if not conversations.canFetchMore(QModelIndex()):
+            break
+        arun(conversations.fetch_more())
+
+
 def test_conversation_list_passes_the_model_tester(
     conversations: ConversationListModel, qtmodeltester: ModelTester, arun: ARun
 ) -> None:
@@ -134,8 +143,7 @@ def test_fetch_more_pages_until_exhausted(
     conversations: ConversationListModel, source: FakeConversations, arun: ARun
 ) -> None:
     spy = Spy(conversations)
-    while conversations.canFetchMore(QModelIndex()):
-        arun(conversations.fetch_more())
+    fetch_all(conversations, arun)
     assert ids(conversations) == list(range(100, 0, -1))
     assert conversations.exhausted
     assert source.page_calls == 1 + 5  # 100 rows in pages of 20, the last one found empty
@@ -160,8 +168,7 @@ def test_a_new_message_moves_one_row_to_the_top_without_a_reset(
     arun: ARun,
     qtmodeltester: ModelTester,
 ) -> None:
-    while conversations.canFetchMore(QModelIndex()):
-        arun(conversations.fetch_more())
+    fetch_all(conversations, arun)
     qtmodeltester.check(conversations)  # stays attached: checks every signal below
     spy = Spy(conversations)
     source.touch(90, 9_000_000_000, unread_count=1)
@@ -215,8 +222,7 @@ def test_rows_below_the_loaded_pages_wait_for_their_page(
     arun(conversations.refresh([85, 10]))
     assert spy.names() == ["rowsRemoved"]
     assert 85 not in ids(conversations)
-    while conversations.canFetchMore(QModelIndex()):
-        arun(conversations.fetch_more())
+    fetch_all(conversations, arun)
     assert ids(conversations)[-2:] == [10, 85]
     assert len(set(ids(conversations))) == 100
 

@@ -14,11 +14,12 @@ import asyncio
 import contextlib
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
+
+from tests.polling import wait_until
 
 
 class _Server(uvicorn.Server):
@@ -59,14 +60,16 @@ def serve(
 
     thread = threading.Thread(target=run, name=f"loopback-{bound_port}", daemon=True)
     thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
+
+    def started() -> bool:
         if errors or not thread.is_alive():
             sock.close()
             raise RuntimeError(f"loopback server failed to start: {errors!r}")
-        if time.monotonic() > deadline:
-            raise TimeoutError("loopback server did not start")
-        time.sleep(0.005)
+        return bool(server.started)
+
+    wait_until(
+        started, timeout=startup_timeout, interval=0.005, message="the loopback server started"
+    )
     try:
         yield f"http://{host}:{bound_port}"
     finally:

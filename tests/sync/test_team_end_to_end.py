@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from sync.client.team import TeamClient
+from sync.client.team import TeamClient, TeamOffline
 from sync.providers.accounts import Secret
 from sync.server import admin
 from sync.server.app import build_app
@@ -30,6 +30,7 @@ from sync.store.database import Database
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook, text_webhook
 from tests.fakes.network import Switch
+from tests.polling import eventually
 from tests.sync.providers.harness_meta import (
     ACCESS_TOKEN,
     APP_SECRET,
@@ -44,19 +45,8 @@ pytestmark = pytest.mark.anyio
 
 CUSTOMER = "5511987654321"
 PASSWORD = "correct horse battery"
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await _value(predicate()):
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-async def _value(value: Any) -> Any:
-    return await value if asyncio.iscoroutine(value) else value
+# A real server, Postgres and two desktops on a shared machine: a generous guard against a hang.
+TIMEOUT_S = 20.0
 
 
 @pytest.fixture
@@ -126,6 +116,16 @@ async def post_webhook(server: dict[str, Any], body: str, wamid: str) -> None:
     assert answer.status_code == 200, answer.text
 
 
+async def server_outbox_empty(server: dict[str, Any]) -> bool:
+    """Whether the server's outbox is empty (every queued send made and its outcome recorded)."""
+
+    def count() -> int:
+        with server["db"].system() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM outbox")).scalar_one())
+
+    return await asyncio.to_thread(count) == 0
+
+
 async def bodies(db: Database, conversation_id: int) -> list[str]:
     def query(cache: Any) -> list[str]:
         rows = cache.conn.exec_driver_sql(
@@ -154,36 +154,52 @@ async def test_two_agents_one_customer_offline_replies_go_once_in_order(
 
         return await db.run(query)
 
-    await until(lambda: conversation_of(ana_db))
-    await until(lambda: conversation_of(bia_db))
+    await eventually(lambda: conversation_of(ana_db), timeout=TIMEOUT_S)
+    await eventually(lambda: conversation_of(bia_db), timeout=TIMEOUT_S)
     conversation = await conversation_of(ana_db)
     assert conversation is not None and conversation == await conversation_of(bia_db)
     assert await bodies(bia_db, conversation) == ["Oi, vocês abrem sábado?"]
 
     # Agent A answers: the customer gets it, and B sees it in B's own cache.
     await ana.send_text(conversation, "Abrimos sim, das 8h às 12h.")
-    await until(lambda: len(fake.accepted) == 1)
-    await until(lambda: _contains(bia_db, conversation, "Abrimos sim, das 8h às 12h."))
+    await eventually(lambda: len(fake.accepted) == 1, timeout=TIMEOUT_S)
+    await eventually(
+        lambda: _contains(bia_db, conversation, "Abrimos sim, das 8h às 12h."), timeout=TIMEOUT_S
+    )
 
     # B loses the internet, writes three replies (they wait, queued), then comes back.
     bia_net.offline = True
-    await until(lambda: not bia.online)
+    await eventually(lambda: not bia.online, timeout=TIMEOUT_S)
     replies = ["Primeira resposta", "Segunda resposta", "Terceira resposta"]
     for reply in replies:
         await bia.send_text(conversation, reply)
     assert await bia.pending_count() == 3
-    await asyncio.sleep(0.5)
-    assert len(fake.accepted) == 1  # nothing left while offline
+    # Asked to sync now, B cannot: its replies stay in its own outbox...
+    with pytest.raises(TeamOffline):
+        await bia.sync_now()
+    assert await bia.pending_count() == 3
+    # ...and the server has nothing left to send: the customer has only A's answer.
+    await eventually(
+        lambda: server_outbox_empty(server), timeout=TIMEOUT_S, message="empty server outbox"
+    )
+    assert len(fake.accepted) == 1
     bia_net.offline = False
     bia.wake()
-    await until(lambda: len(fake.accepted) == 4, timeout=30)
-    await asyncio.sleep(1.0)  # a double send would show up now
+    await eventually(lambda: len(fake.accepted) == 4, timeout=30)
+
+    # Once B has nothing left to push and the server nothing left to send, nothing more can go
+    # out: a double send, if there were one, is among what the customer got.
+    async def nothing_left() -> bool:
+        return await bia.pending_count() == 0 and await server_outbox_empty(server)
+
+    await eventually(nothing_left, timeout=TIMEOUT_S)
     sent = [payload["text"]["body"] for payload in fake.accepted]
     assert sent == ["Abrimos sim, das 8h às 12h.", *replies]
-    assert await bia.pending_count() == 0
     # And A's cache has B's replies, with their delivery status from the server.
     for reply in replies:
-        await until(lambda reply=reply: _contains(ana_db, conversation, reply))
+        await eventually(
+            lambda reply=reply: _contains(ana_db, conversation, reply), timeout=TIMEOUT_S
+        )
 
 
 async def _contains(db: Database, conversation_id: int, wanted: str) -> bool:
@@ -208,7 +224,7 @@ async def test_a_team_desktop_sends_an_approved_template_through_the_server(
         ).first()
         return None if row is None else int(row[0])
 
-    await until(lambda: ana_db.run(conversation_id))
+    await eventually(lambda: ana_db.run(conversation_id), timeout=TIMEOUT_S)
     conversation = await ana_db.run(conversation_id)
     assert conversation is not None
 
@@ -225,7 +241,7 @@ async def test_a_team_desktop_sends_an_approved_template_through_the_server(
         preview,
     )
     assert message.type is MessageType.TEMPLATE and message.text == preview
-    await until(lambda: len(fake.accepted) == 1)
+    await eventually(lambda: len(fake.accepted) == 1, timeout=TIMEOUT_S)
     sent = fake.accepted[0]
     assert sent["type"] == "template" and sent["template"]["name"] == "pedido_pronto"
     assert sent["template"]["language"]["code"] == "pt_BR"
@@ -233,7 +249,7 @@ async def test_a_team_desktop_sends_an_approved_template_through_the_server(
     assert texts == ["123", "João", "hoje"]  # the header's, then the body's
     assert sent["to"] == CUSTOMER
     # The team sees what the customer read, sent.
-    await until(lambda: _contains(ana_db, conversation, preview))
+    await eventually(lambda: _contains(ana_db, conversation, preview), timeout=TIMEOUT_S)
 
     # A number the agent may not see, or none at all: refused without saying which.
     with pytest.raises(TeamError):

@@ -24,25 +24,12 @@ from sync.store.database import Database
 from sync.store.local_cache import LocalCache
 from sync.store.search import search_messages
 from tests.fakes.network import Switch
+from tests.polling import eventually
 from tests.sync.client.conftest import Desktop
 from tests.sync.client.team_server import PASSWORD, Team, add_messages
+from tests.sync.helpers import rows, scalar
 
 pytestmark = pytest.mark.anyio
-
-
-def scalar(cache: LocalCache, sql: str, *params: Any) -> Any:
-    return cache.conn.exec_driver_sql(sql, params).scalar()
-
-
-async def until(check: Callable[[], Any], timeout: float = 10.0) -> None:
-    """Wait for an asynchronous effect (a guard against hanging, not a timing assertion)."""
-    with anyio.fail_after(timeout):
-        while not await _maybe(check()):
-            await asyncio.sleep(0.01)
-
-
-async def _maybe(value: Any) -> Any:
-    return await value if asyncio.iscoroutine(value) else value
 
 
 async def test_a_message_sent_by_one_desktop_reaches_the_other_by_poke(
@@ -57,8 +44,8 @@ async def test_a_message_sent_by_one_desktop_reaches_the_other_by_poke(
     b.status_changed.connect(online.append)
     runner = asyncio.create_task(b.run())
     try:
-        await until(lambda: b.online)
-        await until(lambda: b_db.run(queries.count_conversations))
+        await eventually(lambda: b.online)
+        await eventually(lambda: b_db.run(queries.count_conversations))
         message = await a.send_text(team.shop_chat, "o pedido saiu hoje")
         assert message.status is DeliveryStatus.QUEUED
         assert await a.pending_count() == 1
@@ -69,7 +56,7 @@ async def test_a_message_sent_by_one_desktop_reaches_the_other_by_poke(
             found = await b_db.run(scalar, "SELECT status FROM messages WHERE id = ?", message.id)
             return found == "queued"
 
-        await until(arrived)
+        await eventually(arrived)
         hits = await b_db.run(search_messages, "pedido")
         assert [h.message_id for h in hits] == [message.id]
         author = await b_db.run(
@@ -100,10 +87,9 @@ async def test_replies_written_offline_go_out_once_in_order(
     assert not b.online
     # Still readable and searchable offline, shown as queued.
     statuses = await b_db.run(
-        lambda c: [r[0] for r in c.conn.exec_driver_sql(
-            "SELECT status FROM messages WHERE direction = 'out' ORDER BY seq")]
-    )  # fmt: skip
-    assert statuses == ["queued"] * 3
+        rows, "SELECT status FROM messages WHERE direction = 'out' ORDER BY seq"
+    )
+    assert statuses == [("queued",)] * 3
     assert len(await b_db.run(search_messages, "segunda")) == 1
 
     # The answer to the first push is lost after the server applied it: pushed again, applied once.
@@ -127,14 +113,16 @@ async def test_replies_written_offline_go_out_once_in_order(
     assert await b.pending_count() == 0 and pending[-1] == 0
 
     with server_db.system() as conn:
-        rows = conn.execute(
+        server_rows = conn.execute(
             text(
                 "SELECT m.id::text, m.body FROM messages m JOIN outbox o ON o.message_id = m.id"
                 " WHERE m.direction = 'out' ORDER BY o.created_at, m.ts, m.id"
             )
         ).all()
         commands = conn.execute(text("SELECT count(*) FROM commands")).scalar_one()
-    assert [(r[0], r[1]) for r in rows] == [(m.id, t) for m, t in zip(sent, texts, strict=True)]
+    assert [(r[0], r[1]) for r in server_rows] == [
+        (m.id, t) for m, t in zip(sent, texts, strict=True)
+    ]
     assert commands == 3
     # The pulled rows replaced the local ones: one copy each.
     count = await b_db.run(scalar, "SELECT count(*) FROM messages WHERE direction = 'out'")

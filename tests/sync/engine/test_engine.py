@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
@@ -33,12 +32,20 @@ from sync.store.cache_key import CacheKey
 from sync.store.changes import ChangeSet
 from sync.store.database import Database
 from sync.store.search import search_messages
+from tests.fakes.clock import FakeClock, settle
 from tests.fakes.recording_provider import HANG, RecordingProvider, provider_id_for
-from tests.sync.helpers import add_account, conversation_id_for, inbound, outbound_echo, receipt
+from tests.polling import eventually
+from tests.sync.helpers import (
+    BASE_TS,
+    add_account,
+    conversation_id_for,
+    inbound,
+    outbound_echo,
+    receipt,
+)
 
 pytestmark = pytest.mark.anyio
 
-T = TypeVar("T")
 PHONE = "+55 11 99999-0001"
 FAST = DemoTiming().scaled(0.01)
 
@@ -61,8 +68,15 @@ def _setup_number(db: Database, name: str = "Loja", phone: str = PHONE) -> tuple
 
 
 @contextlib.asynccontextmanager
-async def running(db: Database, adapters: Mapping[int, ProviderAdapter]) -> AsyncIterator[Engine]:
-    engine = Engine(db, adapters)
+async def running(
+    db: Database, adapters: Mapping[int, ProviderAdapter], *, clock: FakeClock | None = None
+) -> AsyncIterator[Engine]:
+    """The engine started (on ``clock`` when given) and closed at the end."""
+    engine = (
+        Engine(db, adapters)
+        if clock is None
+        else Engine(db, adapters, clock=clock.now, sleep=clock.sleep)
+    )
     await engine.start()
     try:
         yield engine
@@ -70,25 +84,9 @@ async def running(db: Database, adapters: Mapping[int, ProviderAdapter]) -> Asyn
         await engine.aclose()
 
 
-async def eventually(check: Callable[[], Awaitable[T]], timeout: float = 5.0) -> T:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {result!r})")
-        await asyncio.sleep(0.005)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``predicate()`` holds (for state the fakes keep in memory)."""
-
-    async def check() -> bool:
-        return predicate()
-
-    await eventually(check, timeout)
+async def idle(engine: Engine) -> None:
+    """``engine.idle()``, bounded: a dispatcher that never comes back fails the test."""
+    await asyncio.wait_for(engine.idle(), 10)
 
 
 async def message(db: Database, message_id: str) -> Message:
@@ -107,7 +105,7 @@ async def status_becomes(
         current = await message(db, message_id)
         return current if current.status in statuses else None
 
-    return await eventually(check, timeout)
+    return await eventually(check, timeout=timeout, message=f"{message_id} {statuses}")
 
 
 # --- the happy path ----------------------------------------------------------------------------
@@ -124,7 +122,7 @@ async def test_a_reply_goes_out_once_and_is_marked_sent(db: Database) -> None:
         # Safe on disk when send_text returns, before any send.
         assert (await message(db, queued.id)).text == "Seu bolo está pronto"
         sent = await status_becomes(db, queued.id, DeliveryStatus.SENT)
-        await asyncio.sleep(0.05)
+        await idle(engine)  # looked again after the send: nothing more to hand out
 
     assert [m.client_id for m in provider.calls] == [queued.id]
     assert provider.calls[0].to_phone == PHONE
@@ -142,10 +140,61 @@ async def test_an_empty_reply_is_refused_before_anything_is_written(db: Database
     async with running(db, {account: provider}) as engine:
         with pytest.raises(OutboxError):
             await engine.send_text(conversation, "  ")
-        await asyncio.sleep(0.05)
+        await idle(engine)
 
     assert provider.calls == []
     assert await db.run(outbox.pending_count) == 0
+
+
+# --- idle(): how these tests prove that something is not sent -----------------------------------
+
+
+async def test_idle_answers_only_after_a_pass_that_begins_later_and_finds_nothing(
+    db: Database,
+) -> None:
+    account, conversation = _setup_number(db)
+    provider = RecordingProvider(account).then(HANG)
+
+    async with running(db, {account: provider}) as engine:
+        queued = await engine.send_text(conversation, "devagar")
+        await asyncio.wait_for(provider.hanging.wait(), 5)
+        answer = asyncio.ensure_future(engine.idle())
+        await settle()
+        assert not answer.done()  # the dispatcher is inside a send: no pass has looked since
+        provider.release()
+        await asyncio.wait_for(answer, 10)
+        # What was sendable when idle() was called has gone out, its outcome recorded.
+        assert (await message(db, queued.id)).status is DeliveryStatus.SENT
+
+    with pytest.raises(RuntimeError, match="not running"):
+        await engine.idle()
+
+
+async def test_idle_is_not_answered_by_a_pass_that_looked_before_the_call(db: Database) -> None:
+    # A pass that found nothing, and is finishing when a message is queued and idle() called,
+    # must not answer: it looked before the message existed.
+    account, conversation = _setup_number(db)
+    provider = RecordingProvider(account)
+    gate = threading.Event()
+    clock = FakeClock(start=BASE_TS)  # only to see when the dispatcher is asleep
+
+    async with running(db, {account: provider}, clock=clock) as engine:
+        await idle(engine)
+        await eventually(lambda: clock.pending == 1, message="the dispatcher sleeps")
+        # The database has one thread: hold it, so that what comes next runs in a known order.
+        held = asyncio.ensure_future(db.run(lambda _: gate.wait(10)))
+        await settle()
+        before = engine.passes
+        first = asyncio.ensure_future(engine.idle())
+        await eventually(lambda: engine.passes == before + 1)  # its claim waits behind the hold
+        queued = asyncio.ensure_future(engine.send_text(conversation, "no meio"))
+        await settle()  # the message's write waits behind that claim
+        gate.set()  # the claim finds nothing, the message is written, idle() is asked
+        await held
+        message_id = (await queued).id
+        await asyncio.wait_for(engine.idle(), 10)
+        assert first.done()
+        assert [m.client_id for m in provider.calls] == [message_id]
 
 
 # --- each provider error and its outcome -------------------------------------------------------
@@ -168,7 +217,7 @@ async def test_a_send_the_provider_certainly_did_not_take_is_retried_later(
 
     async with running(db, {account: provider}) as engine:
         queued = await engine.send_text(conversation, "tente de novo")
-        await until(lambda: len(provider.calls) == 1)
+        await eventually(lambda: len(provider.calls) == 1)
         # Between the refusal and the retry: back in the queue, the reason kept for the agent.
         waiting = await status_becomes(db, queued.id, DeliveryStatus.QUEUED)
         assert waiting.error == reason
@@ -227,15 +276,15 @@ async def test_a_send_whose_outcome_is_unknown_is_never_resent(
         unknown = await status_becomes(db, queued.id, DeliveryStatus.UNKNOWN)
         following = await engine.send_text(conversation, "depois")
         await status_becomes(db, following.id, DeliveryStatus.SENT)
-        await asyncio.sleep(0.05)
+        await idle(engine)
 
     assert unknown.error == shown
     assert [m.client_id for m in provider.calls] == [queued.id, following.id]
 
     # A restart does not resend it either; a receipt carrying our id settles it.
     fresh = RecordingProvider(account)
-    async with running(db, {account: fresh}):
-        await asyncio.sleep(0.05)
+    async with running(db, {account: fresh}) as restarted:
+        await idle(restarted)  # it has looked at the outbox, and left the unknown one alone
         await fresh.push(
             [receipt(account, "wamid.late", DeliveryStatus.DELIVERED, client_ref=queued.id)]
         )
@@ -257,8 +306,8 @@ async def test_a_send_cut_short_by_shutdown_becomes_unknown_not_resent(db: Datab
     stored = await message(db, queued.id)
     assert (stored.status, stored.error) == (DeliveryStatus.UNKNOWN, "interrupted")
     fresh = RecordingProvider(account)
-    async with running(db, {account: fresh}):
-        await asyncio.sleep(0.05)
+    async with running(db, {account: fresh}) as restarted:
+        await idle(restarted)
     assert fresh.calls == []
     assert (await message(db, queued.id)).status is DeliveryStatus.UNKNOWN
 
@@ -271,7 +320,9 @@ async def test_a_slow_send_holds_back_the_next_message_of_its_number(db: Databas
         first = await engine.send_text(conversation, "primeira")
         await asyncio.wait_for(provider.hanging.wait(), 5)
         second = await engine.send_text(conversation, "segunda")
-        await asyncio.sleep(0.05)
+        # The dispatcher is busy with the first; asked for another send now, the engine has
+        # none it may make: the second waits behind the first of its number.
+        assert await engine.dispatch_once() is False
         assert [m.client_id for m in provider.calls] == [first.id]
         provider.release()
         await status_becomes(db, second.id, DeliveryStatus.SENT)
@@ -336,56 +387,66 @@ async def test_a_number_not_ready_keeps_its_messages_until_it_connects(db: Datab
         waiting = [(await engine.send_text(shop_chat, f"fila {i}")).id for i in range(3)]
         other = await engine.send_text(garage_chat, "oficina")
         await status_becomes(db, other.id, DeliveryStatus.SENT)
-        await asyncio.sleep(0.1)
+        await idle(engine)
         assert offline.calls == []
         assert await statuses(db, waiting) == [DeliveryStatus.QUEUED] * 3
 
         await offline.set_ready(True)
         await status_becomes(db, waiting[-1], DeliveryStatus.SENT)
-        await asyncio.sleep(0.05)
+        await idle(engine)
 
     assert [m.client_id for m in offline.calls] == waiting
     assert [m.client_id for m in online.calls] == [other.id]
 
 
-async def _dispatcher_polls(
-    db: Database,
-    adapters: Mapping[int, RecordingProvider],
-    queue: Callable[[Engine], Awaitable[Any]],
-) -> int:
-    async with running(db, adapters) as engine:
-        await queue(engine)
-        await asyncio.sleep(0.1)  # settle
-        before = sum(a.ready_checks for a in adapters.values())
-        await asyncio.sleep(0.5)
-        return sum(a.ready_checks for a in adapters.values()) - before
+# Fake time moves in steps a binary fraction long, so every deadline falls exactly on a step.
+STEP_S = 0.25
+
+
+async def _passes_over(engine: Engine, clock: FakeClock, seconds: float) -> int:
+    """The dispatcher's passes while ``seconds`` of fake time go by, step by step, each step
+    run until the dispatcher is back asleep on the clock."""
+    start, before = clock.now(), engine.passes
+    for step in range(1, round(seconds / STEP_S) + 1):
+        clock.set(start + step * STEP_S)
+        # Its only sleeper: it has finished the pass the step woke it for (if any).
+        await eventually(lambda: clock.pending == 1, message="the dispatcher went back to sleep")
+    return engine.passes - before
 
 
 async def test_the_dispatcher_does_not_spin_while_a_number_is_offline(db: Database) -> None:
     account, conversation = _setup_number(db)
     offline = RecordingProvider(account, ready=False)
+    clock = FakeClock(start=BASE_TS)
 
-    async def queue(engine: Engine) -> None:
+    async with running(db, {account: offline}, clock=clock) as engine:
         await engine.send_text(conversation, "espera")
+        await idle(engine)
+        await eventually(lambda: clock.pending == 1, message="the dispatcher sleeps")
+        passes = await _passes_over(engine, clock, 12 * service._IDLE_POLL_S)
 
-    polls = await _dispatcher_polls(db, {account: offline}, queue)
-
-    assert polls <= 5, f"{polls} dispatch rounds in 0.5 s with nothing it could send"
+    # With nothing it could send, it looks once per idle poll: 12 passes, not one per step.
+    assert passes == 12, f"{passes} dispatch passes in 12 idle polls with nothing it could send"
+    assert offline.calls == []
 
 
 async def test_the_dispatcher_does_not_spin_behind_a_rescheduled_message(db: Database) -> None:
     account, conversation = _setup_number(db)
     provider = RecordingProvider(account).then(RateLimited(retry_after=30))
+    clock = FakeClock(start=BASE_TS)
 
-    async def queue(engine: Engine) -> None:
+    async with running(db, {account: provider}, clock=clock) as engine:
         first = await engine.send_text(conversation, "limitada")
         await engine.send_text(conversation, "atrás dela")
-        await status_becomes(db, first.id, DeliveryStatus.QUEUED)
-        await until(lambda: len(provider.calls) == 1)
+        await eventually(lambda: len(provider.calls) == 1)
+        await idle(engine)
+        await eventually(lambda: clock.pending == 1, message="the dispatcher sleeps")
+        assert (await message(db, first.id)).status is DeliveryStatus.QUEUED
+        # 25 s of the 30 the provider asked for: the head is not due, the second waits behind it.
+        passes = await _passes_over(engine, clock, 25.0)
+        assert len(provider.calls) == 1
 
-    polls = await _dispatcher_polls(db, {account: provider}, queue)
-
-    assert polls <= 5, f"{polls} dispatch rounds in 0.5 s with nothing due"
+    assert passes == 5, f"{passes} dispatch passes in 25 s with nothing due (one per 5 s poll)"
 
 
 # --- the demo provider -------------------------------------------------------------------------
@@ -404,7 +465,6 @@ async def test_a_demo_number_sends_delivers_and_reads(db: Database) -> None:
     async with running(db, adapters) as engine:
         queued = await engine.send_text(chats[0].id, "Obrigado pela preferência!")
         read = await status_becomes(db, queued.id, DeliveryStatus.READ)
-        await asyncio.sleep(0.15)  # room for the customer's answer, if they give one
 
     assert read.provider_message_id is not None and read.provider_message_id.startswith("demo.")
     assert await db.run(queries.count_messages, account) >= inbound_before + 1

@@ -25,7 +25,6 @@ import atexit
 import contextlib
 import secrets
 import socket
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from sync.providers.gateway import HEARTBEAT_REASON, OPEN_SETTLE_S, GatewayAdapt
 from tests.fakes.clock import FakeClock
 from tests.fakes.gateway_server import FakeGateway
 from tests.fakes.loopback import serve
+from tests.polling import eventually
 
 INSTANCE = "loja-centro"
 ACCOUNT_ID = 7
@@ -261,20 +261,12 @@ async def gateway_setup() -> AsyncIterator[GatewaySetup]:
 # --- helpers shared by the gateway tests: real I/O while fake time stands still ------------------
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait (in real time) until ``predicate()`` holds: HTTP on loopback takes real time."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
 async def run_on_clock(clock: FakeClock, aw: Awaitable[T], *, max_steps: int = 100) -> T:
     """Run ``aw``, moving fake time to the next sleeper's deadline whenever it waits on it."""
     task: asyncio.Future[T] = asyncio.ensure_future(aw)
     for _ in range(max_steps):
-        await until(lambda: task.done() or clock.pending > 0)
+        # In real time: HTTP on loopback takes real time while fake time stands still.
+        await eventually(lambda: task.done() or clock.pending > 0, interval=0.005)
         if task.done():
             return task.result()
         deadline = clock.next_deadline
@@ -331,7 +323,7 @@ async def serve_in_loop(app: Any) -> AsyncIterator[str]:
     server = _InLoopServer(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:
-        await until(lambda: server.started or task.done())
+        await eventually(lambda: server.started or task.done(), interval=0.005)
         if task.done():
             task.result()
         yield f"http://127.0.0.1:{port}"

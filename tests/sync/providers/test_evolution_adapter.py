@@ -34,6 +34,7 @@ from sync.providers.evolution import (
     webhook_url_for,
 )
 from tests.fakes.evolution_server import FakeEvolution
+from tests.polling import eventually
 from tests.sync.providers.harness_evolution import (
     API_KEY,
     CUSTOMER,
@@ -649,10 +650,7 @@ async def test_a_new_link_backfills_its_recent_history(server: tuple[FakeEvoluti
         e.fake.record(INSTANCE, text="histórico", msg_id="3AHIST", timestamp=1_716_000_000)
         e.adapter.observe([ConnectionEvent(7, ConnectionState.CONNECTED, phone=OWN_PHONE)])
         assert e.adapter.ready_to_send()
-        for _ in range(50):
-            if any(isinstance(x, MessageEvent) for x in e.events):
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: any(isinstance(x, MessageEvent) for x in e.events))
         assert 20.0 in e.slept  # waited for the phone's history to reach Evolution
         assert [x.provider_message_id for x in e.events if isinstance(x, MessageEvent)] == [
             "3AHIST"

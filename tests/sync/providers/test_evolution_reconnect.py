@@ -20,6 +20,7 @@ from sync.providers.evolution import (
     parse_webhook,
 )
 from tests.fakes.evolution_server import FakeEvolution
+from tests.polling import eventually
 from tests.sync.providers.harness_evolution import (
     INSTANCE,
     EvolutionHarness,
@@ -111,6 +112,18 @@ async def settle(h: EvolutionHarness) -> None:
         await asyncio.wait_for(task, 5)
 
 
+async def backing_off(rig: Rig, attempts: int = 1) -> None:
+    """Until the reconnect loop waits out backoff number ``attempts`` (held by the sleeper)."""
+    await eventually(lambda: len(rig.sleeper.delays) == attempts, message="the loop backs off")
+
+
+async def ended(task: asyncio.Task[None] | None) -> asyncio.Task[None]:
+    """Until ``task`` (a reconnect loop that was stopped) has finished."""
+    assert task is not None
+    await eventually(task.done, message="the reconnect loop ended")
+    return task
+
+
 @pytest.mark.anyio
 async def test_a_drop_storm_makes_one_gentle_loop(server: tuple[FakeEvolution, str]) -> None:
     rig = setup(rng=1.0)
@@ -151,7 +164,7 @@ async def test_one_attempt_in_flight_and_stop_on_open(server: tuple[FakeEvolutio
         rig.sleeper.hold = True
         h.fake.instances[INSTANCE].state = "close"
         h.adapter.observe(drop(h))
-        await asyncio.sleep(0.01)
+        await backing_off(rig)
         task = h.adapter._reconnect_task
         for code in (428, 408, 503, 440):
             h.adapter.observe(drop(h, code))
@@ -159,8 +172,7 @@ async def test_one_attempt_in_flight_and_stop_on_open(server: tuple[FakeEvolutio
         await h.fake.reopen(INSTANCE)  # Evolution reconnected by itself
         h.adapter.observe(opened(h))
         assert h.adapter.ready_to_send()
-        await asyncio.sleep(0.01)
-        assert task is not None and task.cancelled()
+        assert (await ended(task)).cancelled()  # in its backoff: it never called connect
         assert h.fake.calls["GET /instance/connect"] == 0
 
 
@@ -221,11 +233,10 @@ async def test_logout_or_ban_stops_reconnecting(
         rig.sleeper.hold = True
         h.fake.instances[INSTANCE].state = "close"
         h.adapter.observe(drop(h, 428))
-        await asyncio.sleep(0.01)
+        await backing_off(rig)
         task = h.adapter._reconnect_task
         h.adapter.observe(drop(h, code))
-        await asyncio.sleep(0.01)
-        assert task is not None and task.cancelled()
+        assert (await ended(task)).cancelled()
         assert h.adapter.needs_repair and h.adapter.state is state and h.adapter.reason
         # a late transient close does not restart the loop: the re-pair is sticky
         h.adapter.observe(drop(h, 428))
@@ -249,11 +260,11 @@ async def test_logout_instance_webhook_and_removal(server: tuple[FakeEvolution, 
 async def test_a_qr_nobody_asked_for_means_pair_again(server: tuple[FakeEvolution, str]) -> None:
     rig = setup()
     async with harness(server=server, **rig.options) as h:
+        before = len(h.events)
         h.adapter.observe([QrEvent(7, qr_code="2@new")])
         assert h.adapter.needs_repair and h.adapter.reason == REASON_QR_UNASKED
-        await asyncio.sleep(0.01)
-        last = h.events[-1]
-        assert isinstance(last, ConnectionEvent) and last.needs_repair
+        (told,) = await eventually(lambda: h.events[before:], message="the adapter tells")
+        assert isinstance(told, ConnectionEvent) and told.needs_repair
 
 
 @pytest.mark.anyio
@@ -323,7 +334,7 @@ async def test_aclose_cancels_the_loop(server: tuple[FakeEvolution, str]) -> Non
         rig.sleeper.hold = True
         h.fake.instances[INSTANCE].state = "close"
         h.adapter.observe(drop(h))
-        await asyncio.sleep(0.01)
+        await backing_off(rig)
         task = h.adapter._reconnect_task
         await h.adapter.aclose()
         assert task is not None and task.cancelled() and not h.adapter.ready_to_send()

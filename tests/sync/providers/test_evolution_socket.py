@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from sync.domain.models import ConnectionState
 from sync.providers.evolution import EvolutionAdapter
 from tests.fakes.evolution_server import FakeEvolution
 from tests.fakes.loopback import serve
+from tests.polling import eventually
 from tests.sync.providers.harness_evolution import (
     API_KEY,
     INSTANCE,
@@ -43,14 +43,6 @@ class Seen:
 
     def observe(self, batch: Sequence[ProviderEvent]) -> None:
         self.observed.extend(batch)
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def quick_sleep(seconds: float) -> None:
@@ -93,7 +85,7 @@ async def test_inbound_messages_arrive_over_the_socket(
     async with httpx.AsyncClient(timeout=5) as http:
         adapter = await started(base_url, seen, http)
         try:
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
             assert fake.instances[INSTANCE].websocket == {
                 "enabled": True,
                 "events": fake.instances[INSTANCE].websocket["events"],
@@ -101,7 +93,7 @@ async def test_inbound_messages_arrive_over_the_socket(
             assert "MESSAGES_UPSERT" in fake.instances[INSTANCE].websocket["events"]
             assert fake.instances[INSTANCE].webhook is None  # no webhook without an address
             await fake.deliver_inbound(INSTANCE, text="Bom dia pelo socket", msg_id="SOCK1")
-            await until(lambda: any(isinstance(e, MessageEvent) for e in seen.stored))
+            await eventually(lambda: any(isinstance(e, MessageEvent) for e in seen.stored))
             message = next(e for e in seen.stored if isinstance(e, MessageEvent))
             assert (message.provider_message_id, message.text) == ("SOCK1", "Bom dia pelo socket")
             assert message in seen.observed  # the workspace (pairing dialog, adapter) sees it
@@ -118,13 +110,13 @@ async def test_a_dropped_socket_reconnects_and_events_flow_again(
     async with httpx.AsyncClient(timeout=5) as http:
         adapter = await started(base_url, seen, http)
         try:
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
             await fake.disconnect_sockets(INSTANCE)
-            await until(lambda: not adapter.socket_connected)
-            await until(lambda: adapter.socket_connected)
-            await until(lambda: fake.socket_clients[f"/{INSTANCE}"] == 1)
+            await eventually(lambda: not adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
+            await eventually(lambda: fake.socket_clients[f"/{INSTANCE}"] == 1)
             await fake.drop(INSTANCE, 428)
-            await until(
+            await eventually(
                 lambda: any(
                     isinstance(e, ConnectionEvent) and e.state is ConnectionState.OFFLINE
                     for e in seen.observed
@@ -146,11 +138,11 @@ async def test_pairing_over_the_socket_qr_refresh_then_link(
         try:
             first = await adapter.request_pairing()
             assert first.qr_code
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
             await fake.emit_qr(INSTANCE)
-            await until(lambda: any(isinstance(e, QrEvent) for e in seen.observed))
+            await eventually(lambda: any(isinstance(e, QrEvent) for e in seen.observed))
             await fake.scan(INSTANCE, phone=OWN_PHONE)
-            await until(lambda: adapter.state is ConnectionState.CONNECTED)
+            await eventually(lambda: adapter.state is ConnectionState.CONNECTED)
             assert adapter.ready_to_send()
         finally:
             await adapter.aclose()
@@ -164,7 +156,7 @@ async def test_a_server_with_socketio_off_is_left_alone() -> None:
         async with httpx.AsyncClient(timeout=5) as http:
             adapter = await started(base_url, seen, http)
             try:
-                await until(
+                await eventually(
                     lambda: adapter._socket_task is not None and adapter._socket_task.done()
                 )
                 assert fake.calls["POST /websocket/set"] == 1  # asked once, then stopped
@@ -208,12 +200,12 @@ async def test_a_refused_namespace_is_retried_with_growing_backoff(
         adapter = recording(base_url, seen, http, sleeps)
         await adapter.start(seen.sink)
         try:
-            await until(lambda: len(sleeps.asked) >= 3)
+            await eventually(lambda: len(sleeps.asked) >= 3)
             assert not adapter.socket_connected
             assert sleeps.asked[:3] == [2.0, 4.0, 8.0]  # the policy's base, doubling (rng = 1.0)
             assert "refused the connection" in caplog.text
             fake.refuse_sockets = False
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
         finally:
             await adapter.aclose()
 
@@ -228,7 +220,7 @@ async def test_a_server_without_socketio_is_retried_and_the_number_still_works()
             adapter = recording(base_url, seen, http, sleeps)
             await adapter.start(seen.sink)
             try:
-                await until(lambda: len(sleeps.asked) >= 2)
+                await eventually(lambda: len(sleeps.asked) >= 2)
                 assert sleeps.asked[:2] == [2.0, 4.0]
                 assert not adapter.socket_connected
                 assert adapter.state is ConnectionState.CONNECTED
@@ -248,12 +240,12 @@ async def test_the_key_is_in_no_url_and_no_log(
     async with httpx.AsyncClient(timeout=5) as http:
         adapter = await started(base_url, seen, http)
         try:
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
             await fake.deliver_inbound(INSTANCE, text="Oi", msg_id="SOCK-LOG")
-            await until(lambda: any(isinstance(e, MessageEvent) for e in seen.stored))
+            await eventually(lambda: any(isinstance(e, MessageEvent) for e in seen.stored))
             await fake.disconnect_sockets(INSTANCE)
-            await until(lambda: not adapter.socket_connected)
-            await until(lambda: adapter.socket_connected)
+            await eventually(lambda: not adapter.socket_connected)
+            await eventually(lambda: adapter.socket_connected)
         finally:
             await adapter.aclose()
     assert len(fake.socket_queries) >= 2

@@ -24,6 +24,7 @@ from sync.store.cache_key import CacheKey
 from sync.store.database import Database
 from tests.fakes.clock import FakeClock
 from tests.fakes.gateway_server import FakeGateway
+from tests.polling import eventually
 from tests.sync.helpers import add_account, conversation_id_for, inbound
 from tests.sync.providers.harness_gateway import (
     INSTANCE,
@@ -32,7 +33,6 @@ from tests.sync.providers.harness_gateway import (
     gateway_account,
     mounted,
     serve_in_loop,
-    until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -53,6 +53,11 @@ def db(cache_path: Path, cache_key: CacheKey) -> Iterator[Database]:
 async def _message(db: Database, message_id: str) -> Message:
     (found,) = await db.run(queries.messages_by_id, [message_id])
     return found
+
+
+async def _idle(engine: Engine) -> None:
+    """The dispatcher has looked after this moment and found nothing it may send (bounded)."""
+    await asyncio.wait_for(engine.idle(), 10)
 
 
 @dataclasses.dataclass
@@ -107,7 +112,7 @@ async def test_a_reply_typed_while_not_ready_goes_out_once_when_ready(world: Wor
     assert not adapter.ready_to_send()  # the instance is down (start saw it)
 
     queued = await engine.send_text(world.conversation, "Seu pedido está pronto")
-    await asyncio.sleep(0.3)  # the dispatcher had every chance to send it
+    await _idle(engine)  # it looked with the reply queued, and held it
     assert fake.calls_to("send") == [] and fake.accepted == []
     assert (await _message(world.db, queued.id)).status is DeliveryStatus.QUEUED
 
@@ -118,20 +123,19 @@ async def test_a_reply_typed_while_not_ready_goes_out_once_when_ready(world: Wor
     assert accounts[world.account].state is ConnectionState.CONNECTED
     clock.set(t_ready + 2.999)
     await fake.heartbeat(INSTANCE)  # wakes the dispatcher again: still too early
-    await asyncio.sleep(0.2)
+    await _idle(engine)  # it looked at 2.999 s, and held it
     assert fake.calls_to("send") == []
     assert (await _message(world.db, queued.id)).status is DeliveryStatus.QUEUED
 
     clock.set(t_ready + 3.0)
     await fake.heartbeat(INSTANCE)
-    await until(lambda: len(fake.accepted) == 1)
+    await eventually(lambda: len(fake.accepted) == 1)
 
-    async def sent() -> bool:
-        return (await _message(world.db, queued.id)).status is DeliveryStatus.SENT
+    async def sent() -> Message | None:
+        message = await _message(world.db, queued.id)
+        return message if message.status is DeliveryStatus.SENT else None
 
-    while not await sent():
-        await asyncio.sleep(0.01)
-    message = await _message(world.db, queued.id)
+    message = await eventually(sent, message="the reply is marked sent")
     assert message.provider_message_id == fake.accepted[0]["id"]
     assert fake.accepted[0]["to"] == "5511999990001@s.whatsapp.net"
     assert fake.accepted[0]["message"] == "Seu pedido está pronto"
@@ -139,7 +143,7 @@ async def test_a_reply_typed_while_not_ready_goes_out_once_when_ready(world: Wor
     # Nothing goes out twice, however often the engine is woken.
     for _ in range(3):
         await fake.heartbeat(INSTANCE)
-    await asyncio.sleep(0.2)
+    await _idle(engine)  # it looked after the wake-ups, and found nothing to send
     assert len(fake.accepted) == 1
     assert len(fake.calls_to("send")) == 1
     assert await world.db.run(outbox.pending_count) == 0
@@ -156,8 +160,8 @@ async def test_a_gateway_saying_not_connected_puts_the_reply_back_in_the_queue(
     fake.arrange("not_connected")  # the socket dropped and the event is still on its way
 
     queued = await engine.send_text(world.conversation, "vai esperar")
-    await until(lambda: len(fake.calls_to("send")) == 1)
-    await asyncio.sleep(0.1)
+    await eventually(lambda: len(fake.calls_to("send")) == 1)
+    await _idle(engine)  # the refusal is recorded, and the reply is not sent again
     message = await _message(world.db, queued.id)
     assert (message.status, message.error) == (DeliveryStatus.QUEUED, "not_sent")
     assert not world.adapter.ready_to_send()

@@ -21,6 +21,7 @@ from sync.providers.gateway import (
     GatewayAdapter,
 )
 from tests.fakes.clock import FakeClock, settle
+from tests.polling import eventually
 from tests.sync.providers.harness_gateway import (
     ACCOUNT_ID,
     INSTANCE,
@@ -33,7 +34,6 @@ from tests.sync.providers.harness_gateway import (
     offline_event,
     ready_event,
     repair_event,
-    until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -267,7 +267,7 @@ async def _connected_adapter(
 
 async def _next_sleep(setup: GatewaySetup, count: int) -> float:
     """Wait until the adapter has asked for its ``count``-th sleep; return its length."""
-    await until(lambda: len(setup.clock.sleeps) >= count and setup.clock.pending > 0)
+    await eventually(lambda: len(setup.clock.sleeps) >= count and setup.clock.pending > 0)
     return setup.clock.sleeps[count - 1]
 
 
@@ -297,7 +297,7 @@ async def test_a_transient_drop_reconnects_once_and_stops_when_ready(setup: Gate
     setup.clock.advance(OPEN_SETTLE_S)
     assert adapter.ready_to_send()
     setup.clock.advance(1000)
-    await until(lambda: setup.clock.pending == 0)
+    await eventually(lambda: setup.clock.pending == 0)
     assert setup.fake.connects[INSTANCE] == 1
 
 
@@ -313,7 +313,7 @@ async def test_a_storm_of_disconnects_makes_one_attempt_at_a_time(setup: Gateway
     for _ in range(50):
         adapter.observe([offline_event(ACCOUNT_ID)])
     setup.clock.advance(RECONNECT_WAIT_S - 0.001)
-    await until(lambda: setup.clock.pending == 1)
+    await eventually(lambda: setup.clock.pending == 1)
     assert setup.fake.connects[INSTANCE] == 1
     assert setup.clock.pending == 1
 
@@ -395,7 +395,7 @@ async def test_a_logout_or_ban_stops_reconnecting_and_says_why(
     setup.clock.advance(10_000)
     adapter.observe([offline_event(ACCOUNT_ID)])  # a later drop does not start it again
     assert not adapter.reconnecting
-    await until(lambda: setup.clock.pending == 0)
+    await eventually(lambda: setup.clock.pending == 0)
     assert setup.fake.connects[INSTANCE] == 0
 
 
@@ -414,7 +414,7 @@ async def test_a_gateway_that_reconnected_by_itself_is_not_asked_again(
     adapter.observe([offline_event(ACCOUNT_ID)])
     await _next_sleep(setup, 1)
     await _wake(setup)
-    await until(lambda: not adapter.reconnecting)
+    await eventually(lambda: not adapter.reconnecting)
     assert setup.fake.connects[INSTANCE] == 0
     setup.clock.advance(OPEN_SETTLE_S)
     assert adapter.ready_to_send()
@@ -454,7 +454,7 @@ async def test_a_reconnect_that_only_the_user_can_fix_stops_and_says_why(
     adapter.observe([offline_event(ACCOUNT_ID)])
     await _next_sleep(setup, 1)
     await _wake(setup)
-    await until(lambda: not adapter.reconnecting)
+    await eventually(lambda: not adapter.reconnecting)
     assert reason in adapter.needs_repair_reason
     last = setup.events[-1]
     assert isinstance(last, ConnectionEvent) and last.needs_repair and reason in last.reason
@@ -503,7 +503,9 @@ async def test_silent_heartbeats_drop_the_link_and_ask_the_gateway(setup: Gatewa
     setup.clock.advance(1)
     assert adapter.check_liveness()
     assert not adapter.ready_to_send()
-    await until(lambda: bool(setup.events) and setup.events[-1].state is ConnectionState.OFFLINE)
+    await eventually(
+        lambda: bool(setup.events) and setup.events[-1].state is ConnectionState.OFFLINE
+    )
     assert setup.events[-1] == ConnectionEvent(
         ACCOUNT_ID, ConnectionState.OFFLINE, reason="no heartbeat from the gateway for 76 s"
     )
@@ -512,7 +514,7 @@ async def test_silent_heartbeats_drop_the_link_and_ask_the_gateway(setup: Gatewa
     # The reconnect asks how the instance stands and, as it is down, to connect.
     await _next_sleep(setup, 1)
     await _wake(setup)
-    await until(lambda: setup.fake.connects.get(INSTANCE, 0) == 1)
+    await eventually(lambda: setup.fake.connects.get(INSTANCE, 0) == 1)
     await adapter.aclose()
 
 

@@ -22,6 +22,7 @@ from sync.providers.directory import StaticDirectory
 from sync.providers.gateway import HEARTBEAT_REASON, OPEN_SETTLE_S, GatewayAdapter, parse_webhook
 from tests.fakes.clock import FakeClock
 from tests.fakes.gateway_server import FakeGateway
+from tests.polling import eventually
 from tests.sync.providers.harness_gateway import (
     ACCOUNT_ID,
     INSTANCE,
@@ -31,7 +32,6 @@ from tests.sync.providers.harness_gateway import (
     mounted,
     run_on_clock,
     serve_in_loop,
-    until,
 )
 
 pytestmark = pytest.mark.anyio
@@ -94,7 +94,7 @@ async def test_pairing_qr_refreshed_qr_scan_ready_heartbeats_and_logout(stack: S
     first = await run_on_clock(clock, adapter.request_pairing())
     assert first.qr_code == fake.instances[INSTANCE].qr
     # The gateway also announces it as a ``qr`` event (what refreshes the dialog later).
-    await until(lambda: any(isinstance(e, QrEvent) for e in stack.stored))
+    await eventually(lambda: any(isinstance(e, QrEvent) for e in stack.stored))
     assert stack.stored == [QrEvent(ACCOUNT_ID, qr_code=first.qr_code)]
 
     answer = await fake.show_qr(INSTANCE)  # the QR expired: a new one
@@ -154,9 +154,9 @@ async def test_a_transient_drop_is_reconnected_and_the_session_restored(stack: S
     assert adapter.reconnecting
     # The backoff elapses; the adapter asks the gateway to connect; the saved session comes
     # back by itself (authenticated, ready) through the receiver.
-    await until(lambda: clock.pending > 0)
+    await eventually(lambda: clock.pending > 0)
     clock.set(clock.next_deadline or 0)
-    await until(lambda: adapter.phone != "" and not adapter.reconnecting)
+    await eventually(lambda: adapter.phone != "" and not adapter.reconnecting)
     assert fake.connects[INSTANCE] == 1
     assert isinstance(stack.stored[-1], ConnectionEvent)
     assert stack.stored[-1].state is ConnectionState.CONNECTED

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import uuid
 from collections import Counter
@@ -24,6 +23,7 @@ from sync.server.pg_ingest import ingest_events
 from tests.fakes.clock import FakeClock
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook
+from tests.polling import at_most, eventually
 from tests.sync.server.seeding import Seeded, add_conversation, enqueue, rows, seed_workspace
 
 if TYPE_CHECKING:
@@ -96,8 +96,11 @@ def sent_ids(fake: FakeMeta) -> list[str]:
 
 
 async def drain(d: Dispatcher) -> int:
+    """Dispatch until nothing is left; how many were handled."""
     count = 0
-    while await d.dispatch_once():
+    for _ in at_most(1000, "the dispatcher kept finding something to send"):
+        if not await d.dispatch_once():
+            break
         count += 1
     return count
 
@@ -335,10 +338,12 @@ async def test_two_dispatchers_at_once_never_send_a_message_twice(
     await one.start()
     await two.start()
     try:
-        for _ in range(400):
-            if rows(db, "SELECT count(*) FROM outbox") == [(0,)]:
-                break
-            await asyncio.sleep(0.02)
+        await eventually(
+            lambda: rows(db, "SELECT count(*) FROM outbox") == [(0,)],
+            timeout=20,
+            interval=0.02,
+            message="both dispatchers emptied the outbox",
+        )
     finally:
         await one.aclose()
         await two.aclose()
@@ -426,10 +431,7 @@ async def test_the_loop_sends_what_is_queued_after_a_wake(
     try:
         message_id = enqueue(db, seeded, conv, "acordou", PHONES[0])
         d.wake()
-        for _ in range(200):
-            if fake.accepted:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: fake.accepted, message="the woken loop sent it")
     finally:
         await d.aclose()
     assert sent_ids(fake) == [str(message_id)]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from sync.domain.models import DeliveryStatus, Direction, MessageType
 from sync.server.database import ServerDatabase
 from sync.server.pg_ingest import apply_events, ingest_events_sync
 from sync.server.pg_ingest_queue import PgIngestQueue
+from tests.polling import wait_until
 from tests.sync.server import seeding
 from tests.sync.server.seeding import Seeded
 
@@ -229,19 +229,21 @@ def test_a_group_folds_names_and_previews_in_order(db: ServerDatabase, seeded: S
 
 def _wait_until_blocked(db: ServerDatabase) -> None:
     """Until some other backend waits on a lock (the racing transaction reached the conflict)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def waiting() -> int:
         with db.engine.connect() as conn:
-            waiting = conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database()"
-                )
-            ).scalar_one()
-        if waiting:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the racing transaction never waited for the first one")
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()"
+                    )
+                ).scalar_one()
+            )
+
+    wait_until(
+        waiting, timeout=30, message="the racing transaction waited for the first one's lock"
+    )
 
 
 def test_a_redelivery_racing_its_original_in_another_transaction_is_stored_once(

@@ -13,6 +13,7 @@ import pytest
 from sync.server.cli import main
 from sync.server.credentials import generate_key
 from tests.fakes.postgres import APP_ROLE
+from tests.polling import wait_until
 
 
 def head_revision() -> str:
@@ -176,7 +177,6 @@ def test_serve_answers_health_and_stops_cleanly(env: dict[str, str], tmp_path: P
     import os
     import signal
     import socket
-    import time
 
     import httpx
 
@@ -191,15 +191,16 @@ def test_serve_answers_health_and_stops_cleanly(env: dict[str, str], tmp_path: P
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        answer = None
-        while time.monotonic() < deadline and process.poll() is None:
+
+        def health() -> httpx.Response | None:
+            if process.poll() is not None:
+                raise AssertionError(process.stdout.read() if process.stdout else "it exited")
             try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-                break
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
             except httpx.TransportError:
-                time.sleep(0.1)
-        assert answer is not None, process.stdout.read() if process.stdout else ""
+                return None
+
+        answer = wait_until(health, timeout=30, interval=0.1, message="the server answers")
         assert answer.json() == {"status": "ok", "database": True}
         login = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/login",

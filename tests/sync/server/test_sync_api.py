@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sync.server.auth import revoke_user
 from sync.server.database import ServerDatabase
 from sync.server.sync_api import Cursor, pull
+from tests.polling import at_most
 from tests.sync.client.team_server import (
     PASSWORD,
     Team,
@@ -65,7 +66,7 @@ def login(base_url: str, username: str) -> httpx.Client:
 
 def pull_all(client: httpx.Client, after: str = "0:0", limit: int = 1000) -> list[dict[str, Any]]:
     pages = []
-    while True:
+    for _ in at_most(1000, "the pull kept saying there was more"):
         response = client.get("/pull", params={"after": after, "limit": limit, "protocol": 1})
         assert response.status_code == 200, response.text
         page = response.json()
@@ -73,7 +74,8 @@ def pull_all(client: httpx.Client, after: str = "0:0", limit: int = 1000) -> lis
         assert page["cursor"] == response.headers["x-caixa-cursor"]
         after = page["cursor"]
         if not page["more"]:
-            return pages
+            break
+    return pages
 
 
 def rows(pages: list[dict[str, Any]], table: str) -> list[list[Any]]:
@@ -429,8 +431,9 @@ async def test_events_poke_when_something_changes(
             assert events.headers["content-type"].startswith("text/event-stream")
             lines = events.aiter_lines()
             seen: list[str] = []
-            while "" not in seen or "event: poke" not in seen:
-                seen.append(await anext(lines))
+            with anyio.fail_after(10):  # a stream that never pokes fails, not hangs
+                while "" not in seen or "event: poke" not in seen:
+                    seen.append(await anext(lines))
             await anyio.to_thread.run_sync(add_messages, server_db, team, "shop", 1)
             with anyio.fail_after(5):
                 while await anext(lines) != "event: poke":
@@ -461,7 +464,7 @@ def test_a_page_inside_a_big_transaction_walks_the_index_not_a_sort(
 
     cursor = Cursor()
     checked = 0
-    while True:
+    for _ in at_most(1000, "the pull kept saying there was more"):
         with server_db.agent(principal) as conn:
             params = {
                 "ws": principal.workspace_id,
