@@ -27,9 +27,11 @@ from sync.settings import DEFAULT_KEY_FILE_NAME, Paths, cache_files, resolve_pat
 # A start that needs the user (first run, passcode, no keyring) takes the slower, async path.
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
+    from PySide6.QtWidgets import QWidget
 
     from desktop.services import Services
     from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.join_team_dialog import Progress
     from desktop.views.main_window import MainWindow
     from sync.store.cache_key import CacheKey
     from sync.store.early_read import EarlyRead
@@ -300,8 +302,7 @@ def _leave_action(paths: Paths, services: Services, switch_to: Any) -> Any:
 
 async def join_team_interactively(paths: Paths, parent: Any = None) -> Services | None:
     """ "Join a team": the dialog, then the new team workspace (None when the user gave up)."""
-    from desktop.team_flow import join_team
-    from desktop.views.join_team_dialog import Progress, ask_to_join
+    from desktop.views.join_team_dialog import ask_to_join
 
     async def join(url: str, user: str, password: str, progress: Progress) -> Services:
         return await join_team(paths, url, user, password, progress)
@@ -310,9 +311,99 @@ async def join_team_interactively(paths: Paths, parent: Any = None) -> Services 
     return joined
 
 
+async def join_team(
+    paths: Paths,
+    server_url: str,
+    username: str,
+    password: str,
+    progress: Progress,
+    *,
+    key: CacheKey | None = None,
+    keyring_backend: KeyringBackend | None = None,
+) -> Services:
+    """Join: new team cache, login, token kept, first sync. Raises with nothing left behind."""
+    import asyncio
+
+    from desktop.services import SERVER_URL_KEY, USERNAME_KEY, Services
+    from sync.settings import remove_cache_files
+    from sync.store import queries
+
+    cache_path = paths.team_cache_path()
+    fresh = not cache_path.exists()
+    if key is None:
+        key = await _team_key(paths, keyring_backend)
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    services = Services.create_team(cache_path, key, server_url=server_url, key_file=paths.key_file)
+    loop = asyncio.get_running_loop()
+
+    def report(done: int, total: int) -> None:  # may run on the database thread
+        loop.call_soon_threadsafe(progress, done, total)
+
+    try:
+        await services.prepare()
+        client = services.team_client()
+        token = await client.login(username, password)
+        tokens = services.team_tokens()
+        await services.db.run(tokens.save, token)
+        await services.db.run(queries.set_meta, SERVER_URL_KEY, server_url)
+        await services.db.run(queries.set_meta, USERNAME_KEY, username)
+        await client.sync_now(report)
+    except BaseException:
+        await services.aclose()
+        if fresh:
+            remove_cache_files(cache_path)
+        raise
+    return services
+
+
+async def _team_key(paths: Paths, keyring_backend: KeyringBackend | None) -> CacheKey:
+    import asyncio
+
+    from sync.store.cache_key import CacheKey
+
+    found = await resolve_key_interactively(
+        paths.team_cache_path(), paths.key_file, demo=False, keyring_backend=keyring_backend
+    )
+    if not isinstance(found, CacheKey):
+        raise asyncio.CancelledError  # the user closed the key dialog: nothing to join with
+    return found
+
+
+async def open_team(
+    paths: Paths,
+    key: CacheKey,
+    *,
+    parent: QWidget | None = None,
+) -> Services | None:
+    """The team workspace, logged in (asking for the password again if needed); None = quit."""
+    from desktop.services import SERVER_URL_KEY, USERNAME_KEY, Services
+    from desktop.views.join_team_dialog import ask_to_join
+    from sync.store import queries
+
+    services = Services.create_team(
+        paths.team_cache_path(), key, server_url="", key_file=paths.key_file
+    )
+    await services.prepare()
+    server_url = await services.db.run(queries.get_meta, SERVER_URL_KEY) or ""
+    username = await services.db.run(queries.get_meta, USERNAME_KEY) or ""
+    token = await services.db.run(services.team_tokens().load)
+    if server_url and token is not None:
+        services.team_url = server_url
+        services.team_client(token)
+        return services
+    await services.aclose()
+
+    async def relogin(url: str, user: str, password: str, progress: Progress) -> Services:
+        return await join_team(paths, url, user, password, progress, key=key)
+
+    joined: Services | None = await ask_to_join(
+        relogin, parent, server=server_url, username=username, relogin=bool(server_url)
+    )
+    return joined
+
+
 async def open_team_services(paths: Paths) -> Services | None:
-    """The team workspace of ``paths``: its key (asking if needed), then ``team_flow.open_team``."""
-    from desktop.team_flow import open_team
+    """The team workspace of ``paths``: its key (asking if needed), then ``open_team``."""
     from desktop.views.cache_key_dialogs import offer_cache_reset
     from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
     from sync.store.cache_key import CacheKey, CacheKeyError
@@ -341,7 +432,7 @@ async def open_team_services(paths: Paths) -> Services | None:
 def attach_team_banner(window: MainWindow, services: Services) -> None:
     """Show the offline / session banner above the inbox and handle "Log in again…"."""
     from desktop import bridge
-    from desktop.views.join_team_dialog import Progress, ask_to_join
+    from desktop.views.join_team_dialog import ask_to_join
     from desktop.widgets.team_banner import TeamBanner, TeamStatus
 
     assert services.team is not None

@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     from sync.store.cache_key import CacheKey
 
 
+# A team workspace's settings in its cache's meta table: where its server is, who logged in.
+SERVER_URL_KEY = "team.server_url"
+USERNAME_KEY = "team.username"
+
+
 @dataclass
 class Services:
     """The database thread and the engine over it."""
@@ -179,7 +184,6 @@ class Services:
 
     async def team_user_name(self) -> str:
         """The user this desktop logged in as ("" before any login)."""
-        from desktop.team_flow import USERNAME_KEY
         from sync.store import queries
 
         return await self.db.run(queries.get_meta, USERNAME_KEY) or ""

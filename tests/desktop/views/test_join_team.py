@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from desktop.app import attach_team_banner
-from desktop.team_flow import join_team, open_team, team_exists
+from desktop.app import attach_team_banner, join_team, open_team
+from desktop.team_flow import team_exists
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.join_team_dialog import (
     JoinTeamDialog,
