@@ -97,7 +97,7 @@ class JoinTeamPresenter(QObject):
 
     progressed = Signal(int, int)  # rows so far, rows in all (0: unknown)
     failed = Signal(str)  # shown under the form; nothing is kept
-    joined = Signal(object)  # whatever ``join`` returned (the team's services)
+    joined = Signal(object)  # whatever ``join`` returned (the team's backend)
 
     def __init__(self, join: Join, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -462,19 +462,19 @@ class MainWindow(QMainWindow):
         """ "Add a number": the dialog, then, for QR-linked numbers, the pairing dialog."""
         from desktop.views import number_flows
 
-        return await number_flows.add_number(self.presenter.services, self)
+        return await number_flows.add_number(self.presenter.backend, self)
 
     async def configure_receiver(self) -> bool:
         """Ask where to receive webhooks and apply it."""
         from desktop.views import number_flows
 
-        return await number_flows.configure_receiver(self.presenter.services, self)
+        return await number_flows.configure_receiver(self.presenter.backend, self)
 
     async def relink_number(self, account_id: int) -> bool:
         """Show the pairing dialog for a QR-linked number (after a logout, or to finish linking)."""
         from desktop.views import number_flows
 
-        return await number_flows.relink_number(self.presenter.services, account_id, self)
+        return await number_flows.relink_number(self.presenter.backend, account_id, self)
 
     def _on_rail_view_context_menu_requested(self, pos: QPoint) -> None:
         from PySide6.QtWidgets import QMenu
@@ -483,7 +483,7 @@ class MainWindow(QMainWindow):
         account_id = index.data(AccountListModel.AccountIdRole) if index.isValid() else None
         if account_id is None or not self.presenter.attached:
             return
-        workspace = self.presenter.services.workspace
+        workspace = self.presenter.backend.workspace
         if workspace is None or not workspace.is_qr_linked(account_id):
             return
         menu = QMenu(self)
@@ -630,8 +630,8 @@ class MainWindow(QMainWindow):
     def _on_presenter_assignment_changed(self, assignment: object) -> None:
         if not self._chat_built:
             return
-        team = self.presenter.attached and self.presenter.services.is_team
-        if not team:
+        features = self.presenter.features
+        if not features.assignments:
             self.assignment_label.hide()
             self.claim_button.hide()
             self.assign_button.hide()
@@ -647,8 +647,8 @@ class MainWindow(QMainWindow):
             )
         self.assignment_label.setText(text)
         self.assignment_label.show()
-        self.claim_button.setVisible(not mine)
-        self.assign_button.setVisible(self.presenter.is_supervisor)
+        self.claim_button.setVisible(features.can_take and not mine)
+        self.assign_button.setVisible(features.can_assign)
 
     def _on_assign_button_clicked(self) -> None:
         bridge.spawn(self.show_assign_menu())
@@ -797,7 +797,7 @@ class MainWindow(QMainWindow):
         if (
             message.direction is not Direction.OUT
             or message.status not in (DeliveryStatus.UNKNOWN, DeliveryStatus.FAILED)
-            or not self.presenter.can_send_again  # a team's agent: a supervisor's call
+            or not self.presenter.features.can_send_again  # a team's agent: a supervisor's call
         ):
             return
         menu = QMenu(self)

@@ -144,7 +144,7 @@ def test_wrong_key_file_offers_reset_or_quit(qtbot: QtBot, arun: ARun, tmp_path:
         ).click()
 
     when_visible(QMessageBox, quit_)
-    assert arun(app_module.open_services(paths, demo=False)) is None
+    assert arun(app_module.open_solo_backend(paths, demo=False)) is None
     assert cache_path.exists()  # quitting changes nothing
 
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from desktop import bridge
 from desktop.models.message_list_model import MessageListModel
 from desktop.models.search_hit_model import fold
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction
@@ -43,7 +43,7 @@ QUIET = DemoTiming(
 
 @dataclass
 class Inbox:
-    services: Services
+    services: SoloBackend
     presenter: InboxPresenter
     window: MainWindow
 
@@ -58,7 +58,7 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
 
     def open_(timing: DemoTiming | None = None, page: int = 50) -> Inbox:
         services = arun(
-            Services.open(
+            SoloBackend.open(
                 tmp_path / "c.db",
                 CacheKey.generate(),
                 demo=True,

@@ -124,3 +124,17 @@ def test_a_cycle_is_found_however_the_import_is_written(
     (package / "a.py").write_text(body)
     (package / "b.py").write_text("def g():\n    import pkg.a\n")
     assert find_cycle(import_graph(tmp_path, "pkg")) == cycle
+
+
+def test_windows_know_the_backend_interface_not_its_implementations() -> None:
+    """Views, widgets and models talk to ``desktop.backend.Backend``; only the composition root
+    (``desktop.app``) knows whether it built a solo or a team backend."""
+    graph = import_graph(ROOT, "desktop")
+    implementations = {"desktop.solo_backend", "desktop.team_backend"}
+    offenders = {
+        name: sorted(graph[name] & implementations)
+        for name in graph
+        if name.startswith(("desktop.views", "desktop.widgets", "desktop.models"))
+        and graph[name] & implementations
+    }
+    assert offenders == {}

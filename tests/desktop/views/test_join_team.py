@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 from desktop.app import attach_team_banner, join_team, open_team
-from desktop.team_flow import team_exists
+from desktop.team_backend import TeamBackend, team_exists
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.join_team_dialog import (
     JoinTeamDialog,
@@ -31,7 +31,6 @@ from tests.sync.client.team_server import PASSWORD, Team, add_messages, running_
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
-    from desktop.services import Services
     from tests.conftest import ARun, PgDatabase
 
 
@@ -48,10 +47,10 @@ def server(pg_database: PgDatabase, postgres_cluster: Any) -> Iterator[tuple[str
 
 
 @pytest.fixture
-def joined(arun: ARun, server: tuple[str, Team], tmp_path: Path) -> Callable[[str], Services]:
+def joined(arun: ARun, server: tuple[str, Team], tmp_path: Path) -> Callable[[str], TeamBackend]:
     """``joined(name)``: that user's desktop services, joined to the team in its own folder."""
 
-    def join(name: str) -> Services:
+    def join(name: str) -> TeamBackend:
         paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
         return arun(
             join_team(paths, server[0], name, PASSWORD, lambda *_: None, key=CacheKey.generate())
@@ -105,9 +104,9 @@ def test_joining_copies_the_team_and_opens_the_inbox(
 ) -> None:
     url, _team = server
     key = CacheKey.generate()
-    joined: list[Services] = []
+    joined: list[TeamBackend] = []
 
-    async def join(address: str, user: str, password: str, progress: Any) -> Services:
+    async def join(address: str, user: str, password: str, progress: Any) -> TeamBackend:
         services = await join_team(paths, address, user, password, progress, key=key)
         joined.append(services)
         return services
@@ -134,7 +133,7 @@ def test_joining_copies_the_team_and_opens_the_inbox(
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
-        assert services.is_team and team_exists(paths)
+        assert isinstance(services, TeamBackend) and team_exists(paths)
         attach_team_banner(window, services)
         arun(presenter.load())
         names = [
@@ -149,7 +148,7 @@ def test_joining_copies_the_team_and_opens_the_inbox(
 
     # The next start opens the team workspace from the cache, logged in with the kept token.
     again = arun(open_team(paths, key))
-    assert again is not None and again.team is not None and again.team_url == url
+    assert again is not None and again.client is not None and again.server_url == url
     arun(again.aclose())
 
 
@@ -216,8 +215,8 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
         qtbot.mouseClick(window.claim_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: window.assignment_label.text() == "You have this conversation")
         assert not window.claim_button.isVisible()
-        assert services.team is not None
-        arun(services.team.sync_now())  # pushed: the server (and so the team) knows
+        assert services.client is not None
+        arun(services.client.sync_now())  # pushed: the server (and so the team) knows
         db = ServerDatabase(pg_database.app_url)
         try:
             with db.system() as conn:
@@ -233,7 +232,7 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
 
 
 def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
-    arun: ARun, server: tuple[str, Team], joined: Callable[[str], Services]
+    arun: ARun, server: tuple[str, Team], joined: Callable[[str], TeamBackend]
 ) -> None:
     from sync.domain.models import DeliveryStatus, Direction
     from sync.engine.outbox import OutboxError
@@ -254,7 +253,7 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
                 )
 
         arun(sup.db.run(fail))
-        assert arun(sup.can_send_again()) and not arun(ana.can_send_again())
+        assert arun(sup.features()).can_send_again and not arun(ana.features()).can_send_again
         with pytest.raises(OutboxError, match="only a supervisor"):
             arun(ana.send_again(original.id))
         copy = arun(sup.send_again(original.id))
@@ -268,7 +267,7 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
         arun(ana.aclose())
 
 
-def chat_window(qtbot: QtBot, arun: ARun, services: Services, conversation: int) -> MainWindow:
+def chat_window(qtbot: QtBot, arun: ARun, services: TeamBackend, conversation: int) -> MainWindow:
     """A shown main window over ``services`` with ``conversation`` open."""
     window = MainWindow(InboxPresenter(services))
     qtbot.addWidget(window)
@@ -279,7 +278,7 @@ def chat_window(qtbot: QtBot, arun: ARun, services: Services, conversation: int)
 
 
 def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
-    qtbot: QtBot, arun: ARun, server: tuple[str, Team], joined: Callable[[str], Services]
+    qtbot: QtBot, arun: ARun, server: tuple[str, Team], joined: Callable[[str], TeamBackend]
 ) -> None:
     from desktop.views.notes_dialog import NotesDialog
 
@@ -307,9 +306,9 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
         assert ana_window.notes_button.text() == "&Notes (1)"
         dialog.reject()
 
-        assert ana.team is not None and sup.team is not None
-        arun(ana.team.sync_now())  # pushed to the server...
-        arun(sup.team.sync_now())  # ...and pulled by the supervisor's desktop
+        assert ana.client is not None and sup.client is not None
+        arun(ana.client.sync_now())  # pushed to the server...
+        arun(sup.client.sync_now())  # ...and pulled by the supervisor's desktop
         qtbot.waitUntil(lambda: sup_window.notes_button.text() == "&Notes (1)")
         sup_window.open_notes()
         seen = sup_window.findChild(NotesDialog)
@@ -332,7 +331,7 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
     qtbot: QtBot,
     arun: ARun,
     server: tuple[str, Team],
-    joined: Callable[[str], Services],
+    joined: Callable[[str], TeamBackend],
     pg_database: PgDatabase,
 ) -> None:
     from PySide6.QtWidgets import QMessageBox

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.pairing_dialog import PairingDialog, PairingPresenter
 from sync.domain.models import ConnectionState
 from sync.providers.accounts import GatewayAccount, Secret
@@ -36,8 +36,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def services(arun: ARun, tmp_path: Path) -> Iterator[Services]:
-    services = Services.create(
+def services(arun: ARun, tmp_path: Path) -> Iterator[SoloBackend]:
+    services = SoloBackend.create(
         tmp_path / "caixa-cache.db",
         CacheKey.generate(),
         demo=False,
@@ -50,7 +50,7 @@ def services(arun: ARun, tmp_path: Path) -> Iterator[Services]:
 
 
 def test_a_gateway_number_is_linked_through_qr_refresh_and_scan(
-    qtbot: QtBot, arun: ARun, services: Services
+    qtbot: QtBot, arun: ARun, services: SoloBackend
 ) -> None:
     port = _free_port()
     assert arun(services.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
@@ -93,7 +93,7 @@ def test_a_gateway_number_is_linked_through_qr_refresh_and_scan(
 
 
 def test_an_evolution_number_is_linked_through_qr_refresh_and_scan(
-    qtbot: QtBot, arun: ARun, services: Services
+    qtbot: QtBot, arun: ARun, services: SoloBackend
 ) -> None:
     from sync.providers.accounts import EvolutionAccount
     from tests.fakes.evolution_server import FakeEvolution
@@ -140,7 +140,7 @@ def test_an_evolution_number_is_linked_through_qr_refresh_and_scan(
 
 
 def test_a_logged_out_number_is_linked_again_from_the_rail(
-    qtbot: QtBot, arun: ARun, services: Services
+    qtbot: QtBot, arun: ARun, services: SoloBackend
 ) -> None:
     from PySide6.QtWidgets import QApplication
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.events import MessageEvent
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
     qtbot: QtBot, arun: ARun, tmp_path: Path
 ) -> None:
-    services = Services.create(
+    services = SoloBackend.create(
         tmp_path / "c.db", CacheKey.generate(), demo=False, key_file=tmp_path / "k.json"
     )
     arun(services.prepare())
@@ -106,7 +106,7 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
 
     fake = FakeMeta(access_token="EAAG-token", templates={"pedido_pronto": (1, 2)})
     with serve(fake.app) as url:
-        services = Services.create(
+        services = SoloBackend.create(
             tmp_path / "c.db", CacheKey.generate(), demo=False, key_file=tmp_path / "k.json"
         )
         arun(services.prepare())

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.models import DeliveryStatus, Direction
@@ -39,7 +39,7 @@ def _answer(button: QMessageBox.StandardButton) -> None:
 def test_an_unknown_message_is_sent_again_only_when_the_agent_confirms(
     qtbot: QtBot, arun: ARun, tmp_path: Path
 ) -> None:
-    services = Services.create(tmp_path / "c.db", CacheKey.generate(), demo=False)
+    services = SoloBackend.create(tmp_path / "c.db", CacheKey.generate(), demo=False)
     arun(services.prepare())
 
     def setup(cache: object) -> tuple[int, str]:
