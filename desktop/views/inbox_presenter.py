@@ -254,6 +254,11 @@ class InboxPresenter(QObject):
         window = service_window(None if last_ms is None else last_ms / 1000, time.time())
         self.reply_window_changed.emit(window)
 
+    async def refresh_reply_window(self) -> None:
+        """Say again whether the open chat's 24-hour window is open (it closes while shown)."""
+        if self._current is not None:
+            await self._refresh_reply_window(self._current)
+
     async def open_hit(self, hit: SearchHit) -> None:
         """Open a search hit's conversation around the message, and select that message."""
         if self._account_id is not None and self._account_id != hit.account_id:

@@ -89,7 +89,7 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
 
 def open_row(inbox: Inbox, qtbot: QtBot, row: int) -> int:
     """Click a conversation row; returns its id once its chat is shown."""
-    view = inbox.window.conversation_view
+    view = inbox.window.conversation_pane.conversation_view
     index = inbox.presenter.conversations.index(row, 0)
     view.scrollTo(index)
     conversation_id = index.data(inbox.presenter.conversations.ConversationIdRole)
@@ -139,22 +139,22 @@ def test_switching_numbers_filters_the_list(open_inbox: OpenInbox, qtbot: QtBot)
     inbox = open_inbox(QUIET)
     window, presenter = inbox.window, inbox.presenter
     second = presenter.accounts.accounts[1]
-    window.rail_view.setFocus()
-    qtbot.keyClick(window.rail_view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    window.rail_pane.rail_view.setFocus()
+    qtbot.keyClick(window.rail_pane.rail_view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: presenter.conversations.account_id == second.id)
     rows = presenter.conversations.rowCount()
     assert rows == SHAPE.conversations
     assert {presenter.conversations.conversation(r).account_id for r in range(rows)} == {second.id}
-    assert window.list_title.text() == second.display_name
-    assert window.rail_view.currentIndex().row() == 2
+    assert window.conversation_pane.list_title.text() == second.display_name
+    assert window.rail_pane.rail_view.currentIndex().row() == 2
 
-    qtbot.keyClick(window.rail_view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.rail_pane.rail_view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: presenter.conversations.account_id is None)
     assert presenter.conversations.rowCount() == SHAPE.numbers * SHAPE.conversations
 
     # The rail is a list: arrow keys move through the numbers too.
-    window.rail_view.setFocus()
-    qtbot.keyClick(window.rail_view, Qt.Key.Key_Down)
+    window.rail_pane.rail_view.setFocus()
+    qtbot.keyClick(window.rail_pane.rail_view, Qt.Key.Key_Down)
     qtbot.waitUntil(lambda: presenter.conversations.account_id == presenter.accounts.accounts[0].id)
 
 
@@ -185,7 +185,7 @@ def test_opening_a_conversation_shows_it_and_marks_it_read(
     assert all(
         messages.message(r).conversation_id == conversation_id for r in range(messages.rowCount())
     )
-    assert inbox.window.chat_title.text() == (
+    assert inbox.window.chat_pane.header.chat_title.text() == (
         conversations.find(conversation_id).customer_name
         or conversations.find(conversation_id).customer_phone
     )
@@ -210,11 +210,11 @@ def test_enter_sends_and_the_status_advances_to_read(
     messages.dataChanged.connect(on_changed)
     messages.rowsInserted.connect(on_changed)
 
-    window.composer.setFocus()
-    qtbot.keyClicks(window.composer, "Oi! Seu pedido saiu para entrega.")
-    assert window.send_button.isEnabled()
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
-    assert window.composer.toPlainText() == ""
+    window.chat_pane.composer.setFocus()
+    qtbot.keyClicks(window.chat_pane.composer, "Oi! Seu pedido saiu para entrega.")
+    assert window.chat_pane.send_button.isEnabled()
+    qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)
+    assert window.chat_pane.composer.toPlainText() == ""
     qtbot.waitUntil(lambda: bool(statuses) and statuses[-1] is DeliveryStatus.READ, timeout=10_000)
 
     assert statuses[0] is DeliveryStatus.QUEUED
@@ -238,24 +238,24 @@ def test_shift_enter_inserts_a_newline_and_blank_text_is_not_sent(
     open_row(inbox, qtbot, 0)
     rows = presenter.messages.rowCount()
 
-    window.composer.setFocus()
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return)  # empty: nothing happens
-    qtbot.keyClicks(window.composer, "   ")
-    assert not window.send_button.isEnabled()
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    window.chat_pane.composer.setFocus()
+    qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)  # empty: nothing happens
+    qtbot.keyClicks(window.chat_pane.composer, "   ")
+    assert not window.chat_pane.send_button.isEnabled()
+    qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)
     assert arun(presenter.send_text("  \n ")) is None
     arun(asyncio.sleep(0.1))
     assert presenter.messages.rowCount() == rows
 
-    window.composer.clear()
-    qtbot.keyClicks(window.composer, "linha 1")
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
-    qtbot.keyClicks(window.composer, "linha 2")
-    assert window.composer.toPlainText() == "linha 1\nlinha 2"
+    window.chat_pane.composer.clear()
+    qtbot.keyClicks(window.chat_pane.composer, "linha 1")
+    qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(window.chat_pane.composer, "linha 2")
+    assert window.chat_pane.composer.toPlainText() == "linha 1\nlinha 2"
     arun(asyncio.sleep(0.1))
     assert presenter.messages.rowCount() == rows
 
-    qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(window.chat_pane.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: presenter.messages.rowCount() == rows + 1)
     assert presenter.messages.message(rows).text == "linha 1\nlinha 2"
 
@@ -283,8 +283,12 @@ def test_search_dialog_opens_the_hit_with_the_message_selected(
 ) -> None:
     inbox = open_inbox(QUIET)
     presenter, window = inbox.presenter, inbox.window
-    window.conversation_view.setFocus()
-    qtbot.keyClick(window.conversation_view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    window.conversation_pane.conversation_view.setFocus()
+    qtbot.keyClick(
+        window.conversation_pane.conversation_view,
+        Qt.Key.Key_F,
+        Qt.KeyboardModifier.ControlModifier,
+    )
     dialog = window.search_dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.keyClicks(dialog.query_edit, "cafe")
@@ -297,19 +301,21 @@ def test_search_dialog_opens_the_hit_with_the_message_selected(
     assert not dialog.isVisible()
     qtbot.waitUntil(
         lambda: (
-            window.chat_view.currentIndex().data(MessageListModel.MessageIdRole)
+            window.chat_pane.chat_view.currentIndex().data(MessageListModel.MessageIdRole)
             == target.message_id
         )
     )
     assert presenter.current_conversation.id == target.conversation_id
-    assert window.chat_view.selectionModel().isSelected(window.chat_view.currentIndex())
-    rect = window.chat_view.visualRect(window.chat_view.currentIndex())
-    assert window.chat_view.viewport().rect().intersects(rect)
+    assert window.chat_pane.chat_view.selectionModel().isSelected(
+        window.chat_pane.chat_view.currentIndex()
+    )
+    rect = window.chat_pane.chat_view.visualRect(window.chat_pane.chat_view.currentIndex())
+    assert window.chat_pane.chat_view.viewport().rect().intersects(rect)
 
     # Ctrl+F again keeps the query; Esc closes.
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
-    qtbot.keyClick(window.chat_view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.chat_pane.chat_view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert dialog.isVisible() and dialog.query_edit.text() == "cafe"
     qtbot.keyClick(dialog.query_edit, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
@@ -331,7 +337,7 @@ def test_scrolling_to_the_top_loads_older_messages_in_place(
     presenter, window = inbox.presenter, inbox.window
     conversation_id = arun(inbox.services.db.run(_longest_conversation))
     arun(presenter.open_conversation(conversation_id))
-    view = window.chat_view
+    view = window.chat_pane.chat_view
     bar = view.verticalScrollBar()
     messages = presenter.messages
     # A short page doesn't fill the view: older pages are fetched until it scrolls.

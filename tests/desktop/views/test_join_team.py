@@ -210,11 +210,13 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
         arun(presenter.load())
         window.show()
         arun(presenter.open_conversation(team.shop_chat))
-        assert window.assignment_label.text() == "Nobody has this conversation yet"
-        assert window.claim_button.isVisible()
-        qtbot.mouseClick(window.claim_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: window.assignment_label.text() == "You have this conversation")
-        assert not window.claim_button.isVisible()
+        assert window.chat_pane.header.assignment_label.text() == "Nobody has this conversation yet"
+        assert window.chat_pane.header.claim_button.isVisible()
+        qtbot.mouseClick(window.chat_pane.header.claim_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: window.chat_pane.header.assignment_label.text() == "You have this conversation"
+        )
+        assert not window.chat_pane.header.claim_button.isVisible()
         assert services.client is not None
         arun(services.client.sync_now())  # pushed: the server (and so the team) knows
         db = ServerDatabase(pg_database.app_url)
@@ -290,10 +292,10 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
         ana_window, sup_window = windows = [
             chat_window(qtbot, arun, services, team.shop_chat) for services in (ana, sup)
         ]
-        assert ana_window.notes_button.isVisible()
-        assert ana_window.notes_button.text() == "&Notes (0)"
+        assert ana_window.chat_pane.header.notes_button.isVisible()
+        assert ana_window.chat_pane.header.notes_button.text() == "&Notes (0)"
 
-        qtbot.mouseClick(ana_window.notes_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(ana_window.chat_pane.header.notes_button, Qt.MouseButton.LeftButton)
         dialog = ana_window.findChild(NotesDialog)
         assert dialog is not None and dialog.isVisible()
         assert dialog.empty_label.isVisible()
@@ -303,14 +305,14 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
         qtbot.keyClick(dialog.edit, Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: dialog.list.count() == 1)
         assert "Cliente prefere entrega à tarde" in dialog.list.item(0).text()
-        assert ana_window.notes_button.text() == "&Notes (1)"
+        assert ana_window.chat_pane.header.notes_button.text() == "&Notes (1)"
         dialog.reject()
 
         assert ana.client is not None and sup.client is not None
         arun(ana.client.sync_now())  # pushed to the server...
         arun(sup.client.sync_now())  # ...and pulled by the supervisor's desktop
-        qtbot.waitUntil(lambda: sup_window.notes_button.text() == "&Notes (1)")
-        sup_window.open_notes()
+        qtbot.waitUntil(lambda: sup_window.chat_pane.header.notes_button.text() == "&Notes (1)")
+        sup_window.chat_pane.header.open_notes()
         seen = sup_window.findChild(NotesDialog)
         assert seen is not None
         assert seen.list.item(0).text().startswith("Ana · ")  # her name as the team knows it
@@ -359,23 +361,31 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
         sup_window, ana_window = windows = [
             chat_window(qtbot, arun, services, team.shop_chat) for services in (sup, ana)
         ]
-        assert sup_window.assign_button.isVisible()
-        assert not ana_window.assign_button.isVisible()  # agents take, supervisors assign
+        assert sup_window.chat_pane.header.assign_button.isVisible()
+        assert (
+            not ana_window.chat_pane.header.assign_button.isVisible()
+        )  # agents take, supervisors assign
 
-        arun(sup_window.show_assign_menu())
-        menu = sup_window.assign_menu
+        arun(sup_window.chat_pane.header.show_assign_menu())
+        menu = sup_window.chat_pane.header.assign_menu
         assert menu is not None
         names = [a.text() for a in menu.actions() if not a.isSeparator()]
         assert names == ["Ana", "Bia", "Sup", "Nobody"]
         to_ana = next(a for a in menu.actions() if a.data() == team.ana)
         to_ana.trigger()
-        qtbot.waitUntil(lambda: sup_window.assignment_label.text() == "Ana has this conversation")
+        qtbot.waitUntil(
+            lambda: (
+                sup_window.chat_pane.header.assignment_label.text() == "Ana has this conversation"
+            )
+        )
         assert owner() == team.ana
 
         # Bia does not see the shop's number: the server refuses, and the supervisor is told.
-        arun(sup_window.show_assign_menu())
-        assert sup_window.assign_menu is not None
-        to_bia = next(a for a in sup_window.assign_menu.actions() if a.data() == team.bia)
+        arun(sup_window.chat_pane.header.show_assign_menu())
+        assert sup_window.chat_pane.header.assign_menu is not None
+        to_bia = next(
+            a for a in sup_window.chat_pane.header.assign_menu.actions() if a.data() == team.bia
+        )
         to_bia.trigger()
         qtbot.waitUntil(lambda: sup_window.findChild(QMessageBox) is not None, timeout=15_000)
         box = sup_window.findChild(QMessageBox)
@@ -383,6 +393,6 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
         assert "do not see its number" in box.text()
         box.close()
         assert owner() == team.ana
-        assert sup_window.assignment_label.text() == "Ana has this conversation"
+        assert sup_window.chat_pane.header.assignment_label.text() == "Ana has this conversation"
     finally:
         close_inbox(arun, windows, sup, ana)

@@ -175,7 +175,7 @@ def test_a_logged_out_number_is_linked_again_from_the_rail(
         window = MainWindow(presenter)
         qtbot.addWidget(window)
         arun(presenter.load())
-        task = bridge.spawn(window.relink_number(account.account_id))
+        task = bridge.spawn(window.rail_pane.relink_number(account.account_id))
 
         def dialog() -> PairingDialog:
             found = [

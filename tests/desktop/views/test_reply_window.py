@@ -80,17 +80,17 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
         }
 
         arun(presenter.open_conversation(conversations["5511911110000"]))
-        assert not window.window_note.isHidden()
-        assert "21 more hour" in window.window_note.text()
-        window.composer.setPlainText("Temos sim!")
-        assert window.send_button.isEnabled()
+        assert not window.chat_pane.window_note.isHidden()
+        assert "21 more hour" in window.chat_pane.window_note.text()
+        window.chat_pane.composer.setPlainText("Temos sim!")
+        assert window.chat_pane.send_button.isEnabled()
 
         arun(presenter.open_conversation(conversations["5511922220000"]))
-        assert "24 hours" in window.window_note.text()
-        window.composer.setPlainText("Ainda quer o bolo?")
-        assert not window.send_button.isEnabled()
-        qtbot.keyClick(window.composer, Qt.Key.Key_Return)
-        assert window.composer.toPlainText() == "Ainda quer o bolo?"  # kept, not sent
+        assert "24 hours" in window.chat_pane.window_note.text()
+        window.chat_pane.composer.setPlainText("Ainda quer o bolo?")
+        assert not window.chat_pane.send_button.isEnabled()
+        qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)
+        assert window.chat_pane.composer.toPlainText() == "Ainda quer o bolo?"  # kept, not sent
         outgoing = arun(services.db.run(queries.message_page, conversations["5511922220000"]))
         assert all(m.direction is Direction.IN for m in outgoing)
     finally:
@@ -150,10 +150,10 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
             window.show()
             (conversation,) = arun(services.db.run(queries.latest_conversations, None, limit=10))
             arun(presenter.open_conversation(conversation.id))
-            assert window.template_button.isVisible()
-            assert not window.send_button.isEnabled()
+            assert window.chat_pane.template_button.isVisible()
+            assert not window.chat_pane.send_button.isEnabled()
 
-            qtbot.mouseClick(window.template_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(window.chat_pane.template_button, Qt.MouseButton.LeftButton)
             qtbot.waitUntil(
                 lambda: any(
                     isinstance(w, TemplateDialog) and w.list.count()

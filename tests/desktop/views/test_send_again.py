@@ -66,10 +66,10 @@ def test_an_unknown_message_is_sent_again_only_when_the_agent_confirms(
         assert unknown.status is DeliveryStatus.UNKNOWN
 
         _answer(QMessageBox.StandardButton.No)
-        assert arun(window.send_again(unknown)) is None
+        assert arun(window.chat_pane.send_again(unknown)) is None
 
         _answer(QMessageBox.StandardButton.Yes)
-        copy = arun(window.send_again(unknown))
+        copy = arun(window.chat_pane.send_again(unknown))
         assert copy is not None and copy.text == "Tem sim!" and copy.id != message_id
         outgoing = [
             m
