@@ -58,6 +58,9 @@ def run_app(args: argparse.Namespace, early_read: EarlyRead | None = None) -> in
     app.setOrganizationName("Caixa")
     app.setQuitOnLastWindowClosed(False)
     install_translations(app, args.lang)
+    from desktop import theme
+
+    theme.apply(app)  # before the first widget: nothing made yet needs polishing again
     early = None if early_read is None else show_first_screen(early_read)
     # Only now: cyclic GC is off since desktop.main started, and the collector's first round walks
     # every object the start-up made, which must not delay the first paint.

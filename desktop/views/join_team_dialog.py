@@ -176,7 +176,7 @@ class JoinTeamDialog(QDialog):
         layout.addWidget(self.progress)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b3261e;")
+        self.error_label.setObjectName("formError")  # styled by the app's sheet (caixa.qss)
         self.error_label.setVisible(False)
         layout.addWidget(self.error_label)
         self.buttons = QDialogButtonBox(

@@ -9,7 +9,6 @@ whether the window is in front.
 
 from __future__ import annotations
 
-from string import Template
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -21,7 +20,6 @@ from desktop.views.chat_pane import ChatPane
 from desktop.views.conversation_pane import ConversationPane
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.rail_pane import RailPane
-from desktop.widgets import painting
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -29,41 +27,6 @@ if TYPE_CHECKING:
     from PySide6.QtGui import QCloseEvent
 
     from desktop.views.search_dialog import SearchDialog
-
-_STYLE = Template("""
-#rail { background: $rail; border: none; }
-#railTitle { color: $text; font-weight: 600; padding: 16px 18px 8px 18px; }
-#listPane, #chatHeader, #composerBar { background: #FFFFFF; }
-#listHeader { background: #FFFFFF; border-bottom: 1px solid $divider; }
-#listTitle { color: $text; font-weight: 600; }
-#chatHeader { border-bottom: 1px solid $divider; }
-#chatTitle { color: $text; font-weight: 600; }
-#chatSubtitle, #placeholder { color: $muted; }
-#composerBar { border-top: 1px solid $divider; }
-#composer { background: #F4F5F7; border-radius: 10px; }
-#sendButton { background: $accent; color: white; border: none; border-radius: 10px;
-              padding: 7px 16px; font-weight: 600; }
-#sendButton:disabled { background: #B9DCC6; }
-#sendButton:focus { outline: none; border: 2px solid #14803F; }
-#sendError { color: #C0392B; }
-#windowNote { color: $muted; }
-#searchButton { border: 1px solid $divider; border-radius: 8px; padding: 4px 10px;
-                background: #FFFFFF; color: $muted; }
-#searchButton:hover { background: $hover; }
-#addNumberButton, #receiverButton { border: none; color: $muted; padding: 8px 18px;
-                                    text-align: left; background: transparent; }
-#addNumberButton:hover, #receiverButton:hover { color: $text; }
-QSplitter::handle { background: $divider; }
-""").substitute(
-    {
-        "rail": painting.RAIL_BACKGROUND.name(),
-        "text": painting.TEXT.name(),
-        "muted": painting.TEXT_MUTED.name(),
-        "divider": painting.DIVIDER.name(),
-        "accent": painting.ACCENT.name(),
-        "hover": painting.HOVER.name(),
-    }
-)
 
 
 class MainWindow(QMainWindow):
@@ -85,7 +48,6 @@ class MainWindow(QMainWindow):
         self._search: SearchDialog | None = None
         self.setWindowTitle(self.tr("Caixa"))
         self.resize(1200, 760)
-        self.setStyleSheet(_STYLE)
 
         self.rail_pane = RailPane(presenter, self)
         self.conversation_pane = ConversationPane(presenter, self)
