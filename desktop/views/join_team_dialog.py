@@ -1,7 +1,7 @@
 """Join a team: the server's address, a user and a password, then the first sync with progress.
 
 The dialog is a view over ``JoinTeamPresenter``; the presenter calls a ``Join`` coroutine (built
-by ``desktop.team_flow``: open the team cache, log in, pull everything) and turns every way it
+by ``desktop.app``: open the team cache, log in, pull everything) and turns every way it
 can fail into one plain sentence. The same dialog logs in again when a session ended: then the
 address is fixed and only the password is asked.
 """

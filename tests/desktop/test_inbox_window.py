@@ -43,7 +43,7 @@ QUIET = DemoTiming(
 
 @dataclass
 class Inbox:
-    services: SoloBackend
+    backend: SoloBackend
     presenter: InboxPresenter
     window: MainWindow
 
@@ -57,7 +57,7 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
     opened: list[Inbox] = []
 
     def open_(timing: DemoTiming | None = None, page: int = 50) -> Inbox:
-        services = arun(
+        backend = arun(
             SoloBackend.open(
                 tmp_path / "c.db",
                 CacheKey.generate(),
@@ -67,15 +67,15 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
             ),
             timeout=60,
         )
-        presenter = InboxPresenter(services, message_page_size=page)
+        presenter = InboxPresenter(backend, message_page_size=page)
         window = MainWindow(presenter)
-        inbox = Inbox(services, presenter, window)
+        inbox = Inbox(backend, presenter, window)
         opened.append(inbox)
         arun(presenter.load())
         window.show()
         qtbot.waitExposed(window)
         window.activateWindow()
-        arun(services.start())
+        arun(backend.start())
         return inbox
 
     yield open_
@@ -84,7 +84,7 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
             inbox.window.close()
             arun(bridge.drain())
         finally:
-            arun(inbox.services.aclose(), timeout=30)
+            arun(inbox.backend.aclose(), timeout=30)
 
 
 def open_row(inbox: Inbox, qtbot: QtBot, row: int) -> int:
@@ -335,7 +335,7 @@ def test_scrolling_to_the_top_loads_older_messages_in_place(
 ) -> None:
     inbox = open_inbox(QUIET, page=5)
     presenter, window = inbox.presenter, inbox.window
-    conversation_id = arun(inbox.services.db.run(_longest_conversation))
+    conversation_id = arun(inbox.backend.db.run(_longest_conversation))
     arun(presenter.open_conversation(conversation_id))
     view = window.chat_pane.chat_view
     bar = view.verticalScrollBar()

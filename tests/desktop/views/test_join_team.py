@@ -48,7 +48,7 @@ def server(pg_database: PgDatabase, postgres_cluster: Any) -> Iterator[tuple[str
 
 @pytest.fixture
 def joined(arun: ARun, server: tuple[str, Team], tmp_path: Path) -> Callable[[str], TeamBackend]:
-    """``joined(name)``: that user's desktop services, joined to the team in its own folder."""
+    """``joined(name)``: that user's desktop backend, joined to the team in its own folder."""
 
     def join(name: str) -> TeamBackend:
         paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
@@ -107,9 +107,9 @@ def test_joining_copies_the_team_and_opens_the_inbox(
     joined: list[TeamBackend] = []
 
     async def join(address: str, user: str, password: str, progress: Any) -> TeamBackend:
-        services = await join_team(paths, address, user, password, progress, key=key)
-        joined.append(services)
-        return services
+        backend = await join_team(paths, address, user, password, progress, key=key)
+        joined.append(backend)
+        return backend
 
     dialog = JoinTeamDialog(JoinTeamPresenter(join))
     qtbot.addWidget(dialog)
@@ -128,13 +128,13 @@ def test_joining_copies_the_team_and_opens_the_inbox(
     dialog.password_edit.setText(PASSWORD)
     with qtbot.waitSignal(dialog.accepted, timeout=15_000):
         qtbot.keyClick(dialog.password_edit, Qt.Key.Key_Return)
-    services = joined[0]
-    presenter = InboxPresenter(services)
+    backend = joined[0]
+    presenter = InboxPresenter(backend)
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
-        assert isinstance(services, TeamBackend) and team_exists(paths)
-        attach_team_banner(window, services)
+        assert isinstance(backend, TeamBackend) and team_exists(paths)
+        attach_team_banner(window, backend)
         arun(presenter.load())
         names = [
             presenter.conversations.index(row, 0).data(Qt.ItemDataRole.DisplayRole)
@@ -144,7 +144,7 @@ def test_joining_copies_the_team_and_opens_the_inbox(
         assert any("Customer of shop" in str(name) for name in names)
         assert not any("workshop" in str(name) for name in names)
     finally:
-        close_inbox(arun, [window], services)
+        close_inbox(arun, [window], backend)
 
     # The next start opens the team workspace from the cache, logged in with the kept token.
     again = arun(open_team(paths, key))
@@ -200,10 +200,8 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
     from sqlalchemy import text
 
     url, team = server
-    services = arun(
-        join_team(paths, url, "ana", PASSWORD, lambda *_: None, key=CacheKey.generate())
-    )
-    presenter = InboxPresenter(services)
+    backend = arun(join_team(paths, url, "ana", PASSWORD, lambda *_: None, key=CacheKey.generate()))
+    presenter = InboxPresenter(backend)
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
@@ -217,8 +215,8 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
             lambda: window.chat_pane.header.assignment_label.text() == "You have this conversation"
         )
         assert not window.chat_pane.header.claim_button.isVisible()
-        assert services.client is not None
-        arun(services.client.sync_now())  # pushed: the server (and so the team) knows
+        assert backend.client is not None
+        arun(backend.client.sync_now())  # pushed: the server (and so the team) knows
         db = ServerDatabase(pg_database.app_url)
         try:
             with db.system() as conn:
@@ -230,7 +228,7 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
             db.dispose()
         assert owner == team.ana
     finally:
-        close_inbox(arun, [window], services)
+        close_inbox(arun, [window], backend)
 
 
 def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
@@ -269,9 +267,9 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
         arun(ana.aclose())
 
 
-def chat_window(qtbot: QtBot, arun: ARun, services: TeamBackend, conversation: int) -> MainWindow:
-    """A shown main window over ``services`` with ``conversation`` open."""
-    window = MainWindow(InboxPresenter(services))
+def chat_window(qtbot: QtBot, arun: ARun, backend: TeamBackend, conversation: int) -> MainWindow:
+    """A shown main window over ``backend`` with ``conversation`` open."""
+    window = MainWindow(InboxPresenter(backend))
     qtbot.addWidget(window)
     arun(window.presenter.load())
     window.show()
@@ -290,7 +288,7 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
     windows: list[MainWindow] = []
     try:
         ana_window, sup_window = windows = [
-            chat_window(qtbot, arun, services, team.shop_chat) for services in (ana, sup)
+            chat_window(qtbot, arun, backend, team.shop_chat) for backend in (ana, sup)
         ]
         assert ana_window.chat_pane.header.notes_button.isVisible()
         assert ana_window.chat_pane.header.notes_button.text() == "&Notes (0)"
@@ -356,10 +354,10 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
     sup, ana = joined("sup"), joined("ana")
     windows: list[MainWindow] = []
     try:
-        for services in (sup, ana):
-            arun(services.start())  # the team's sync loop: commands are pushed as they queue
+        for backend in (sup, ana):
+            arun(backend.start())  # the team's sync loop: commands are pushed as they queue
         sup_window, ana_window = windows = [
-            chat_window(qtbot, arun, services, team.shop_chat) for services in (sup, ana)
+            chat_window(qtbot, arun, backend, team.shop_chat) for backend in (sup, ana)
         ]
         assert sup_window.chat_pane.header.assign_button.isVisible()
         assert (

@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
     qtbot: QtBot, arun: ARun, tmp_path: Path
 ) -> None:
-    services = SoloBackend.create(
+    backend = SoloBackend.create(
         tmp_path / "c.db", CacheKey.generate(), demo=False, key_file=tmp_path / "k.json"
     )
-    arun(services.prepare())
-    workspace = services.workspace
+    arun(backend.prepare())
+    workspace = backend.workspace
     assert workspace is not None
     account = arun(
         workspace.add_number(
@@ -68,7 +68,7 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
             ]
         )
     )
-    presenter = InboxPresenter(services)
+    presenter = InboxPresenter(backend)
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
@@ -76,7 +76,7 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
         window.show()
         conversations = {
             c.customer_phone: c.id
-            for c in arun(services.db.run(queries.latest_conversations, None, limit=10))
+            for c in arun(backend.db.run(queries.latest_conversations, None, limit=10))
         }
 
         arun(presenter.open_conversation(conversations["5511911110000"]))
@@ -91,10 +91,10 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
         assert not window.chat_pane.send_button.isEnabled()
         qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)
         assert window.chat_pane.composer.toPlainText() == "Ainda quer o bolo?"  # kept, not sent
-        outgoing = arun(services.db.run(queries.message_page, conversations["5511922220000"]))
+        outgoing = arun(backend.db.run(queries.message_page, conversations["5511922220000"]))
         assert all(m.direction is Direction.IN for m in outgoing)
     finally:
-        close_inbox(arun, [window], services)
+        close_inbox(arun, [window], backend)
 
 
 def test_a_closed_window_offers_templates_and_one_goes_out_filled(
@@ -106,11 +106,11 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
 
     fake = FakeMeta(access_token="EAAG-token", templates={"pedido_pronto": (1, 2)})
     with serve(fake.app) as url:
-        services = SoloBackend.create(
+        backend = SoloBackend.create(
             tmp_path / "c.db", CacheKey.generate(), demo=False, key_file=tmp_path / "k.json"
         )
-        arun(services.prepare())
-        workspace = services.workspace
+        arun(backend.prepare())
+        workspace = backend.workspace
         assert workspace is not None
         account = arun(
             workspace.add_number(
@@ -125,7 +125,7 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
                 )
             )
         )
-        arun(services.start())
+        arun(backend.start())
         arun(
             workspace.ingest.submit(
                 [
@@ -142,13 +142,13 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
                 ]
             )
         )
-        presenter = InboxPresenter(services)
+        presenter = InboxPresenter(backend)
         window = MainWindow(presenter)
         qtbot.addWidget(window)
         try:
             arun(presenter.load())
             window.show()
-            (conversation,) = arun(services.db.run(queries.latest_conversations, None, limit=10))
+            (conversation,) = arun(backend.db.run(queries.latest_conversations, None, limit=10))
             arun(presenter.open_conversation(conversation.id))
             assert window.chat_pane.template_button.isVisible()
             assert not window.chat_pane.send_button.isEnabled()
@@ -179,7 +179,7 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
             assert sent["template"]["name"] == "pedido_pronto"
             params = [p["text"] for c in sent["template"]["components"] for p in c["parameters"]]
             assert params == ["4521", "seu bolo", "às 15h"]
-            page = arun(services.db.run(queries.message_page, conversation.id))
+            page = arun(backend.db.run(queries.message_page, conversation.id))
             assert page[-1].type is MessageType.TEMPLATE and "seu bolo" in page[-1].text
         finally:
-            close_inbox(arun, [window], services)
+            close_inbox(arun, [window], backend)
