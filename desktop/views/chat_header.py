@@ -18,6 +18,7 @@ from desktop.widgets import painting
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMenu
 
+    from desktop.backend import Assignment
     from desktop.views.inbox_presenter import InboxPresenter
     from desktop.views.notes_dialog import NotesDialog
     from sync.domain.models import Conversation
@@ -107,7 +108,7 @@ class ChatHeader(QWidget):
 
     # -- who has it --------------------------------------------------------------------------
 
-    def _on_presenter_assignment_changed(self, assignment: object) -> None:
+    def _on_presenter_assignment_changed(self, assignment: Assignment | None) -> None:
         features = self.presenter.features
         if not features.assignments:
             self.assignment_label.hide()
@@ -117,11 +118,11 @@ class ChatHeader(QWidget):
         if assignment is None:
             text, mine = self.tr("Nobody has this conversation yet"), False
         else:
-            name, mine = assignment  # type: ignore[misc]
+            mine = assignment.mine
             text = (
                 self.tr("You have this conversation")
                 if mine
-                else self.tr("%1 has this conversation").replace("%1", str(name))
+                else self.tr("%1 has this conversation").replace("%1", assignment.name)
             )
         self.assignment_label.setText(text)
         self.assignment_label.show()
