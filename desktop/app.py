@@ -1,6 +1,8 @@
-"""The desktop application: builds the services, hands them to windows, runs the qasync loop.
+"""The desktop application: builds the backend, hands it to windows, runs the qasync loop.
 
-This is the one place where services are built (no global registry). Start-up order, as STYLE.md
+This is the one place where a backend is built (no global registry): ``SoloBackend`` for this
+computer's own workspace (or the demo's), ``TeamBackend`` for a team's, both behind the one
+interface the windows know (``desktop.backend.Backend``). Start-up order, as STYLE.md
 describes: QApplication → translations → pick the workspace and its key (dialogs if needed) →
 open the cache and the engine → show the window → ``await shutdown.wait()`` → close everything.
 The loop is never stopped with ``app.quit()``: the last window closing sets the shutdown event,
@@ -27,9 +29,13 @@ from sync.settings import DEFAULT_KEY_FILE_NAME, Paths, cache_files, resolve_pat
 # A start that needs the user (first run, passcode, no keyring) takes the slower, async path.
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
+    from PySide6.QtWidgets import QWidget
 
-    from desktop.services import Services
+    from desktop.backend import Backend
+    from desktop.solo_backend import SoloBackend
+    from desktop.team_backend import TeamBackend
     from desktop.views.inbox_presenter import InboxPresenter
+    from desktop.views.join_team_dialog import Progress
     from desktop.views.main_window import MainWindow
     from sync.store.cache_key import CacheKey
     from sync.store.early_read import EarlyRead
@@ -52,6 +58,9 @@ def run_app(args: argparse.Namespace, early_read: EarlyRead | None = None) -> in
     app.setOrganizationName("Caixa")
     app.setQuitOnLastWindowClosed(False)
     install_translations(app, args.lang)
+    from desktop import theme
+
+    theme.apply(app)  # before the first widget: nothing made yet needs polishing again
     early = None if early_read is None else show_first_screen(early_read)
     # Only now: cyclic GC is off since desktop.main started, and the collector's first round walks
     # every object the start-up made, which must not delay the first paint.
@@ -67,7 +76,7 @@ def run_app(args: argparse.Namespace, early_read: EarlyRead | None = None) -> in
 
 
 class EarlyWindow(NamedTuple):
-    """The main window, painted from a quick read before the event loop and services exist."""
+    """The main window, painted from a quick read before the event loop and backend exist."""
 
     cache_path: Path
     key: CacheKey
@@ -141,14 +150,14 @@ async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow 
     paths = resolve_paths(args.data_dir, args.key_file)
     demo = bool(args.demo)
     add_number = False
-    services: Services | None = None
+    backend: Backend | None = None
     if early is None and not demo:
-        from desktop import team_flow
+        from desktop.team_backend import team_exists
 
-        if team_flow.team_exists(paths):
+        if team_exists(paths):
             # A team's workspace: its cache first (offline first), the login if it ended.
-            services = await open_team_services(paths)
-            if services is None:
+            backend = await open_team_backend(paths)
+            if backend is None:
                 return 0
         elif not paths.cache_path(demo=False).exists():
             from desktop.views.first_run_view import FirstRunChoice, run_first_run
@@ -157,8 +166,8 @@ async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow 
             if choice is FirstRunChoice.QUIT:
                 return 0
             if choice is FirstRunChoice.JOIN_TEAM:
-                services = await join_team_interactively(paths)
-                if services is None:
+                backend = await join_team_interactively(paths)
+                if backend is None:
                     return 0
             demo = choice is FirstRunChoice.DEMO
             add_number = choice is FirstRunChoice.ADD_NUMBER
@@ -167,39 +176,41 @@ async def _main(app: QApplication, args: argparse.Namespace, early: EarlyWindow 
     closed_early: list[bool] = []
     if early is not None:  # the user may close the painted window while the rest loads
         early.window.closed.connect(lambda: closed_early.append(True))
-    if services is None:
-        services = await open_services(paths, demo=demo, key=early.key if early else None)
-    if early is not None and (services is None or services.db.path != early.cache_path):
+    if backend is None:
+        backend = await open_solo_backend(paths, demo=demo, key=early.key if early else None)
+    if early is not None and (backend is None or backend.db.path != early.cache_path):
         early.window.hide()  # the cache it showed could not be opened after all
         early = None
-    if services is None:
+    if backend is None:
         return 1  # the cache could not be opened (the user was told why)
     # One workspace at a time; joining or leaving a team from the window switches to another.
-    while services is not None:
+    while backend is not None:
         if closed_early:
-            await services.aclose()
+            await backend.aclose()
             return 0
-        switch = await _run_window(services, early, paths, probe=probe, add_number=add_number)
+        switch = await _run_window(backend, early, paths, probe=probe, add_number=add_number)
         early, add_number = None, False
         if switch is None:
             return 0
-        services = await switch()  # None: the user quit on the way (first-run screen, dialogs)
+        backend = await switch()  # None: the user quit on the way (first-run screen, dialogs)
     return 0
 
 
 async def _run_window(
-    services: Services,
+    backend: Backend,
     early: EarlyWindow | None,
     paths: Paths,
     *,
     probe: bool,
     add_number: bool,
 ) -> Any:
-    """Show ``services`` in the main window until it closes (None) or asks for another
-    workspace: then the coroutine function that opens it (after this one is closed)."""
+    """Show ``backend``'s workspace in the main window until it closes (None) or asks for
+    another workspace: then the coroutine function that opens it (after this one is closed)."""
     import asyncio
 
     from desktop import bridge
+    from desktop.solo_backend import SoloBackend
+    from desktop.team_backend import TeamBackend
     from desktop.views.inbox_presenter import InboxPresenter
     from desktop.views.main_window import MainWindow
 
@@ -212,24 +223,27 @@ async def _run_window(
 
     if early is not None:
         presenter, window = early.presenter, early.window
-        presenter.attach(services)
+        presenter.attach(backend)
     else:
-        presenter = InboxPresenter(services)
+        presenter = InboxPresenter(backend)
         window = MainWindow(presenter)
     window.closed.connect(shutdown.set)
+    # The composition root knows which backend it built: the window is only told what to offer.
+    team = backend if isinstance(backend, TeamBackend) else None
+    solo_own = isinstance(backend, SoloBackend) and not backend.demo
     window.set_workspace_actions(
-        join_team=None if services.demo or services.is_team else _join_action(paths, switch_to),
-        leave_team=_leave_action(paths, services, switch_to) if services.is_team else None,
+        join_team=_join_action(paths, switch_to) if solo_own else None,
+        leave_team=None if team is None else _leave_action(paths, team, switch_to),
     )
-    if services.is_team:
-        attach_team_banner(window, services)
+    if team is not None:
+        attach_team_banner(window, team)
     try:
         await presenter.load()
         if early is None:
             window.show()
             if probe:  # after the loop has handled the expose event, and so the paint
                 QTimer.singleShot(0, lambda: _report_first_paint(early=False))
-        await services.start()
+        await backend.start()
         if add_number:
             bridge.spawn(window.add_number())
         if probe:
@@ -239,7 +253,7 @@ async def _run_window(
         window.hide()
         presenter.close()
         await bridge.drain()
-        await services.aclose()
+        await backend.aclose()
         window.deleteLater()
     return requested[0] if requested else None
 
@@ -251,7 +265,7 @@ def _join_action(paths: Paths, switch_to: Any) -> Any:
         joined = await join_team_interactively(paths, parent)
         if joined is not None:
 
-            async def opener() -> Services:
+            async def opener() -> Backend:
                 return joined
 
             switch_to(opener)
@@ -259,14 +273,14 @@ def _join_action(paths: Paths, switch_to: Any) -> Any:
     return join
 
 
-def _leave_action(paths: Paths, services: Services, switch_to: Any) -> Any:
+def _leave_action(paths: Paths, team: TeamBackend, switch_to: Any) -> Any:
     """ "Leave the team…": forget the team's copy and login, back to this computer's own."""
 
     async def leave(parent: Any) -> None:
-        from desktop.team_flow import leave_team
+        from desktop.team_backend import forget_team
         from desktop.views.cache_key_dialogs import confirm
 
-        waiting = await services.team.pending_count() if services.team is not None else 0
+        waiting = await team.pending_count()
         text = QCoreApplication.translate(
             "App",
             "Leave the team? This computer's copy of the team's conversations is deleted; they "
@@ -280,10 +294,10 @@ def _leave_action(paths: Paths, services: Services, switch_to: Any) -> Any:
         if not await confirm(title, text, parent):
             return
 
-        async def opener() -> Services | None:
-            await leave_team(paths)
+        async def opener() -> Backend | None:
+            forget_team(paths)
             if paths.cache_path(demo=False).exists():
-                return await open_services(paths, demo=False)
+                return await open_solo_backend(paths, demo=False)
             from desktop.views.first_run_view import FirstRunChoice, run_first_run
 
             choice = await run_first_run()
@@ -291,28 +305,110 @@ def _leave_action(paths: Paths, services: Services, switch_to: Any) -> Any:
                 return None
             if choice is FirstRunChoice.JOIN_TEAM:
                 return await join_team_interactively(paths)
-            return await open_services(paths, demo=choice is FirstRunChoice.DEMO)
+            return await open_solo_backend(paths, demo=choice is FirstRunChoice.DEMO)
 
         switch_to(opener)
 
     return leave
 
 
-async def join_team_interactively(paths: Paths, parent: Any = None) -> Services | None:
+async def join_team_interactively(paths: Paths, parent: Any = None) -> TeamBackend | None:
     """ "Join a team": the dialog, then the new team workspace (None when the user gave up)."""
-    from desktop.team_flow import join_team
-    from desktop.views.join_team_dialog import Progress, ask_to_join
+    from desktop.views.join_team_dialog import ask_to_join
 
-    async def join(url: str, user: str, password: str, progress: Progress) -> Services:
+    async def join(url: str, user: str, password: str, progress: Progress) -> TeamBackend:
         return await join_team(paths, url, user, password, progress)
 
-    joined: Services | None = await ask_to_join(join, parent)
+    joined: TeamBackend | None = await ask_to_join(join, parent)
     return joined
 
 
-async def open_team_services(paths: Paths) -> Services | None:
-    """The team workspace of ``paths``: its key (asking if needed), then ``team_flow.open_team``."""
-    from desktop.team_flow import open_team
+async def join_team(
+    paths: Paths,
+    server_url: str,
+    username: str,
+    password: str,
+    progress: Progress,
+    *,
+    key: CacheKey | None = None,
+    keyring_backend: KeyringBackend | None = None,
+) -> TeamBackend:
+    """Join: new team cache, login, token kept, first sync. Raises with nothing left behind."""
+    import asyncio
+
+    from desktop.team_backend import TeamBackend
+    from sync.settings import remove_cache_files
+
+    cache_path = paths.team_cache_path()
+    fresh = not cache_path.exists()
+    if key is None:
+        key = await _team_key(paths, keyring_backend)
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    backend = TeamBackend.create(cache_path, key, server_url=server_url, key_file=paths.key_file)
+    loop = asyncio.get_running_loop()
+
+    def report(done: int, total: int) -> None:  # may run on the database thread
+        loop.call_soon_threadsafe(progress, done, total)
+
+    try:
+        await backend.prepare()
+        await backend.join(username, password, report)
+    except BaseException:
+        await backend.aclose()
+        if fresh:
+            remove_cache_files(cache_path)
+        raise
+    return backend
+
+
+async def _team_key(paths: Paths, keyring_backend: KeyringBackend | None) -> CacheKey:
+    import asyncio
+
+    from sync.store.cache_key import CacheKey
+
+    found = await resolve_key_interactively(
+        paths.team_cache_path(), paths.key_file, demo=False, keyring_backend=keyring_backend
+    )
+    if not isinstance(found, CacheKey):
+        raise asyncio.CancelledError  # the user closed the key dialog: nothing to join with
+    return found
+
+
+async def open_team(
+    paths: Paths,
+    key: CacheKey,
+    *,
+    parent: QWidget | None = None,
+) -> TeamBackend | None:
+    """The team workspace, logged in (asking for the password again if needed); None = quit.
+
+    Logged in with the kept token, it shows the inbox at once from the cache (offline first) and
+    syncs in the background; with none (logged out, refused) the "Log in again" dialog comes
+    first.
+    """
+    from desktop.team_backend import TeamBackend
+    from desktop.views.join_team_dialog import ask_to_join
+
+    backend = TeamBackend.create(
+        paths.team_cache_path(), key, server_url="", key_file=paths.key_file
+    )
+    await backend.prepare()
+    if await backend.resume():
+        return backend
+    server_url, username = await backend.last_login()
+    await backend.aclose()
+
+    async def relogin(url: str, user: str, password: str, progress: Progress) -> TeamBackend:
+        return await join_team(paths, url, user, password, progress, key=key)
+
+    joined: TeamBackend | None = await ask_to_join(
+        relogin, parent, server=server_url, username=username, relogin=bool(server_url)
+    )
+    return joined
+
+
+async def open_team_backend(paths: Paths) -> TeamBackend | None:
+    """The team workspace of ``paths``: its key (asking if needed), then ``open_team``."""
     from desktop.views.cache_key_dialogs import offer_cache_reset
     from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
     from sync.store.cache_key import CacheKey, CacheKeyError
@@ -338,45 +434,45 @@ async def open_team_services(paths: Paths) -> Services | None:
             return None
 
 
-def attach_team_banner(window: MainWindow, services: Services) -> None:
+def attach_team_banner(window: MainWindow, team: TeamBackend) -> None:
     """Show the offline / session banner above the inbox and handle "Log in again…"."""
     from desktop import bridge
-    from desktop.views.join_team_dialog import Progress, ask_to_join
+    from desktop.views.join_team_dialog import ask_to_join
     from desktop.widgets.team_banner import TeamBanner, TeamStatus
 
-    assert services.team is not None
-    status = TeamStatus(services.team, window)
+    assert team.client is not None
+    status = TeamStatus(team.client, window)
     banner = TeamBanner(status, window)
     window.set_banner(banner)
     bridge.spawn(status.refresh())
 
     async def relogin() -> None:
-        user = await services.team_user_name()
+        _, user = await team.last_login()
 
         async def login(url: str, username: str, password: str, progress: Progress) -> bool:
-            await services.relogin(username, password)
+            await team.relogin(username, password)
             return True
 
-        if await ask_to_join(login, window, server=services.team_url, username=user, relogin=True):
+        if await ask_to_join(login, window, server=team.server_url, username=user, relogin=True):
             status.logged_in_again()
 
     banner.relogin_requested.connect(lambda: bridge.spawn(relogin()))
 
 
-async def open_services(
+async def open_solo_backend(
     paths: Paths,
     *,
     demo: bool,
     keyring_backend: KeyringBackend | None = None,
     key: CacheKey | None = None,
-) -> Services | None:
+) -> SoloBackend | None:
     """Find the key (asking the user when needed) and open the workspace; None if they quit.
 
     ``key``, when given, is tried first (the one the first paint already found).
     """
     import tempfile
 
-    from desktop.services import Services
+    from desktop.solo_backend import SoloBackend
     from desktop.views.cache_key_dialogs import offer_cache_reset, show_error
     from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
     from sync.store.cache_key import CacheKey, CacheKeyError
@@ -398,13 +494,13 @@ async def open_services(
             cache_path = Path(ephemeral.name) / cache_path.name
             known = CacheKey.generate()
         assert isinstance(known, CacheKey)
-        services = Services.create(cache_path, known, demo=demo, key_file=paths.key_file)
+        backend = SoloBackend.create(cache_path, known, demo=demo, key_file=paths.key_file)
         known = None
         if ephemeral is not None:
-            services.keep_alive = ephemeral
+            backend.keep_alive = ephemeral
         try:
-            await _prepare_with_progress(services, demo=demo)
-            return services
+            await _prepare_with_progress(backend, demo=demo)
+            return backend
         except (WrongCacheKey, CacheKeyError) as exc:
             if not await offer_cache_reset(str(exc), cache_path):
                 return None
@@ -493,14 +589,14 @@ def reset_cache(cache_path: Path) -> Path | None:
     return target
 
 
-async def _prepare_with_progress(services: Services, *, demo: bool) -> None:
+async def _prepare_with_progress(backend: SoloBackend, *, demo: bool) -> None:
     import asyncio
 
     from PySide6.QtWidgets import QProgressDialog
 
     dialog: QProgressDialog | None = None
     loop = asyncio.get_running_loop()
-    if demo and not services.db.path.exists():
+    if demo and not backend.db.path.exists():
         dialog = QProgressDialog(
             QCoreApplication.translate("App", "Preparing the demo workspace…"), "", 0, 45_000
         )
@@ -537,7 +633,7 @@ async def _prepare_with_progress(services: Services, *, demo: bool) -> None:
 
     done = False
     try:
-        await services.prepare(progress=progress)
+        await backend.prepare(progress=progress)
     finally:
         done = True
         for shown in [*([dialog] if dialog is not None else []), *slow]:

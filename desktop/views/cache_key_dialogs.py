@@ -55,7 +55,7 @@ class KeyProtectionDialog(QDialog):
         explanation.setWordWrap(True)
         layout.addWidget(explanation)
         path_label = QLabel(str(key_file))
-        path_label.setStyleSheet("font-family: monospace;")
+        path_label.setObjectName("filePath")  # styled by the app's sheet (caixa.qss)
         layout.addWidget(path_label)
 
         self.protected_radio = QRadioButton(
@@ -84,7 +84,7 @@ class KeyProtectionDialog(QDialog):
         layout.addWidget(self.understood_check)
 
         self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #b3261e;")
+        self.error_label.setObjectName("formError")
         self.error_label.setWordWrap(True)
         layout.addWidget(self.error_label)
 
@@ -157,7 +157,7 @@ class PasscodeDialog(QDialog):
         self.passcode_edit.setEchoMode(QLineEdit.EchoMode.Password)
         layout.addWidget(self.passcode_edit)
         hint = QLabel(self.tr("Key file: %1").replace("%1", str(key_file)))
-        hint.setStyleSheet("color: palette(mid);")
+        hint.setObjectName("hint")
         layout.addWidget(hint)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

@@ -89,7 +89,7 @@ class FirstRunView(QWidget):
         label = QLabel(text)
         label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        label.setStyleSheet("color: palette(mid); margin-bottom: 8px;")
+        label.setObjectName("choiceHint")  # styled by the app's sheet (caixa.qss)
         return label
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -22,10 +22,11 @@ from sync.store.changes import ChangeSet
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from desktop.backend import Backend, Features
     from desktop.models.message_list_model import MessageListModel
     from desktop.models.search_hit_model import SearchHitModel
-    from desktop.services import Services
     from sync.domain.messages import Message
+    from sync.providers.base import Capabilities
     from sync.store.first_screen import FirstScreen
     from sync.store.local_cache import LocalCache  # on the DB thread, off the start-up path
     from sync.store.search import SearchHit
@@ -52,7 +53,7 @@ def _open(
 
 
 class InboxPresenter(QObject):
-    """Numbers, their conversations and the open chat, over one ``Services``."""
+    """Numbers, their conversations and the open chat, over one ``Backend``."""
 
     account_selected = Signal(object)  # int | None (None: every number)
     conversation_opened = Signal(object)  # Conversation | None (None: no chat open)
@@ -63,19 +64,20 @@ class InboxPresenter(QObject):
     message_queued = Signal(object)  # Message: the agent's message is safe on disk
     send_failed = Signal(str, str)  # text, reason: give the text back to the composer
     search_finished = Signal(str, int)  # query, hit count
-    # ReplyWindow | None: Meta's 24-hour customer-service window of the open chat (None: the
+    # ServiceWindow | None: the 24-hour customer-service window of the open chat (None: the
     # number's provider has no such rule)
     reply_window_changed = Signal(object)
-    # Team mode: who the open chat is assigned to, (name, is it me) or None (solo, or no one).
+    # Who has the open chat, a backend.Assignment (name, is it me), or None: nobody has it, or
+    # the backend has no owners (``features.assignments``).
     assignment_changed = Signal(object)
-    # Team mode: the open chat's internal notes (a list of queries.Note; None: solo mode).
+    # The open chat's internal notes (a list of queries.Note; None: the backend has no notes).
     notes_changed = Signal(object)
-    # Team mode: the server refused an assignment made here (the reason, in its words).
+    # The backend refused an assignment made here (the reason, in the server's words).
     assignment_refused = Signal(str)
 
     def __init__(
         self,
-        services: Services | None,
+        backend: Backend | None,
         parent: QObject | None = None,
         *,
         message_page_size: int = MESSAGE_PAGE,
@@ -96,21 +98,30 @@ class InboxPresenter(QObject):
         self._loading_older = False
         self._loading_newer = False
         self.attentive = True  # the window is in front: messages arriving in the open chat are read
-        self.can_send_again = False  # known once loaded: in a team, supervisors only
-        self.is_supervisor = False  # a team's supervisor (known once loaded)
+        self._features: Features | None = None
         self._pending = ChangeSet()
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(COALESCE_MS)
         self._timer.timeout.connect(self._on_timer_timeout)
         self._unsubscribe: Any = None
-        if services is not None:
-            self.attach(services)
+        if backend is not None:
+            self.attach(backend)
 
     @property
-    def services(self) -> Services:
-        """The services the presenter works over (once attached)."""
-        return self._services
+    def backend(self) -> Backend:
+        """The backend the presenter works over (once attached)."""
+        return self._backend
+
+    @property
+    def features(self) -> Features:
+        """What the backend lets the user do: known once loaded (a team's depends on the
+        role); until then, nothing beyond reading."""
+        if self._features is None:
+            from desktop.backend import Features
+
+            self._features = Features()
+        return self._features
 
     @property
     def messages(self) -> MessageListModel:
@@ -133,21 +144,21 @@ class InboxPresenter(QObject):
 
     @property
     def attached(self) -> bool:
-        """Whether the services are attached (see ``attach``)."""
-        return hasattr(self, "_services")
+        """Whether the backend is attached (see ``attach``)."""
+        return hasattr(self, "_backend")
 
-    def attach(self, services: Services) -> None:
-        """Work over ``services`` from now on.
+    def attach(self, backend: Backend) -> None:
+        """Work over ``backend`` from now on.
 
         The app builds and paints the window from a quick read of the cache before the event
-        loop and the services exist (``desktop.app``), then attaches them; everything else
-        requires them.
+        loop and the backend exist (``desktop.app``), then attaches it; everything else
+        requires it.
         """
         import asyncio  # here, not at the top: the first paint happens before asyncio loads
 
-        self._services = services
-        self._db = services.db
-        self.conversations.set_source(DatabaseConversations(services.db))
+        self._backend = backend
+        self._db = backend.db
+        self.conversations.set_source(DatabaseConversations(backend.db))
         self._apply_lock = asyncio.Lock()
 
     # -- state -------------------------------------------------------------------------------
@@ -176,8 +187,7 @@ class InboxPresenter(QObject):
         import asyncio
 
         await asyncio.gather(self._refresh_rail(), self.conversations.reload(self._account_id))
-        self.is_supervisor = await self._services.is_supervisor()
-        self.can_send_again = await self._services.can_send_again()
+        self._features = await self._backend.features()
 
     def close(self) -> None:
         """Stop following changes (the window closed; the database closes next)."""
@@ -219,10 +229,19 @@ class InboxPresenter(QObject):
         await self._refresh_team_header(conversation)
         await self._mark_read(conversation)
 
+    def _capabilities(self, account_id: int) -> Capabilities | None:
+        """What the number's provider declares it can do (None: unknown number or provider)."""
+        account = self.accounts.account(account_id)
+        return None if account is None else self._backend.number_capabilities(account)
+
     async def _refresh_reply_window(self, conversation: Conversation) -> None:
-        """Tell the composer whether a free-form reply may go out (Meta's 24-hour rule)."""
-        account = self.accounts.account(conversation.account_id)
-        if account is None or account.provider != "meta":
+        """Tell the composer whether a free-form reply may go out (the 24-hour rule)."""
+        capabilities = self._capabilities(conversation.account_id)
+        # The 24-hour customer-service window and approved templates come together: templates
+        # are how the WhatsApp Business Platform lets a business write outside the window, and a
+        # number without them (a linked phone) has no window either. (Should a provider ever
+        # have one without the other, Capabilities gets a field of its own for the window.)
+        if capabilities is None or not capabilities.templates:
             self.reply_window_changed.emit(None)
             return
         import time
@@ -234,6 +253,11 @@ class InboxPresenter(QObject):
             return
         window = service_window(None if last_ms is None else last_ms / 1000, time.time())
         self.reply_window_changed.emit(window)
+
+    async def refresh_reply_window(self) -> None:
+        """Say again whether the open chat's 24-hour window is open (it closes while shown)."""
+        if self._current is not None:
+            await self._refresh_reply_window(self._current)
 
     async def open_hit(self, hit: SearchHit) -> None:
         """Open a search hit's conversation around the message, and select that message."""
@@ -330,7 +354,7 @@ class InboxPresenter(QObject):
         from sync.engine import outbox
 
         try:
-            message = await self._services.send_text(conversation.id, text)
+            message = await self._backend.send_text(conversation.id, text)
         except (outbox.OutboxError, CommandError) as exc:
             self.send_failed.emit(text, self.reason(exc))
             return None
@@ -343,100 +367,71 @@ class InboxPresenter(QObject):
         await self._refresh_notes(conversation)
 
     async def _refresh_assignment(self, conversation: Conversation) -> None:
-        """Team mode: tell the header who has the open chat (None: solo, nobody has it)."""
-        if self._services is None or not self._services.is_team:
+        """Tell the header who has the open chat (only where conversations have owners)."""
+        if not self.features.assignments:
             return
-        user_id, name = await self._db.run(queries.assignment, conversation.id)
-        if self._current is None or self._current.id != conversation.id:
-            return
-        me = await self._services.team.user() if self._services.team is not None else None
-        self.assignment_changed.emit(
-            None if user_id is None else (name, me is not None and me.id == user_id)
-        )
+        assignment = await self._backend.assignment(conversation.id)
+        if self._current is not None and self._current.id == conversation.id:
+            self.assignment_changed.emit(assignment)
 
     async def _refresh_notes(self, conversation: Conversation) -> None:
-        """Team mode: the open chat's internal notes (solo mode has none: None)."""
-        if self._services is None or not self._services.is_team:
+        """The open chat's internal notes (None where the backend has none)."""
+        if not self.features.notes:
             self.notes_changed.emit(None)
             return
-        found = await self._db.run(queries.notes, conversation.id)
+        found = await self._backend.notes(conversation.id)
         if self._current is not None and self._current.id == conversation.id:
             self.notes_changed.emit(found)
 
     async def add_note(self, text: str) -> bool:
-        """Team mode: an internal note on the open chat, for the team (never the customer)."""
+        """An internal note on the open chat, for colleagues (never the customer)."""
         conversation = self._current
-        if conversation is None or self._services is None or self._services.team is None:
+        if conversation is None or not self.features.notes or not text.strip():
             return False
-        if not text.strip():
-            return False
-        await self._services.team.add_note(conversation.id, text.strip())
+        await self._backend.add_note(conversation.id, text.strip())
         await self._refresh_notes(conversation)
         return True
 
     async def teammates(self) -> list[queries.Teammate]:
-        """Team mode: who a conversation can be given to."""
-        return await self._db.run(queries.teammates)
+        """Who a conversation can be given to."""
+        return await self._backend.teammates()
 
-    async def assign(self, user_id: int | None, *, wait_s: float = 10.0) -> None:
-        """Team mode (supervisors): give the open chat to ``user_id``, or to nobody (None).
+    async def assign(self, user_id: int | None) -> None:
+        """Give the open chat to ``user_id``, or to nobody (None), where the user may.
 
-        The server decides (it checks the user may see this number, and that nobody changed
-        the owner meanwhile); its answer shows in the header. A refusal is said, once the
-        command has been pushed (offline, it waits and the header follows the next pull).
+        The backend decides; its answer shows in the header, and a refusal is said.
         """
-        import asyncio
-
         conversation = self._current
-        if conversation is None or self._services is None or self._services.team is None:
+        if conversation is None or not self.features.can_assign:
             return
-        team = self._services.team
-        command_id = await team.assign(conversation.id, user_id)
-        team.wake()
-        for _ in range(int(wait_s / 0.05)):
-            outcome = await team.command_outcome(command_id)
-            if outcome is not None:
-                if outcome.get("result") not in ("ok", "conflict"):
-                    self.assignment_refused.emit(str(outcome.get("error") or outcome["result"]))
-                break
-            await asyncio.sleep(0.05)
+        refused = await self._backend.assign(conversation.id, user_id)
+        if refused is not None:
+            self.assignment_refused.emit(refused)
         if self._current is not None and self._current.id == conversation.id:
             await self._refresh_assignment(conversation)
 
     async def claim(self) -> None:
-        """Team mode: take the open conversation (refused, and said so, if a colleague has it)."""
+        """Take the open conversation (refused if a colleague has it), where the user may."""
         conversation = self._current
-        if conversation is None or self._services is None or self._services.team is None:
+        if conversation is None or not self.features.can_take:
             return
-        await self._services.team.claim(conversation.id)
+        await self._backend.claim(conversation.id)
         await self._refresh_assignment(conversation)
 
     def can_send_templates(self) -> bool:
-        """Whether the open chat's number can send an approved template (Meta's numbers).
-
-        In a team the server holds the credentials: it lists the templates and sends them.
-        """
+        """Whether the open chat's number can send an approved template (its provider says)."""
         conversation = self._current
-        if conversation is None or self._services is None:
+        if conversation is None or not self.attached:
             return False
-        if self._services.is_team:
-            account = self.accounts.account(conversation.account_id)
-            return account is not None and account.provider == "meta"
-        adapter = self._services.engine.adapter(conversation.account_id)
-        return hasattr(adapter, "list_templates")
+        capabilities = self._capabilities(conversation.account_id)
+        return capabilities is not None and capabilities.templates
 
     async def list_templates(self) -> list[Any]:
         """The approved templates of the open chat's number (asked of the provider)."""
         conversation = self._current
         if conversation is None:
             return []
-        if self._services.team is not None:
-            return await self._services.team.list_templates(conversation.account_id)
-        adapter = self._services.engine.adapter(conversation.account_id)
-        lister = getattr(adapter, "list_templates", None)
-        if lister is None:
-            return []
-        return list(await lister())
+        return await self._backend.list_templates(conversation.account_id)
 
     async def send_template(
         self, template: Any, header: Sequence[str], body: Sequence[str]
@@ -448,14 +443,9 @@ class InboxPresenter(QObject):
         if conversation is None:
             return None
         ref = TemplateRef(template.name, template.language, tuple(body), tuple(header))
-        if self._services.team is not None:
-            message = await self._services.team.send_template(
-                conversation.id, ref, template.render(header, body)
-            )
-        else:
-            message = await self._services.engine.send_template(
-                conversation.id, ref, template.render(header, body)
-            )
+        message = await self._backend.send_template(
+            conversation.id, ref, template.render(header, body)
+        )
         self.messages.merge([message])
         self.message_queued.emit(message)
         return message
@@ -465,7 +455,7 @@ class InboxPresenter(QObject):
         from sync.engine import outbox
 
         try:
-            message = await self._services.send_again(message_id)
+            message = await self._backend.send_again(message_id)
         except outbox.OutboxError as exc:
             self.send_failed.emit("", self.reason(exc))
             return None
@@ -551,7 +541,7 @@ class InboxPresenter(QObject):
 
     async def _mark_read(self, conversation: Conversation | None) -> None:
         if conversation is not None and conversation.unread_count > 0:
-            await self._services.mark_read(conversation.id)
+            await self._backend.mark_read(conversation.id)
 
     async def _refresh_rail(self) -> None:
         accounts, unread = await self._db.run(_rail)

@@ -1,7 +1,7 @@
 """Join a team: the server's address, a user and a password, then the first sync with progress.
 
 The dialog is a view over ``JoinTeamPresenter``; the presenter calls a ``Join`` coroutine (built
-by ``desktop.team_flow``: open the team cache, log in, pull everything) and turns every way it
+by ``desktop.app``: open the team cache, log in, pull everything) and turns every way it
 can fail into one plain sentence. The same dialog logs in again when a session ended: then the
 address is fixed and only the password is asked.
 """
@@ -97,7 +97,7 @@ class JoinTeamPresenter(QObject):
 
     progressed = Signal(int, int)  # rows so far, rows in all (0: unknown)
     failed = Signal(str)  # shown under the form; nothing is kept
-    joined = Signal(object)  # whatever ``join`` returned (the team's services)
+    joined = Signal(object)  # whatever ``join`` returned (the team's backend)
 
     def __init__(self, join: Join, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -176,7 +176,7 @@ class JoinTeamDialog(QDialog):
         layout.addWidget(self.progress)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b3261e;")
+        self.error_label.setObjectName("formError")  # styled by the app's sheet (caixa.qss)
         self.error_label.setVisible(False)
         layout.addWidget(self.error_label)
         self.buttons = QDialogButtonBox(

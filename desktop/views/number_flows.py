@@ -25,18 +25,18 @@ from PySide6.QtWidgets import (
 from desktop import bridge
 
 if TYPE_CHECKING:
-    from desktop.services import Services
+    from desktop.backend import Backend
     from sync.providers.accounts import ProviderAccount
     from sync.providers.base import AccountInfo
 
 
-async def add_number(services: Services, parent: QWidget | None) -> ProviderAccount | None:
+async def add_number(backend: Backend, parent: QWidget | None) -> ProviderAccount | None:
     """Run "Add a number" to the end; the saved number, or None when cancelled."""
     from desktop.views.add_number_dialog import AddNumberDialog, AddNumberPresenter
     from sync.providers.base import CheckedAdapter, QrLinkAdapter
     from sync.providers.registry import build_adapter
 
-    workspace = services.workspace
+    workspace = backend.workspace
     if workspace is None:
         box = QMessageBox(
             QMessageBox.Icon.Information,
@@ -74,11 +74,11 @@ async def add_number(services: Services, parent: QWidget | None) -> ProviderAcco
     return added
 
 
-async def relink_number(services: Services, account_id: int, parent: QWidget | None) -> bool:
+async def relink_number(backend: Backend, account_id: int, parent: QWidget | None) -> bool:
     """The pairing dialog for a stored QR-linked number; True once linked."""
     from desktop.views.pairing_dialog import link_number
 
-    workspace = services.workspace
+    workspace = backend.workspace
     if workspace is None or not workspace.is_qr_linked(account_id):
         return False
     name = workspace.account_name(account_id)
@@ -143,12 +143,9 @@ def check_receiver_settings(listen: str, public_url: str) -> str:
     return ""
 
 
-async def configure_receiver(services: Services, parent: QWidget | None) -> bool:
+async def configure_receiver(backend: Backend, parent: QWidget | None) -> bool:
     """Ask for the receiver settings until they work or the user cancels; True when applied."""
-    from sync.store import queries
-
-    listen = await services.listen_address()
-    public_url = await services.db.run(queries.get_meta, services.PUBLIC_URL_KEY) or ""
+    listen, public_url = await backend.receiver_settings()
     dialog = ReceiverDialog(listen, public_url, parent)
     try:
         while True:
@@ -157,7 +154,7 @@ async def configure_receiver(services: Services, parent: QWidget | None) -> bool
             listen = dialog.listen_edit.text().strip()
             public_url = dialog.public_edit.text().strip()
             problem = check_receiver_settings(listen, public_url)
-            if not problem and not await services.set_receiver(listen, public_url):
+            if not problem and not await backend.set_receiver(listen, public_url):
                 problem = QCoreApplication.translate(
                     "NumberFlows", "Caixa could not listen on %1: is another program using it?"
                 )

@@ -57,13 +57,11 @@ class TemplateDialog(QDialog):
         self.preview = QLabel(self)
         self.preview.setWordWrap(True)
         self.preview.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.preview.setStyleSheet(
-            "background: #dcf8c6; border-radius: 8px; padding: 8px; color: #111;"
-        )
+        self.preview.setObjectName("templatePreview")  # styled by the app's sheet (caixa.qss)
         layout.addWidget(self.preview)
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #b3261e;")
+        self.error_label.setObjectName("formError")
         self.error_label.hide()
         layout.addWidget(self.error_label)
         self.buttons = QDialogButtonBox(

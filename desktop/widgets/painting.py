@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPointF, QRect, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QAbstractItemView, QStyleOptionViewItem
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QAbstractItemView, QStyleOptionViewItem, QWidget
 
 from sync.domain.models import ConnectionState, DeliveryStatus
 
@@ -52,6 +52,14 @@ TICK_WIDTH = 18  # room reserved after the time for any status mark
 # drawText flags, combined once: or-ing two Python enum flags costs microseconds, per text drawn.
 LEFT_MIDDLE = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 RIGHT_MIDDLE = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+
+def set_palette_colour(widget: QWidget, role: QPalette.ColorRole, colour: QColor) -> None:
+    """Give ``widget`` one colour of its palette: what a painted view fills its background with
+    (``Base``) or a plain widget (``Window``, with ``autoFillBackground``)."""
+    palette = widget.palette()
+    palette.setColor(role, colour)
+    widget.setPalette(palette)
 
 
 class ItemState(NamedTuple):

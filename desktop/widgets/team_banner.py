@@ -96,11 +96,7 @@ class TeamBanner(QFrame):
     def __init__(self, status: TeamStatus, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.status = status
-        self.setObjectName("teamBanner")
-        self.setStyleSheet(
-            "#teamBanner { background: #fff4ce; border-bottom: 1px solid #e0c97a; }"
-            "#teamBanner QLabel { color: #4d3b00; }"
-        )
+        self.setObjectName("teamBanner")  # styled by the app's sheet (caixa.qss)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 6, 12, 6)
         self.label = QLabel(self)

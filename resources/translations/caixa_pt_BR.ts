@@ -216,6 +216,119 @@
     </message>
 </context>
 <context>
+    <name>ChatHeader</name>
+    <message>
+        <source>&amp;Take this conversation</source>
+        <translation>&amp;Assumir esta conversa</translation>
+    </message>
+    <message>
+        <source>A&amp;ssign…</source>
+        <translation>A&amp;tribuir…</translation>
+    </message>
+    <message>
+        <source>Give this conversation to someone of the team</source>
+        <translation>Passar esta conversa para alguém da equipe</translation>
+    </message>
+    <message>
+        <source>The team&apos;s internal notes on this conversation</source>
+        <translation>As notas internas da equipe sobre esta conversa</translation>
+    </message>
+    <message>
+        <source>via {number}</source>
+        <translation>via {number}</translation>
+    </message>
+    <message>
+        <source>Nobody has this conversation yet</source>
+        <translation>Ninguém assumiu esta conversa ainda</translation>
+    </message>
+    <message>
+        <source>You have this conversation</source>
+        <translation>Esta conversa é sua</translation>
+    </message>
+    <message>
+        <source>%1 has this conversation</source>
+        <translation>%1 assumiu esta conversa</translation>
+    </message>
+    <message>
+        <source>Nobody</source>
+        <translation>Ninguém</translation>
+    </message>
+    <message>
+        <source>Not assigned</source>
+        <translation>Não atribuída</translation>
+    </message>
+    <message>
+        <source>That person cannot take this conversation: they do not see its number.</source>
+        <translation>Essa pessoa não pode assumir esta conversa: ela não vê este número.</translation>
+    </message>
+    <message>
+        <source>The server did not assign this conversation: %1</source>
+        <translation>O servidor não atribuiu esta conversa: %1</translation>
+    </message>
+    <message>
+        <source>&amp;Notes (%1)</source>
+        <translation>&amp;Notas (%1)</translation>
+    </message>
+</context>
+<context>
+    <name>ChatPane</name>
+    <message>
+        <source>Choose a conversation to read and reply.</source>
+        <translation>Escolha uma conversa para ler e responder.</translation>
+    </message>
+    <message>
+        <source>Messages</source>
+        <translation>Mensagens</translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation>Mensagem</translation>
+    </message>
+    <message>
+        <source>Send</source>
+        <translation>Enviar</translation>
+    </message>
+    <message>
+        <source>Send (Enter) · new line: Shift+Enter</source>
+        <translation>Enviar (Enter) · nova linha: Shift+Enter</translation>
+    </message>
+    <message>
+        <source>Send a &amp;template…</source>
+        <translation>Enviar um &amp;modelo…</translation>
+    </message>
+    <message numerus="yes">
+        <source>Reply window open for %n more hour(s).</source>
+        <translation>
+            <numerusform>Janela de resposta aberta por mais %n hora.</numerusform>
+            <numerusform>Janela de resposta aberta por mais %n horas.</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Reply window closes in less than an hour.</source>
+        <translation>A janela de resposta fecha em menos de uma hora.</translation>
+    </message>
+    <message>
+        <source>The customer last wrote more than 24 hours ago: WhatsApp lets a business write again only with an approved template, until the customer replies.</source>
+        <translation>O cliente escreveu pela última vez há mais de 24 horas: o WhatsApp só deixa a empresa escrever de novo com um modelo aprovado, até o cliente responder.</translation>
+    </message>
+    <message>
+        <source>Not sent: {reason}</source>
+        <translation>Não enviada: {reason}</translation>
+    </message>
+    <message>
+        <source>Send again?</source>
+        <translation>Enviar de novo?</translation>
+    </message>
+    <message>
+        <source>Caixa lost the answer while sending this message: it may have reached the customer. Send it again anyway?</source>
+        <translation>O Caixa perdeu a resposta ao enviar esta mensagem: ela pode ter chegado ao cliente. Enviar de novo mesmo assim?</translation>
+    </message>
+    <message>
+        <source>Send again</source>
+        <translation>Enviar de novo</translation>
+    </message>
+</context>
+<context>
     <name>Composer</name>
     <message>
         <source>Type a message</source>
@@ -230,6 +343,25 @@
             <numerusform>%n não lida</numerusform>
             <numerusform>%n não lidas</numerusform>
         </translation>
+    </message>
+</context>
+<context>
+    <name>ConversationPane</name>
+    <message>
+        <source>All numbers</source>
+        <translation>Todos os números</translation>
+    </message>
+    <message>
+        <source>Search…</source>
+        <translation>Pesquisar…</translation>
+    </message>
+    <message>
+        <source>Search every conversation (Ctrl+F)</source>
+        <translation>Pesquisar em todas as conversas (Ctrl+F)</translation>
+    </message>
+    <message>
+        <source>Conversations</source>
+        <translation>Conversas</translation>
     </message>
 </context>
 <context>
@@ -491,173 +623,6 @@
         <source>Caixa</source>
         <translation>Caixa</translation>
     </message>
-    <message>
-        <source>Numbers</source>
-        <translation>Números</translation>
-    </message>
-    <message>
-        <source>WhatsApp numbers</source>
-        <translation>Números de WhatsApp</translation>
-    </message>
-    <message>
-        <source>+ Add a number</source>
-        <translation>+ Adicionar número</translation>
-    </message>
-    <message>
-        <source>Connect another WhatsApp number</source>
-        <translation>Conectar outro número de WhatsApp</translation>
-    </message>
-    <message>
-        <source>Webhooks…</source>
-        <translation>Webhooks…</translation>
-    </message>
-    <message>
-        <source>Where this computer receives the providers&apos; webhooks</source>
-        <translation>Onde este computador recebe os webhooks dos provedores</translation>
-    </message>
-    <message>
-        <source>Leave the team…</source>
-        <translation>Sair da equipe…</translation>
-    </message>
-    <message>
-        <source>Stop following the team&apos;s server on this computer</source>
-        <translation>Parar de acompanhar o servidor da equipe neste computador</translation>
-    </message>
-    <message>
-        <source>Join a team…</source>
-        <translation>Entrar em uma equipe…</translation>
-    </message>
-    <message>
-        <source>Share conversations with colleagues through your team&apos;s Caixa server</source>
-        <translation>Compartilhe conversas com colegas pelo servidor Caixa da sua equipe</translation>
-    </message>
-    <message>
-        <source>All numbers</source>
-        <translation>Todos os números</translation>
-    </message>
-    <message>
-        <source>Search…</source>
-        <translation>Pesquisar…</translation>
-    </message>
-    <message>
-        <source>Search every conversation (Ctrl+F)</source>
-        <translation>Pesquisar em todas as conversas (Ctrl+F)</translation>
-    </message>
-    <message>
-        <source>Conversations</source>
-        <translation>Conversas</translation>
-    </message>
-    <message>
-        <source>Choose a conversation to read and reply.</source>
-        <translation>Escolha uma conversa para ler e responder.</translation>
-    </message>
-    <message>
-        <source>&amp;Take this conversation</source>
-        <translation>&amp;Assumir esta conversa</translation>
-    </message>
-    <message>
-        <source>A&amp;ssign…</source>
-        <translation>A&amp;tribuir…</translation>
-    </message>
-    <message>
-        <source>Give this conversation to someone of the team</source>
-        <translation>Passar esta conversa para alguém da equipe</translation>
-    </message>
-    <message>
-        <source>The team&apos;s internal notes on this conversation</source>
-        <translation>As notas internas da equipe sobre esta conversa</translation>
-    </message>
-    <message>
-        <source>Messages</source>
-        <translation>Mensagens</translation>
-    </message>
-    <message>
-        <source>Message</source>
-        <translation>Mensagem</translation>
-    </message>
-    <message>
-        <source>Send</source>
-        <translation>Enviar</translation>
-    </message>
-    <message>
-        <source>Send (Enter) · new line: Shift+Enter</source>
-        <translation>Enviar (Enter) · nova linha: Shift+Enter</translation>
-    </message>
-    <message>
-        <source>Send a &amp;template…</source>
-        <translation>Enviar um &amp;modelo…</translation>
-    </message>
-    <message>
-        <source>Link this number again…</source>
-        <translation>Conectar este número de novo…</translation>
-    </message>
-    <message numerus="yes">
-        <source>Reply window open for %n more hour(s).</source>
-        <translation>
-            <numerusform>Janela de resposta aberta por mais %n hora.</numerusform>
-            <numerusform>Janela de resposta aberta por mais %n horas.</numerusform>
-        </translation>
-    </message>
-    <message>
-        <source>Reply window closes in less than an hour.</source>
-        <translation>A janela de resposta fecha em menos de uma hora.</translation>
-    </message>
-    <message>
-        <source>The customer last wrote more than 24 hours ago: WhatsApp lets a business write again only with an approved template, until the customer replies.</source>
-        <translation>O cliente escreveu pela última vez há mais de 24 horas: o WhatsApp só deixa a empresa escrever de novo com um modelo aprovado, até o cliente responder.</translation>
-    </message>
-    <message>
-        <source>Nobody has this conversation yet</source>
-        <translation>Ninguém assumiu esta conversa ainda</translation>
-    </message>
-    <message>
-        <source>You have this conversation</source>
-        <translation>Esta conversa é sua</translation>
-    </message>
-    <message>
-        <source>%1 has this conversation</source>
-        <translation>%1 assumiu esta conversa</translation>
-    </message>
-    <message>
-        <source>Nobody</source>
-        <translation>Ninguém</translation>
-    </message>
-    <message>
-        <source>Not assigned</source>
-        <translation>Não atribuída</translation>
-    </message>
-    <message>
-        <source>That person cannot take this conversation: they do not see its number.</source>
-        <translation>Essa pessoa não pode assumir esta conversa: ela não vê este número.</translation>
-    </message>
-    <message>
-        <source>The server did not assign this conversation: %1</source>
-        <translation>O servidor não atribuiu esta conversa: %1</translation>
-    </message>
-    <message>
-        <source>&amp;Notes (%1)</source>
-        <translation>&amp;Notas (%1)</translation>
-    </message>
-    <message>
-        <source>via {number}</source>
-        <translation>via {number}</translation>
-    </message>
-    <message>
-        <source>Not sent: {reason}</source>
-        <translation>Não enviada: {reason}</translation>
-    </message>
-    <message>
-        <source>Send again?</source>
-        <translation>Enviar de novo?</translation>
-    </message>
-    <message>
-        <source>Caixa lost the answer while sending this message: it may have reached the customer. Send it again anyway?</source>
-        <translation>O Caixa perdeu a resposta ao enviar esta mensagem: ela pode ter chegado ao cliente. Enviar de novo mesmo assim?</translation>
-    </message>
-    <message>
-        <source>Send again</source>
-        <translation>Enviar de novo</translation>
-    </message>
 </context>
 <context>
     <name>MessageListModel</name>
@@ -806,6 +771,53 @@
     <message>
         <source>QR code to scan with WhatsApp</source>
         <translation>QR code para ler com o WhatsApp</translation>
+    </message>
+</context>
+<context>
+    <name>RailPane</name>
+    <message>
+        <source>Numbers</source>
+        <translation>Números</translation>
+    </message>
+    <message>
+        <source>WhatsApp numbers</source>
+        <translation>Números de WhatsApp</translation>
+    </message>
+    <message>
+        <source>+ Add a number</source>
+        <translation>+ Adicionar número</translation>
+    </message>
+    <message>
+        <source>Connect another WhatsApp number</source>
+        <translation>Conectar outro número de WhatsApp</translation>
+    </message>
+    <message>
+        <source>Webhooks…</source>
+        <translation>Webhooks…</translation>
+    </message>
+    <message>
+        <source>Where this computer receives the providers&apos; webhooks</source>
+        <translation>Onde este computador recebe os webhooks dos provedores</translation>
+    </message>
+    <message>
+        <source>Leave the team…</source>
+        <translation>Sair da equipe…</translation>
+    </message>
+    <message>
+        <source>Stop following the team&apos;s server on this computer</source>
+        <translation>Parar de acompanhar o servidor da equipe neste computador</translation>
+    </message>
+    <message>
+        <source>Join a team…</source>
+        <translation>Entrar em uma equipe…</translation>
+    </message>
+    <message>
+        <source>Share conversations with colleagues through your team&apos;s Caixa server</source>
+        <translation>Compartilhe conversas com colegas pelo servidor Caixa da sua equipe</translation>
+    </message>
+    <message>
+        <source>Link this number again…</source>
+        <translation>Conectar este número de novo…</translation>
     </message>
 </context>
 <context>

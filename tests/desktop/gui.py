@@ -47,15 +47,15 @@ def when_visible(
     when(find, action, attempts=attempts)
 
 
-def close_inbox(arun: Callable[..., Any], windows: Collection[Any], *services: Any) -> None:
-    """Close inbox windows and their services in the app's order (desktop.app._run_window):
+def close_inbox(arun: Callable[..., Any], windows: Collection[Any], *backends: Any) -> None:
+    """Close inbox windows and their backends in the app's order (desktop.app._run_window):
     the windows, their presenters' following of changes, the work those started, then the
-    services. Closing the services first leaves a presenter's refresh reading a closed cache."""
+    backends. Closing a backend first leaves a presenter's refresh reading a closed cache."""
     from desktop import bridge
 
     for window in windows:
         window.close()
         window.presenter.close()
     arun(bridge.drain())
-    for service in services:
-        arun(service.aclose())
+    for backend in backends:
+        arun(backend.aclose())

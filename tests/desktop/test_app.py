@@ -144,7 +144,7 @@ def test_wrong_key_file_offers_reset_or_quit(qtbot: QtBot, arun: ARun, tmp_path:
         ).click()
 
     when_visible(QMessageBox, quit_)
-    assert arun(app_module.open_services(paths, demo=False)) is None
+    assert arun(app_module.open_solo_backend(paths, demo=False)) is None
     assert cache_path.exists()  # quitting changes nothing
 
 
@@ -196,7 +196,9 @@ def test_a_second_start_paints_from_the_cache_before_the_loop_then_goes_live(
     assert conversations.rowCount() > 0
     assert early.presenter.accounts.rowCount() == 4  # "All numbers" and the three demo numbers
     assert not conversations.canFetchMore()  # nothing to read from until the cache is open
-    assert window.chat_view.model() is early.presenter.messages  # built right after the paint
+    assert (
+        window.chat_pane.chat_view.model() is early.presenter.messages
+    )  # built right after the paint
 
     opened: list[object] = []
 

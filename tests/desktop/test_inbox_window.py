@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from desktop import bridge
 from desktop.models.message_list_model import MessageListModel
 from desktop.models.search_hit_model import fold
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction
@@ -42,7 +42,7 @@ QUIET = DemoTiming(
 
 @dataclass
 class Inbox:
-    services: Services
+    backend: SoloBackend
     presenter: InboxPresenter
     window: MainWindow
 
@@ -56,8 +56,8 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
     opened: list[Inbox] = []
 
     def open_(timing: DemoTiming | None = None, page: int = 50) -> Inbox:
-        services = arun(
-            Services.open(
+        backend = arun(
+            SoloBackend.open(
                 tmp_path / "c.db",
                 CacheKey.generate(),
                 demo=True,
@@ -66,15 +66,15 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
             ),
             timeout=60,
         )
-        presenter = InboxPresenter(services, message_page_size=page)
+        presenter = InboxPresenter(backend, message_page_size=page)
         window = MainWindow(presenter)
-        inbox = Inbox(services, presenter, window)
+        inbox = Inbox(backend, presenter, window)
         opened.append(inbox)
         arun(presenter.load())
         window.show()
         qtbot.waitExposed(window)
         window.activateWindow()
-        arun(services.start())
+        arun(backend.start())
         return inbox
 
     yield open_
@@ -83,12 +83,12 @@ def open_inbox(tmp_path: Path, arun: ARun, qtbot: QtBot) -> Iterator[OpenInbox]:
             inbox.window.close()
             arun(bridge.drain())
         finally:
-            arun(inbox.services.aclose(), timeout=30)
+            arun(inbox.backend.aclose(), timeout=30)
 
 
 def open_row(inbox: Inbox, qtbot: QtBot, row: int) -> int:
     """Click a conversation row; returns its id once its chat is shown."""
-    view = inbox.window.conversation_view
+    view = inbox.window.conversation_pane.conversation_view
     index = inbox.presenter.conversations.index(row, 0)
     view.scrollTo(index)
     conversation_id = index.data(inbox.presenter.conversations.ConversationIdRole)
@@ -138,22 +138,22 @@ def test_switching_numbers_filters_the_list(open_inbox: OpenInbox, qtbot: QtBot)
     inbox = open_inbox(QUIET)
     window, presenter = inbox.window, inbox.presenter
     second = presenter.accounts.accounts[1]
-    window.rail_view.setFocus()
-    qtbot.keyClick(window.rail_view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+    window.rail_pane.rail_view.setFocus()
+    qtbot.keyClick(window.rail_pane.rail_view, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: presenter.conversations.account_id == second.id)
     rows = presenter.conversations.rowCount()
     assert rows == SHAPE.conversations
     assert {presenter.conversations.conversation(r).account_id for r in range(rows)} == {second.id}
-    assert window.list_title.text() == second.display_name
-    assert window.rail_view.currentIndex().row() == 2
+    assert window.conversation_pane.list_title.text() == second.display_name
+    assert window.rail_pane.rail_view.currentIndex().row() == 2
 
-    qtbot.keyClick(window.rail_view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.rail_pane.rail_view, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: presenter.conversations.account_id is None)
     assert presenter.conversations.rowCount() == SHAPE.numbers * SHAPE.conversations
 
     # The rail is a list: arrow keys move through the numbers too.
-    window.rail_view.setFocus()
-    qtbot.keyClick(window.rail_view, Qt.Key.Key_Down)
+    window.rail_pane.rail_view.setFocus()
+    qtbot.keyClick(window.rail_pane.rail_view, Qt.Key.Key_Down)
     qtbot.waitUntil(lambda: presenter.conversations.account_id == presenter.accounts.accounts[0].id)
 
 
@@ -184,7 +184,7 @@ def test_opening_a_conversation_shows_it_and_marks_it_read(
     assert all(
         messages.message(r).conversation_id == conversation_id for r in range(messages.rowCount())
     )
-    assert inbox.window.chat_title.text() == (
+    assert inbox.window.chat_pane.header.chat_title.text() == (
         conversations.find(conversation_id).customer_name
         or conversations.find(conversation_id).customer_phone
     )
@@ -209,11 +209,11 @@ def test_enter_sends_and_the_status_advances_to_read(
     messages.dataChanged.connect(on_changed)
     messages.rowsInserted.connect(on_changed)
 
-    window.composer.setFocus()
-    qtbot.keyClicks(window.composer, "Oi! Seu pedido saiu para entrega.")
-    assert window.send_button.isEnabled()
-    qtbot.keyClick(window.composer, Qt.Key.Key_Return)
-    assert window.composer.toPlainText() == ""
+    window.chat_pane.composer.setFocus()
+    qtbot.keyClicks(window.chat_pane.composer, "Oi! Seu pedido saiu para entrega.")
+    assert window.chat_pane.send_button.isEnabled()
+    qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)
+    assert window.chat_pane.composer.toPlainText() == ""
     qtbot.waitUntil(lambda: bool(statuses) and statuses[-1] is DeliveryStatus.READ, timeout=10_000)
 
     assert statuses[0] is DeliveryStatus.QUEUED
@@ -239,25 +239,27 @@ def test_shift_enter_inserts_a_newline_and_blank_text_is_not_sent(
 
     # Every send starts with the composer's ``submitted``; the key presses are handled before
     # keyClick returns, so a signal not emitted by then is a send that did not start.
-    window.composer.setFocus()
-    with qtbot.assertNotEmitted(window.composer.submitted):
-        qtbot.keyClick(window.composer, Qt.Key.Key_Return)  # empty: nothing happens
-        qtbot.keyClicks(window.composer, "   ")
-        assert not window.send_button.isEnabled()
-        qtbot.keyClick(window.composer, Qt.Key.Key_Return)
+    window.chat_pane.composer.setFocus()
+    with qtbot.assertNotEmitted(window.chat_pane.composer.submitted):
+        qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)  # empty: nothing happens
+        qtbot.keyClicks(window.chat_pane.composer, "   ")
+        assert not window.chat_pane.send_button.isEnabled()
+        qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)
     assert arun(presenter.send_text("  \n ")) is None
     assert presenter.messages.rowCount() == rows
 
-    window.composer.clear()
-    with qtbot.assertNotEmitted(window.composer.submitted):
-        qtbot.keyClicks(window.composer, "linha 1")
-        qtbot.keyClick(window.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
-        qtbot.keyClicks(window.composer, "linha 2")
-    assert window.composer.toPlainText() == "linha 1\nlinha 2"
+    window.chat_pane.composer.clear()
+    with qtbot.assertNotEmitted(window.chat_pane.composer.submitted):
+        qtbot.keyClicks(window.chat_pane.composer, "linha 1")
+        qtbot.keyClick(
+            window.chat_pane.composer, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier
+        )
+        qtbot.keyClicks(window.chat_pane.composer, "linha 2")
+    assert window.chat_pane.composer.toPlainText() == "linha 1\nlinha 2"
     assert presenter.messages.rowCount() == rows
 
     with qtbot.waitSignal(presenter.message_queued, timeout=5000) as queued:
-        qtbot.mouseClick(window.send_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(window.chat_pane.send_button, Qt.MouseButton.LeftButton)
     assert queued.args is not None and queued.args[0].text == "linha 1\nlinha 2"
     # Sends are queued in order, so one begun by a key press above would be in the chat by now.
     assert presenter.messages.rowCount() == rows + 1
@@ -287,8 +289,12 @@ def test_search_dialog_opens_the_hit_with_the_message_selected(
 ) -> None:
     inbox = open_inbox(QUIET)
     presenter, window = inbox.presenter, inbox.window
-    window.conversation_view.setFocus()
-    qtbot.keyClick(window.conversation_view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    window.conversation_pane.conversation_view.setFocus()
+    qtbot.keyClick(
+        window.conversation_pane.conversation_view,
+        Qt.Key.Key_F,
+        Qt.KeyboardModifier.ControlModifier,
+    )
     dialog = window.search_dialog
     assert dialog is not None and dialog.isVisible()
     qtbot.keyClicks(dialog.query_edit, "cafe")
@@ -301,19 +307,21 @@ def test_search_dialog_opens_the_hit_with_the_message_selected(
     assert not dialog.isVisible()
     qtbot.waitUntil(
         lambda: (
-            window.chat_view.currentIndex().data(MessageListModel.MessageIdRole)
+            window.chat_pane.chat_view.currentIndex().data(MessageListModel.MessageIdRole)
             == target.message_id
         )
     )
     assert presenter.current_conversation.id == target.conversation_id
-    assert window.chat_view.selectionModel().isSelected(window.chat_view.currentIndex())
-    rect = window.chat_view.visualRect(window.chat_view.currentIndex())
-    assert window.chat_view.viewport().rect().intersects(rect)
+    assert window.chat_pane.chat_view.selectionModel().isSelected(
+        window.chat_pane.chat_view.currentIndex()
+    )
+    rect = window.chat_pane.chat_view.visualRect(window.chat_pane.chat_view.currentIndex())
+    assert window.chat_pane.chat_view.viewport().rect().intersects(rect)
 
     # Ctrl+F again keeps the query; Esc closes.
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
-    qtbot.keyClick(window.chat_view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.chat_pane.chat_view, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert dialog.isVisible() and dialog.query_edit.text() == "cafe"
     qtbot.keyClick(dialog.query_edit, Qt.Key.Key_Escape)
     assert not dialog.isVisible()
@@ -333,9 +341,9 @@ def test_scrolling_to_the_top_loads_older_messages_in_place(
 ) -> None:
     inbox = open_inbox(QUIET, page=5)
     presenter, window = inbox.presenter, inbox.window
-    conversation_id = arun(inbox.services.db.run(_longest_conversation))
+    conversation_id = arun(inbox.backend.db.run(_longest_conversation))
     arun(presenter.open_conversation(conversation_id))
-    view = window.chat_view
+    view = window.chat_pane.chat_view
     bar = view.verticalScrollBar()
     messages = presenter.messages
     # A short page doesn't fill the view: older pages are fetched until it scrolls.

@@ -72,10 +72,10 @@ def test_join_then_leave_a_team_from_the_app(
 
     def on_filled(window: MainWindow) -> None:
         seen["rows"] = window.presenter.conversations.rowCount()
-        seen["team_button"] = window.team_button.text()
-        seen["add_hidden"] = window.add_number_button.isHidden()
+        seen["team_button"] = window.rail_pane.team_button.text()
+        seen["add_hidden"] = window.rail_pane.add_number_button.isHidden()
         seen["team_folder"] = (tmp_path / "data" / "team").exists()
-        window.team_button.click()
+        window.rail_pane.team_button.click()
         then(QMessageBox, on_confirm)
 
     def on_confirm(box: QMessageBox) -> None:

@@ -42,7 +42,7 @@ def test_the_compiled_translation_is_current(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("context", "source", "expected"),
     [
-        ("MainWindow", "Send", "Enviar"),
+        ("ChatPane", "Send", "Enviar"),
         ("Formatting", "Yesterday", "Ontem"),
         ("FirstRunView", "&Try the demo", "&Experimentar a demonstração"),
     ],
@@ -64,13 +64,13 @@ def test_install_translations_follows_the_lang_flag(qapp) -> None:
     install_translations(qapp, "pt_BR")
     added = set(qapp.findChildren(QTranslator)) - before
     try:
-        assert QCoreApplication.translate("MainWindow", "Send") == "Enviar"
+        assert QCoreApplication.translate("ChatPane", "Send") == "Enviar"
     finally:
         for translator in added:
             QCoreApplication.removeTranslator(translator)
             translator.deleteLater()
         QLocale.setDefault(QLocale("en_US"))
-    assert QCoreApplication.translate("MainWindow", "Send") == "Send"
+    assert QCoreApplication.translate("ChatPane", "Send") == "Send"
 
 
 def test_why_a_message_was_not_queued_is_said_in_the_users_language(qapp) -> None:

@@ -11,8 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from desktop.app import attach_team_banner
-from desktop.team_flow import join_team, open_team, team_exists
+from desktop.app import attach_team_banner, join_team, open_team
+from desktop.team_backend import TeamBackend, team_exists
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.join_team_dialog import (
     JoinTeamDialog,
@@ -31,7 +31,6 @@ from tests.sync.client.team_server import PASSWORD, Team, add_messages, running_
 if TYPE_CHECKING:
     from pytestqt.qtbot import QtBot
 
-    from desktop.services import Services
     from tests.conftest import ARun, PgDatabase
 
 
@@ -48,10 +47,10 @@ def server(pg_database: PgDatabase, postgres_cluster: Any) -> Iterator[tuple[str
 
 
 @pytest.fixture
-def joined(arun: ARun, server: tuple[str, Team], tmp_path: Path) -> Callable[[str], Services]:
-    """``joined(name)``: that user's desktop services, joined to the team in its own folder."""
+def joined(arun: ARun, server: tuple[str, Team], tmp_path: Path) -> Callable[[str], TeamBackend]:
+    """``joined(name)``: that user's desktop backend, joined to the team in its own folder."""
 
-    def join(name: str) -> Services:
+    def join(name: str) -> TeamBackend:
         paths = Paths(data_dir=tmp_path / name, key_file=tmp_path / f"{name}.json")
         return arun(
             join_team(paths, server[0], name, PASSWORD, lambda *_: None, key=CacheKey.generate())
@@ -105,12 +104,12 @@ def test_joining_copies_the_team_and_opens_the_inbox(
 ) -> None:
     url, _team = server
     key = CacheKey.generate()
-    joined: list[Services] = []
+    joined: list[TeamBackend] = []
 
-    async def join(address: str, user: str, password: str, progress: Any) -> Services:
-        services = await join_team(paths, address, user, password, progress, key=key)
-        joined.append(services)
-        return services
+    async def join(address: str, user: str, password: str, progress: Any) -> TeamBackend:
+        backend = await join_team(paths, address, user, password, progress, key=key)
+        joined.append(backend)
+        return backend
 
     dialog = JoinTeamDialog(JoinTeamPresenter(join))
     qtbot.addWidget(dialog)
@@ -129,13 +128,13 @@ def test_joining_copies_the_team_and_opens_the_inbox(
     dialog.password_edit.setText(PASSWORD)
     with qtbot.waitSignal(dialog.accepted, timeout=15_000):
         qtbot.keyClick(dialog.password_edit, Qt.Key.Key_Return)
-    services = joined[0]
-    presenter = InboxPresenter(services)
+    backend = joined[0]
+    presenter = InboxPresenter(backend)
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
-        assert services.is_team and team_exists(paths)
-        attach_team_banner(window, services)
+        assert isinstance(backend, TeamBackend) and team_exists(paths)
+        attach_team_banner(window, backend)
         arun(presenter.load())
         names = [
             presenter.conversations.index(row, 0).data(Qt.ItemDataRole.DisplayRole)
@@ -145,11 +144,11 @@ def test_joining_copies_the_team_and_opens_the_inbox(
         assert any("Customer of shop" in str(name) for name in names)
         assert not any("workshop" in str(name) for name in names)
     finally:
-        close_inbox(arun, [window], services)
+        close_inbox(arun, [window], backend)
 
     # The next start opens the team workspace from the cache, logged in with the kept token.
     again = arun(open_team(paths, key))
-    assert again is not None and again.team is not None and again.team_url == url
+    assert again is not None and again.client is not None and again.server_url == url
     arun(again.aclose())
 
 
@@ -201,23 +200,23 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
     from sqlalchemy import text
 
     url, team = server
-    services = arun(
-        join_team(paths, url, "ana", PASSWORD, lambda *_: None, key=CacheKey.generate())
-    )
-    presenter = InboxPresenter(services)
+    backend = arun(join_team(paths, url, "ana", PASSWORD, lambda *_: None, key=CacheKey.generate()))
+    presenter = InboxPresenter(backend)
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
         arun(presenter.load())
         window.show()
         arun(presenter.open_conversation(team.shop_chat))
-        assert window.assignment_label.text() == "Nobody has this conversation yet"
-        assert window.claim_button.isVisible()
-        qtbot.mouseClick(window.claim_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: window.assignment_label.text() == "You have this conversation")
-        assert not window.claim_button.isVisible()
-        assert services.team is not None
-        arun(services.team.sync_now())  # pushed: the server (and so the team) knows
+        assert window.chat_pane.header.assignment_label.text() == "Nobody has this conversation yet"
+        assert window.chat_pane.header.claim_button.isVisible()
+        qtbot.mouseClick(window.chat_pane.header.claim_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(
+            lambda: window.chat_pane.header.assignment_label.text() == "You have this conversation"
+        )
+        assert not window.chat_pane.header.claim_button.isVisible()
+        assert backend.client is not None
+        arun(backend.client.sync_now())  # pushed: the server (and so the team) knows
         db = ServerDatabase(pg_database.app_url)
         try:
             with db.system() as conn:
@@ -229,11 +228,11 @@ def test_an_agent_takes_a_conversation_and_the_team_sees_who_has_it(
             db.dispose()
         assert owner == team.ana
     finally:
-        close_inbox(arun, [window], services)
+        close_inbox(arun, [window], backend)
 
 
 def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
-    arun: ARun, server: tuple[str, Team], joined: Callable[[str], Services]
+    arun: ARun, server: tuple[str, Team], joined: Callable[[str], TeamBackend]
 ) -> None:
     from sync.domain.models import DeliveryStatus, Direction
     from sync.engine.outbox import OutboxError
@@ -254,7 +253,7 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
                 )
 
         arun(sup.db.run(fail))
-        assert arun(sup.can_send_again()) and not arun(ana.can_send_again())
+        assert arun(sup.features()).can_send_again and not arun(ana.features()).can_send_again
         with pytest.raises(OutboxError, match="only a supervisor"):
             arun(ana.send_again(original.id))
         copy = arun(sup.send_again(original.id))
@@ -268,9 +267,9 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
         arun(ana.aclose())
 
 
-def chat_window(qtbot: QtBot, arun: ARun, services: Services, conversation: int) -> MainWindow:
-    """A shown main window over ``services`` with ``conversation`` open."""
-    window = MainWindow(InboxPresenter(services))
+def chat_window(qtbot: QtBot, arun: ARun, backend: TeamBackend, conversation: int) -> MainWindow:
+    """A shown main window over ``backend`` with ``conversation`` open."""
+    window = MainWindow(InboxPresenter(backend))
     qtbot.addWidget(window)
     arun(window.presenter.load())
     window.show()
@@ -279,7 +278,7 @@ def chat_window(qtbot: QtBot, arun: ARun, services: Services, conversation: int)
 
 
 def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
-    qtbot: QtBot, arun: ARun, server: tuple[str, Team], joined: Callable[[str], Services]
+    qtbot: QtBot, arun: ARun, server: tuple[str, Team], joined: Callable[[str], TeamBackend]
 ) -> None:
     from desktop.views.notes_dialog import NotesDialog
 
@@ -289,12 +288,12 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
     windows: list[MainWindow] = []
     try:
         ana_window, sup_window = windows = [
-            chat_window(qtbot, arun, services, team.shop_chat) for services in (ana, sup)
+            chat_window(qtbot, arun, backend, team.shop_chat) for backend in (ana, sup)
         ]
-        assert ana_window.notes_button.isVisible()
-        assert ana_window.notes_button.text() == "&Notes (0)"
+        assert ana_window.chat_pane.header.notes_button.isVisible()
+        assert ana_window.chat_pane.header.notes_button.text() == "&Notes (0)"
 
-        qtbot.mouseClick(ana_window.notes_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(ana_window.chat_pane.header.notes_button, Qt.MouseButton.LeftButton)
         dialog = ana_window.findChild(NotesDialog)
         assert dialog is not None and dialog.isVisible()
         assert dialog.empty_label.isVisible()
@@ -304,14 +303,14 @@ def test_a_note_written_by_one_agent_is_read_by_the_team_never_sent(
         qtbot.keyClick(dialog.edit, Qt.Key.Key_Return)
         qtbot.waitUntil(lambda: dialog.list.count() == 1)
         assert "Cliente prefere entrega à tarde" in dialog.list.item(0).text()
-        assert ana_window.notes_button.text() == "&Notes (1)"
+        assert ana_window.chat_pane.header.notes_button.text() == "&Notes (1)"
         dialog.reject()
 
-        assert ana.team is not None and sup.team is not None
-        arun(ana.team.sync_now())  # pushed to the server...
-        arun(sup.team.sync_now())  # ...and pulled by the supervisor's desktop
-        qtbot.waitUntil(lambda: sup_window.notes_button.text() == "&Notes (1)")
-        sup_window.open_notes()
+        assert ana.client is not None and sup.client is not None
+        arun(ana.client.sync_now())  # pushed to the server...
+        arun(sup.client.sync_now())  # ...and pulled by the supervisor's desktop
+        qtbot.waitUntil(lambda: sup_window.chat_pane.header.notes_button.text() == "&Notes (1)")
+        sup_window.chat_pane.header.open_notes()
         seen = sup_window.findChild(NotesDialog)
         assert seen is not None
         assert seen.list.item(0).text().startswith("Ana · ")  # her name as the team knows it
@@ -332,7 +331,7 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
     qtbot: QtBot,
     arun: ARun,
     server: tuple[str, Team],
-    joined: Callable[[str], Services],
+    joined: Callable[[str], TeamBackend],
     pg_database: PgDatabase,
 ) -> None:
     from PySide6.QtWidgets import QMessageBox
@@ -355,28 +354,36 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
     sup, ana = joined("sup"), joined("ana")
     windows: list[MainWindow] = []
     try:
-        for services in (sup, ana):
-            arun(services.start())  # the team's sync loop: commands are pushed as they queue
+        for backend in (sup, ana):
+            arun(backend.start())  # the team's sync loop: commands are pushed as they queue
         sup_window, ana_window = windows = [
-            chat_window(qtbot, arun, services, team.shop_chat) for services in (sup, ana)
+            chat_window(qtbot, arun, backend, team.shop_chat) for backend in (sup, ana)
         ]
-        assert sup_window.assign_button.isVisible()
-        assert not ana_window.assign_button.isVisible()  # agents take, supervisors assign
+        assert sup_window.chat_pane.header.assign_button.isVisible()
+        assert (
+            not ana_window.chat_pane.header.assign_button.isVisible()
+        )  # agents take, supervisors assign
 
-        arun(sup_window.show_assign_menu())
-        menu = sup_window.assign_menu
+        arun(sup_window.chat_pane.header.show_assign_menu())
+        menu = sup_window.chat_pane.header.assign_menu
         assert menu is not None
         names = [a.text() for a in menu.actions() if not a.isSeparator()]
         assert names == ["Ana", "Bia", "Sup", "Nobody"]
         to_ana = next(a for a in menu.actions() if a.data() == team.ana)
         to_ana.trigger()
-        qtbot.waitUntil(lambda: sup_window.assignment_label.text() == "Ana has this conversation")
+        qtbot.waitUntil(
+            lambda: (
+                sup_window.chat_pane.header.assignment_label.text() == "Ana has this conversation"
+            )
+        )
         assert owner() == team.ana
 
         # Bia does not see the shop's number: the server refuses, and the supervisor is told.
-        arun(sup_window.show_assign_menu())
-        assert sup_window.assign_menu is not None
-        to_bia = next(a for a in sup_window.assign_menu.actions() if a.data() == team.bia)
+        arun(sup_window.chat_pane.header.show_assign_menu())
+        assert sup_window.chat_pane.header.assign_menu is not None
+        to_bia = next(
+            a for a in sup_window.chat_pane.header.assign_menu.actions() if a.data() == team.bia
+        )
         to_bia.trigger()
         qtbot.waitUntil(lambda: sup_window.findChild(QMessageBox) is not None, timeout=15_000)
         box = sup_window.findChild(QMessageBox)
@@ -384,6 +391,6 @@ def test_a_supervisor_assigns_a_conversation_and_a_refusal_is_said(
         assert "do not see its number" in box.text()
         box.close()
         assert owner() == team.ana
-        assert sup_window.assignment_label.text() == "Ana has this conversation"
+        assert sup_window.chat_pane.header.assignment_label.text() == "Ana has this conversation"
     finally:
         close_inbox(arun, windows, sup, ana)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.pairing_dialog import PairingDialog, PairingPresenter
 from sync.domain.models import ConnectionState
 from sync.providers.accounts import GatewayAccount, Secret
@@ -36,25 +36,25 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def services(arun: ARun, tmp_path: Path) -> Iterator[Services]:
-    services = Services.create(
+def backend(arun: ARun, tmp_path: Path) -> Iterator[SoloBackend]:
+    backend = SoloBackend.create(
         tmp_path / "caixa-cache.db",
         CacheKey.generate(),
         demo=False,
         key_file=tmp_path / "key.json",
     )
-    arun(services.prepare())
-    arun(services.start())
-    yield services
-    arun(services.aclose())
+    arun(backend.prepare())
+    arun(backend.start())
+    yield backend
+    arun(backend.aclose())
 
 
 def test_a_gateway_number_is_linked_through_qr_refresh_and_scan(
-    qtbot: QtBot, arun: ARun, services: Services
+    qtbot: QtBot, arun: ARun, backend: SoloBackend
 ) -> None:
     port = _free_port()
-    assert arun(services.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
-    workspace = services.workspace
+    assert arun(backend.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
+    workspace = backend.workspace
     assert workspace is not None and workspace.receiving
     fake = FakeGateway(MASTER)
     with serve(fake.app) as gateway_url:
@@ -87,20 +87,20 @@ def test_a_gateway_number_is_linked_through_qr_refresh_and_scan(
             arun(fake.scan("oficina", phone="5511977776666", name="Oficina"))
         assert dialog.result() == PairingDialog.DialogCode.Accepted
 
-    [stored] = [a for a in arun(services.db.run(queries.list_accounts)) if a.name == "Oficina"]
+    [stored] = [a for a in arun(backend.db.run(queries.list_accounts)) if a.name == "Oficina"]
     assert stored.state is ConnectionState.CONNECTED
     assert stored.phone == "5511977776666"
 
 
 def test_an_evolution_number_is_linked_through_qr_refresh_and_scan(
-    qtbot: QtBot, arun: ARun, services: Services
+    qtbot: QtBot, arun: ARun, backend: SoloBackend
 ) -> None:
     from sync.providers.accounts import EvolutionAccount
     from tests.fakes.evolution_server import FakeEvolution
 
     port = _free_port()
-    assert arun(services.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
-    workspace = services.workspace
+    assert arun(backend.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
+    workspace = backend.workspace
     assert workspace is not None
     fake = FakeEvolution(api_key="evo-global-key-for-the-dialog")
     with fake.running() as evolution_url:
@@ -134,13 +134,13 @@ def test_an_evolution_number_is_linked_through_qr_refresh_and_scan(
             arun(fake.scan("loja-centro", phone="5511955554444"))
         assert dialog.result() == PairingDialog.DialogCode.Accepted
 
-    [stored] = [a for a in arun(services.db.run(queries.list_accounts)) if a.name == "Loja Centro"]
+    [stored] = [a for a in arun(backend.db.run(queries.list_accounts)) if a.name == "Loja Centro"]
     assert stored.state is ConnectionState.CONNECTED
     assert stored.phone == "5511955554444"
 
 
 def test_a_logged_out_number_is_linked_again_from_the_rail(
-    qtbot: QtBot, arun: ARun, services: Services
+    qtbot: QtBot, arun: ARun, backend: SoloBackend
 ) -> None:
     from PySide6.QtWidgets import QApplication
 
@@ -149,8 +149,8 @@ def test_a_logged_out_number_is_linked_again_from_the_rail(
     from desktop.views.main_window import MainWindow
 
     port = _free_port()
-    assert arun(services.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
-    workspace = services.workspace
+    assert arun(backend.set_receiver(f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"))
+    workspace = backend.workspace
     assert workspace is not None
     fake = FakeGateway(MASTER)
     with serve(fake.app) as gateway_url:
@@ -168,14 +168,14 @@ def test_a_logged_out_number_is_linked_again_from_the_rail(
         arun(workspace.pairing(account.account_id).request_pairing())
         arun(fake.scan("entregas"))
         arun(fake.drop("entregas", "LOGOUT", keep_session=False))  # unlinked from the phone
-        [stored] = [a for a in arun(services.db.run(queries.list_accounts)) if a.name == "Entregas"]
+        [stored] = [a for a in arun(backend.db.run(queries.list_accounts)) if a.name == "Entregas"]
         assert stored.state is ConnectionState.NEEDS_REPAIR
 
-        presenter = InboxPresenter(services)
+        presenter = InboxPresenter(backend)
         window = MainWindow(presenter)
         qtbot.addWidget(window)
         arun(presenter.load())
-        task = bridge.spawn(window.relink_number(account.account_id))
+        task = bridge.spawn(window.rail_pane.relink_number(account.account_id))
 
         def dialog() -> PairingDialog:
             found = [

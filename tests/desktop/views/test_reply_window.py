@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.events import MessageEvent
@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
     qtbot: QtBot, arun: ARun, tmp_path: Path
 ) -> None:
-    services = Services.create(
+    backend = SoloBackend.create(
         tmp_path / "c.db", CacheKey.generate(), demo=False, key_file=tmp_path / "k.json"
     )
-    arun(services.prepare())
-    workspace = services.workspace
+    arun(backend.prepare())
+    workspace = backend.workspace
     assert workspace is not None
     account = arun(
         workspace.add_number(
@@ -68,7 +68,7 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
             ]
         )
     )
-    presenter = InboxPresenter(services)
+    presenter = InboxPresenter(backend)
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
@@ -76,25 +76,25 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
         window.show()
         conversations = {
             c.customer_phone: c.id
-            for c in arun(services.db.run(queries.latest_conversations, None, limit=10))
+            for c in arun(backend.db.run(queries.latest_conversations, None, limit=10))
         }
 
         arun(presenter.open_conversation(conversations["5511911110000"]))
-        assert not window.window_note.isHidden()
-        assert "21 more hour" in window.window_note.text()
-        window.composer.setPlainText("Temos sim!")
-        assert window.send_button.isEnabled()
+        assert not window.chat_pane.window_note.isHidden()
+        assert "21 more hour" in window.chat_pane.window_note.text()
+        window.chat_pane.composer.setPlainText("Temos sim!")
+        assert window.chat_pane.send_button.isEnabled()
 
         arun(presenter.open_conversation(conversations["5511922220000"]))
-        assert "24 hours" in window.window_note.text()
-        window.composer.setPlainText("Ainda quer o bolo?")
-        assert not window.send_button.isEnabled()
-        qtbot.keyClick(window.composer, Qt.Key.Key_Return)
-        assert window.composer.toPlainText() == "Ainda quer o bolo?"  # kept, not sent
-        outgoing = arun(services.db.run(queries.message_page, conversations["5511922220000"]))
+        assert "24 hours" in window.chat_pane.window_note.text()
+        window.chat_pane.composer.setPlainText("Ainda quer o bolo?")
+        assert not window.chat_pane.send_button.isEnabled()
+        qtbot.keyClick(window.chat_pane.composer, Qt.Key.Key_Return)
+        assert window.chat_pane.composer.toPlainText() == "Ainda quer o bolo?"  # kept, not sent
+        outgoing = arun(backend.db.run(queries.message_page, conversations["5511922220000"]))
         assert all(m.direction is Direction.IN for m in outgoing)
     finally:
-        close_inbox(arun, [window], services)
+        close_inbox(arun, [window], backend)
 
 
 def test_a_closed_window_offers_templates_and_one_goes_out_filled(
@@ -106,11 +106,11 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
 
     fake = FakeMeta(access_token="EAAG-token", templates={"pedido_pronto": (1, 2)})
     with serve(fake.app) as url:
-        services = Services.create(
+        backend = SoloBackend.create(
             tmp_path / "c.db", CacheKey.generate(), demo=False, key_file=tmp_path / "k.json"
         )
-        arun(services.prepare())
-        workspace = services.workspace
+        arun(backend.prepare())
+        workspace = backend.workspace
         assert workspace is not None
         account = arun(
             workspace.add_number(
@@ -125,7 +125,7 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
                 )
             )
         )
-        arun(services.start())
+        arun(backend.start())
         arun(
             workspace.ingest.submit(
                 [
@@ -142,18 +142,18 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
                 ]
             )
         )
-        presenter = InboxPresenter(services)
+        presenter = InboxPresenter(backend)
         window = MainWindow(presenter)
         qtbot.addWidget(window)
         try:
             arun(presenter.load())
             window.show()
-            (conversation,) = arun(services.db.run(queries.latest_conversations, None, limit=10))
+            (conversation,) = arun(backend.db.run(queries.latest_conversations, None, limit=10))
             arun(presenter.open_conversation(conversation.id))
-            assert window.template_button.isVisible()
-            assert not window.send_button.isEnabled()
+            assert window.chat_pane.template_button.isVisible()
+            assert not window.chat_pane.send_button.isEnabled()
 
-            qtbot.mouseClick(window.template_button, Qt.MouseButton.LeftButton)
+            qtbot.mouseClick(window.chat_pane.template_button, Qt.MouseButton.LeftButton)
             qtbot.waitUntil(
                 lambda: any(
                     isinstance(w, TemplateDialog) and w.list.count()
@@ -179,7 +179,7 @@ def test_a_closed_window_offers_templates_and_one_goes_out_filled(
             assert sent["template"]["name"] == "pedido_pronto"
             params = [p["text"] for c in sent["template"]["components"] for p in c["parameters"]]
             assert params == ["4521", "seu bolo", "às 15h"]
-            page = arun(services.db.run(queries.message_page, conversation.id))
+            page = arun(backend.db.run(queries.message_page, conversation.id))
             assert page[-1].type is MessageType.TEMPLATE and "seu bolo" in page[-1].text
         finally:
-            close_inbox(arun, [window], services)
+            close_inbox(arun, [window], backend)

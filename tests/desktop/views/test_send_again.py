@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop.services import Services
+from desktop.solo_backend import SoloBackend
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.models import DeliveryStatus, Direction
@@ -39,8 +39,8 @@ def _answer(button: QMessageBox.StandardButton) -> None:
 def test_an_unknown_message_is_sent_again_only_when_the_agent_confirms(
     qtbot: QtBot, arun: ARun, tmp_path: Path
 ) -> None:
-    services = Services.create(tmp_path / "c.db", CacheKey.generate(), demo=False)
-    arun(services.prepare())
+    backend = SoloBackend.create(tmp_path / "c.db", CacheKey.generate(), demo=False)
+    arun(backend.prepare())
 
     def setup(cache: object) -> tuple[int, str]:
         account = add_account(cache)  # type: ignore[arg-type]
@@ -53,8 +53,8 @@ def test_an_unknown_message_is_sent_again_only_when_the_agent_confirms(
         outbox.mark_unknown(cache, message.id, "the answer was lost")  # type: ignore[arg-type]
         return conversation.id, message.id
 
-    conversation_id, message_id = arun(services.db.run(setup))
-    presenter = InboxPresenter(services)
+    conversation_id, message_id = arun(backend.db.run(setup))
+    presenter = InboxPresenter(backend)
     window = MainWindow(presenter)
     qtbot.addWidget(window)
     try:
@@ -66,17 +66,17 @@ def test_an_unknown_message_is_sent_again_only_when_the_agent_confirms(
         assert unknown.status is DeliveryStatus.UNKNOWN
 
         _answer(QMessageBox.StandardButton.No)
-        assert arun(window.send_again(unknown)) is None
+        assert arun(window.chat_pane.send_again(unknown)) is None
 
         _answer(QMessageBox.StandardButton.Yes)
-        copy = arun(window.send_again(unknown))
+        copy = arun(window.chat_pane.send_again(unknown))
         assert copy is not None and copy.text == "Tem sim!" and copy.id != message_id
         outgoing = [
             m
-            for m in arun(services.db.run(queries.message_page, conversation_id))
+            for m in arun(backend.db.run(queries.message_page, conversation_id))
             if m.direction is Direction.OUT
         ]
         assert [m.status for m in outgoing] == [DeliveryStatus.UNKNOWN, DeliveryStatus.QUEUED]
         assert presenter.messages.row_of(copy.id) is not None  # shown at once
     finally:
-        close_inbox(arun, [window], services)
+        close_inbox(arun, [window], backend)
