@@ -151,9 +151,14 @@ def test_closing_the_last_window_does_not_stop_arun(arun: ARun, qtbot: QtBot) ->
         window = QWidget()
         qtbot.addWidget(window)
         window.show()
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
         window.close()
-        await asyncio.sleep(0.05)
+        # Proved by events, not by waiting: the close is done, and whatever it posted (a quit
+        # would be a posted event) has been delivered before the scenario goes on.
+        assert not window.isVisible()
+        QApplication.sendPostedEvents()
+        QApplication.processEvents()
+        await asyncio.sleep(0)
         return "finished"
 
     assert arun(scenario()) == "finished"
