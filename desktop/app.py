@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from desktop.views.inbox_presenter import InboxPresenter
     from desktop.views.join_team_dialog import Progress
     from desktop.views.main_window import MainWindow
-    from sync.store.cache_key import CacheKey
-    from sync.store.early_read import EarlyRead
-    from sync.store.first_screen import FirstScreen
+    from sync.store.local.cache_key import CacheKey
+    from sync.store.local.early_read import EarlyRead
+    from sync.store.local.first_screen import FirstScreen
 
 _STARTED = time.perf_counter()
 
@@ -92,7 +92,7 @@ def paint_first_screen(paths: Paths, *, demo: bool) -> EarlyWindow | None:
     read failed; the async start then does everything, dialogs included. (``caixa`` itself
     reads before importing Qt, then calls ``show_first_screen``.)
     """
-    from sync.store.early_read import read_early
+    from sync.store.local.early_read import read_early
 
     read = read_early(paths, demo=demo)
     return None if read is None else show_first_screen(read)
@@ -364,7 +364,7 @@ async def join_team(
 async def _team_key(paths: Paths, keyring_backend: KeyringBackend | None) -> CacheKey:
     import asyncio
 
-    from sync.store.cache_key import CacheKey
+    from sync.store.local.cache_key import CacheKey
 
     found = await resolve_key_interactively(
         paths.team_cache_path(), paths.key_file, demo=False, keyring_backend=keyring_backend
@@ -410,8 +410,8 @@ async def open_team(
 async def open_team_backend(paths: Paths) -> TeamBackend | None:
     """The team workspace of ``paths``: its key (asking if needed), then ``open_team``."""
     from desktop.views.cache_key_dialogs import offer_cache_reset
-    from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
-    from sync.store.cache_key import CacheKey, CacheKeyError
+    from sync.store.local.cache_errors import CacheIncompatible, WrongCacheKey
+    from sync.store.local.cache_key import CacheKey, CacheKeyError
 
     cache_path = paths.team_cache_path()
     while True:
@@ -474,8 +474,8 @@ async def open_solo_backend(
 
     from desktop.solo_backend import SoloBackend
     from desktop.views.cache_key_dialogs import offer_cache_reset, show_error
-    from sync.store.cache_errors import CacheIncompatible, WrongCacheKey
-    from sync.store.cache_key import CacheKey, CacheKeyError
+    from sync.store.local.cache_errors import CacheIncompatible, WrongCacheKey
+    from sync.store.local.cache_key import CacheKey, CacheKeyError
 
     cache_path = paths.cache_path(demo=demo)
     ephemeral: tempfile.TemporaryDirectory[str] | None = None
@@ -527,7 +527,7 @@ async def resolve_key_interactively(
         offer_cache_reset,
         show_error,
     )
-    from sync.store.cache_key import (
+    from sync.store.local.cache_key import (
         CacheKey,
         CacheKeyError,
         KeyFileStore,

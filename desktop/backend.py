@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from sync.domain.models import Account
     from sync.providers.base import Capabilities
     from sync.providers.meta_cloud import TemplateInfo
-    from sync.store.database import Database
-    from sync.store.queries import Note, Teammate
+    from sync.store.local.database import Database
+    from sync.store.local.queries import Note, Teammate
 
 
 @dataclass(frozen=True, slots=True)

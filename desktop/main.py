@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # import hook reads the source of every module imported after it (to find out whether
         # it uses PySide), which the cache-reading modules are spared this way.
         from sync.settings import resolve_paths
-        from sync.store.early_read import read_early
+        from sync.store.local.early_read import read_early
 
         early = read_early(resolve_paths(args.data_dir, args.key_file), demo=bool(args.demo))
         from desktop.app import run_app

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from desktop.backend import Features, NotOffered, provider_capabilities
 from sync.engine.service import Engine
-from sync.store.database import Database
+from sync.store.local.database import Database
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from sync.providers.base import Capabilities
     from sync.providers.demo import DemoTiming
     from sync.providers.meta_cloud import TemplateInfo
-    from sync.store.cache_key import CacheKey
-    from sync.store.queries import Note, Teammate
+    from sync.store.local.cache_key import CacheKey
+    from sync.store.local.queries import Note, Teammate
 
 
 class SoloBackend:
@@ -106,7 +106,7 @@ class SoloBackend:
 
     async def _open_workspace(self) -> dict[int, Any]:
         from sync.backend.workspace import Workspace
-        from sync.store import queries
+        from sync.store.local import queries
         from sync.store.secrets import AccountSecrets
 
         public_url = await self.db.run(queries.get_meta, self.PUBLIC_URL_KEY) or ""
@@ -201,7 +201,7 @@ class SoloBackend:
 
     async def receiver_settings(self) -> tuple[str, str]:
         """Where the webhook receiver listens ("" when it is off), and its public address."""
-        from sync.store import queries
+        from sync.store.local import queries
 
         listen = await self.db.run(queries.get_meta, self.LISTEN_KEY) or ""
         public_url = await self.db.run(queries.get_meta, self.PUBLIC_URL_KEY) or ""
@@ -209,7 +209,7 @@ class SoloBackend:
 
     async def set_receiver(self, listen: str, public_url: str) -> bool:
         """Save the receiver settings and apply them now; False when it cannot listen there."""
-        from sync.store import queries
+        from sync.store.local import queries
 
         await self.db.run(queries.set_meta, self.LISTEN_KEY, listen)
         await self.db.run(queries.set_meta, self.PUBLIC_URL_KEY, public_url)

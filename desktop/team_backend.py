@@ -13,7 +13,7 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from desktop.backend import Assignment, Features, NotOffered, provider_capabilities
-from sync.store.database import Database
+from sync.store.local.database import Database
 
 if TYPE_CHECKING:
     import asyncio
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from sync.providers.base import Capabilities
     from sync.providers.meta_cloud import TemplateInfo
     from sync.settings import Paths
-    from sync.store.cache_key import CacheKey
-    from sync.store.queries import Note, Teammate
+    from sync.store.local.cache_key import CacheKey
+    from sync.store.local.queries import Note, Teammate
     from sync.store.secrets import TeamTokenStore
 
 # A team workspace's settings in its cache's meta table: where its server is, who logged in.
@@ -55,7 +55,7 @@ def forget_team(paths: Paths) -> None:
     """
     import shutil
 
-    from sync.store.cache_key import KeyringKeyStore, NoKeyringAvailable
+    from sync.store.local.cache_key import KeyringKeyStore, NoKeyringAvailable
     from sync.store.secrets import TeamTokenStore
 
     cache_path = paths.team_cache_path()
@@ -102,7 +102,7 @@ class TeamBackend:
 
         ``progress(done, total)`` may be called on the database thread.
         """
-        from sync.store import queries
+        from sync.store.local import queries
 
         client = self._client()
         token = await client.login(username, password)
@@ -113,7 +113,7 @@ class TeamBackend:
 
     async def resume(self) -> bool:
         """Log in again with the kept token (no network); False when there is none to use."""
-        from sync.store import queries
+        from sync.store.local import queries
 
         server_url = await self.db.run(queries.get_meta, SERVER_URL_KEY) or ""
         token = await self.db.run(self._tokens().load)
@@ -125,7 +125,7 @@ class TeamBackend:
 
     async def last_login(self) -> tuple[str, str]:
         """The server and the user of the last login ("" when never)."""
-        from sync.store import queries
+        from sync.store.local import queries
 
         server_url = await self.db.run(queries.get_meta, SERVER_URL_KEY) or ""
         username = await self.db.run(queries.get_meta, USERNAME_KEY) or ""
@@ -238,8 +238,8 @@ class TeamBackend:
     async def send_again(self, message_id: str) -> Message:
         """A new copy of a failed (or possibly unsent) message, for a supervisor."""
         from sync.domain.models import DeliveryStatus, Direction, MessageType
-        from sync.engine.outbox import OutboxError
-        from sync.store import queries
+        from sync.store.local import queries
+        from sync.store.local.outbox import OutboxError
 
         if not (await self.features()).can_send_again:
             raise OutboxError(
@@ -272,7 +272,7 @@ class TeamBackend:
 
     async def assignment(self, conversation_id: int) -> Assignment | None:
         """Who has the conversation, as last synced."""
-        from sync.store import queries
+        from sync.store.local import queries
 
         user_id, name = await self.db.run(queries.assignment, conversation_id)
         if user_id is None:
@@ -286,7 +286,7 @@ class TeamBackend:
 
     async def teammates(self) -> list[Teammate]:
         """The team's active users, as last synced."""
-        from sync.store import queries
+        from sync.store.local import queries
 
         return await self.db.run(queries.teammates)
 
@@ -312,7 +312,7 @@ class TeamBackend:
 
     async def notes(self, conversation_id: int) -> list[Note]:
         """The conversation's notes, as last synced (with the ones written here)."""
-        from sync.store import queries
+        from sync.store.local import queries
 
         return await self.db.run(queries.notes, conversation_id)
 

@@ -8,7 +8,8 @@ Precedence for every path: command-line flag, then environment variable, then th
   ``<data dir>/demo/caixa-cache.db``; a team's (after "Join a team") is
   ``<data dir>/team/caixa-cache.db``.
 - ``--key-file`` / ``CAIXA_KEY_FILE``: keep the cache key in this file instead of the OS keyring
-  (headless machines, scripts). See ``sync.store.cache_key`` for the keyring entry and formats.
+  (headless machines, scripts). See ``sync.store.local.cache_key`` for the keyring entry and
+  formats.
 """
 
 from __future__ import annotations

@@ -277,7 +277,7 @@ def postgres_cluster() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def _pg_template(postgres_cluster: Any) -> str:
     """A database migrated to the newest schema, copied for each test (faster than migrating)."""
-    from sync.server.database import upgrade
+    from sync.store.team.database import upgrade
     from tests.fakes.postgres import APP_ROLE
 
     name = postgres_cluster.create_database()
@@ -304,7 +304,7 @@ def pg_database(postgres_cluster: Any, _pg_template: str) -> Iterator[PgDatabase
 @pytest.fixture
 def server_db(pg_database: PgDatabase) -> Iterator[Any]:
     """The team server's pool over a fresh database, as the server's role (RLS applies)."""
-    from sync.server.database import ServerDatabase
+    from sync.store.team.database import ServerDatabase
 
     database = ServerDatabase(pg_database.app_url, pool_size=8)
     try:

@@ -20,10 +20,10 @@ from desktop import bridge
 from desktop.compat import override
 from desktop.models.formatting import preview_text
 from sync.domain.models import Conversation
-from sync.store import queries
+from sync.store.local import queries
 
 if TYPE_CHECKING:
-    from sync.store.database import Database
+    from sync.store.local.database import Database
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the list's invisible parent, as an argument default

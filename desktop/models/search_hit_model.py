@@ -13,7 +13,7 @@ from desktop.compat import override
 from desktop.models.formatting import full_time, list_time
 
 if TYPE_CHECKING:
-    from sync.store.search import SearchHit  # the search itself runs later, on the DB thread
+    from sync.store.local.search import SearchHit  # the search itself runs later, on the DB thread
 
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()  # the list's invisible parent, as an argument default
@@ -29,7 +29,7 @@ def fold(text: str) -> str:
 def match_spans(text: str, query: str) -> list[tuple[int, int]]:
     """``(start, length)`` of each word of ``text`` the query matched.
 
-    Mirrors ``sync.store.search.build_match``: every typed word matches a whole word, the last
+    Mirrors ``sync.store.local.search.build_match``: every typed word matches a whole word, the last
     one also any word it begins ("encomend" → "encomendas"), ignoring case and accents.
     """
     terms = [fold(w) for w in _WORD.findall(query)]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from desktop.views.inbox_presenter import InboxPresenter
     from desktop.views.notes_dialog import NotesDialog
     from sync.domain.models import Conversation
-    from sync.store.queries import Note
+    from sync.store.local.queries import Note
 
 _AVATAR = 38
 

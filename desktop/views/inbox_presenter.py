@@ -15,9 +15,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop import bridge
 from desktop.models.account_list_model import AccountListModel
 from desktop.models.conversation_list_model import ConversationListModel, DatabaseConversations
+from sync.domain.changes import ChangeSet
 from sync.domain.models import Account, Conversation, Direction
-from sync.store import queries
-from sync.store.changes import ChangeSet
+from sync.store.local import queries
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -27,9 +27,9 @@ if TYPE_CHECKING:
     from desktop.models.search_hit_model import SearchHitModel
     from sync.domain.messages import Message
     from sync.providers.base import Capabilities
-    from sync.store.first_screen import FirstScreen
-    from sync.store.local_cache import LocalCache  # on the DB thread, off the start-up path
-    from sync.store.search import SearchHit
+    from sync.store.local.first_screen import FirstScreen
+    from sync.store.local.local_cache import LocalCache  # on the DB thread, off the start-up path
+    from sync.store.local.search import SearchHit
 
 MESSAGE_PAGE = 50
 AROUND = 25  # messages loaded on each side of a search hit
@@ -351,7 +351,7 @@ class InboxPresenter(QObject):
         if self.messages.has_newer:  # the chat shows the past: jump to the present first
             await self.open_conversation(conversation.id)
         from sync.client.push import CommandError
-        from sync.engine import outbox
+        from sync.store.local import outbox
 
         try:
             message = await self._backend.send_text(conversation.id, text)
@@ -452,7 +452,7 @@ class InboxPresenter(QObject):
 
     async def send_again(self, message_id: str) -> Message | None:
         """Queue a new copy of a message that failed or may not have been sent."""
-        from sync.engine import outbox
+        from sync.store.local import outbox
 
         try:
             message = await self._backend.send_again(message_id)
@@ -483,7 +483,7 @@ class InboxPresenter(QObject):
         ticket = next(self._search_tickets)
         self._latest_search = ticket
         query = text.strip()
-        from sync.store.search import search_messages
+        from sync.store.local.search import search_messages
 
         hits = await self._db.run(search_messages, query, limit=SEARCH_LIMIT) if query else []
         if ticket == self._latest_search:

@@ -27,7 +27,7 @@ from desktop import bridge
 
 if TYPE_CHECKING:
     from desktop.views.inbox_presenter import InboxPresenter
-    from sync.store.queries import Note
+    from sync.store.local.queries import Note
 
 # A note is a short remark, not a document; the server refuses longer texts anyway.
 MAX_NOTE_CHARS = 2000

@@ -10,7 +10,7 @@ from desktop.compat import override
 from desktop.models.search_hit_model import SearchHitModel
 from desktop.widgets import painting
 from sync.domain.models import Direction
-from sync.store.search import SearchHit
+from sync.store.local.search import SearchHit
 
 _Index = QModelIndex | QPersistentModelIndex
 

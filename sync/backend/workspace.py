@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sync.ingress.receiver import WebhookReceiver
     from sync.ingress.serve import Server
     from sync.providers.directory import StaticDirectory
-    from sync.store.database import Database
+    from sync.store.local.database import Database
     from sync.store.secrets import AccountSecrets
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Workspace:
 
     async def load(self) -> dict[int, ProviderAdapter]:
         """Read every stored number and make its adapter (before the engine starts)."""
-        from sync.store.accounts import load_provider_accounts
+        from sync.store.local.accounts import load_provider_accounts
 
         accounts = await self._db.run(load_provider_accounts, self._secrets)
         self.directory.replace(accounts)
@@ -97,7 +97,7 @@ class Workspace:
 
         Raises the store's errors (duplicate name, nowhere to keep secrets) with nothing written.
         """
-        from sync.store.accounts import add_provider_account
+        from sync.store.local.accounts import add_provider_account
 
         store = self._secrets.store_for_new_account()
         saved = await self._db.run(add_provider_account, account, store)
@@ -105,7 +105,7 @@ class Workspace:
         self.adapters[saved.account_id] = adapter
         self.directory.replace([*self.directory.all(), saved])
         await self._engine.add_adapter(adapter)
-        from sync.store.changes import ChangeSet
+        from sync.domain.changes import ChangeSet
 
         self._db.publish(ChangeSet(accounts=frozenset({saved.account_id})))
         return saved

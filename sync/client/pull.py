@@ -6,8 +6,8 @@ columns in ``COLUMNS`` order, ``deleted`` last). Everything here runs on the dat
 The common case, the bulk of an initial sync, is new messages: they go in with one
 ``executemany`` of ``INSERT OR IGNORE ... SELECT ... WHERE NOT deleted`` (tombstones skipped in
 SQL, no per-row Python), and the full-text index is fed once per page with one
-``INSERT ... SELECT`` in key order (as ``sync/store/bulk.py`` does). Rows that were already here
-(an update of a message pulled before, the server's copy of a send queued on this desktop) are
+``INSERT ... SELECT`` in key order (as ``sync/store/local/bulk.py`` does). Rows that were already
+here (an update of a message pulled before, the server's copy of a send queued on this desktop) are
 found only when the insert's row count says some were skipped, and updated one by one with
 their index entries.
 
@@ -31,11 +31,11 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from sync.store.changes import ChangeSet
-from sync.store.search import index_message, index_messages_from, unindex_message
+from sync.domain.changes import ChangeSet
+from sync.store.local.search import index_message, index_messages_from, unindex_message
 
 if TYPE_CHECKING:
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
 CURSOR_KEY: Final = "team.cursor"
 ACCOUNTS_KEY: Final = "team.accounts"

@@ -16,20 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from sync.domain.changes import ChangeSet
 from sync.domain.ids import uuid7
-from sync.domain.messages import Message, TemplateRef
+from sync.domain.messages import Message, TemplateRef, template_media, template_spec
 from sync.domain.models import MessageType
 from sync.domain.text import clean_text
-from sync.engine.outbox import (
-    queued_message,
-    template_media,
-    template_spec,
-    write_queued_message,
-)
-from sync.store.changes import ChangeSet
+from sync.store.local.outbox import queued_message, write_queued_message
 
 if TYPE_CHECKING:
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
 BATCH: Final = 50
 # The payload keys of ``queue_command`` that hold texts the user typed.

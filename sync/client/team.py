@@ -30,15 +30,15 @@ from httpx_sse import aconnect_sse
 
 from sync.client import pull as pulling
 from sync.client import push as pushing
+from sync.domain.changes import ChangeSet
 from sync.providers.accounts import Secret
-from sync.store.changes import ChangeSet
-from sync.store.database import Database
+from sync.store.local.database import Database
 from sync.wakeup import wait_event
 
 if TYPE_CHECKING:
     from sync.domain.messages import Message, TemplateRef
     from sync.providers.meta_cloud import TemplateInfo
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
 log = logging.getLogger(__name__)
 

@@ -63,9 +63,9 @@ def run(
 def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBackend | None) -> int:
     from sync.providers.accounts import AccountConfigError, account_from_json
     from sync.settings import remove_cache_files, resolve_paths
-    from sync.store.accounts import AccountStoreError, add_provider_account, describe
-    from sync.store.cache_errors import CacheOpenError
-    from sync.store.cache_key import CacheKeyError, resolve_cache_key
+    from sync.store.local.accounts import AccountStoreError, add_provider_account, describe
+    from sync.store.local.cache_errors import CacheOpenError
+    from sync.store.local.cache_key import CacheKeyError, resolve_cache_key
     from sync.store.secrets import AccountSecrets, SecretStoreError
 
     source = Path(args.from_json)
@@ -90,7 +90,7 @@ def _add(args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBac
         )
     except (SecretStoreError, CacheKeyError) as exc:
         return _fail(err, str(exc))
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
     fresh = not cache_path.exists()
     try:
@@ -117,16 +117,16 @@ def _list(
     args: argparse.Namespace, out: TextIO, err: TextIO, backend: KeyringBackend | None
 ) -> int:
     from sync.settings import resolve_paths
-    from sync.store.accounts import list_account_summaries
-    from sync.store.cache_errors import CacheOpenError
-    from sync.store.cache_key import CacheKeyError, resolve_cache_key
+    from sync.store.local.accounts import list_account_summaries
+    from sync.store.local.cache_errors import CacheOpenError
+    from sync.store.local.cache_key import CacheKeyError, resolve_cache_key
 
     paths = resolve_paths(args.data_dir, args.key_file)
     cache_path = paths.cache_path(demo=args.demo)
     if not cache_path.exists():
         print("caixa: no numbers yet (add one with: caixa accounts add --from-json FILE)", file=err)
         return 0
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
     try:
         key = resolve_cache_key(

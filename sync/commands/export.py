@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from sync.commands.common import add_common_arguments
 from sync.settings import resolve_paths
-from sync.store.cache_errors import CacheOpenError
-from sync.store.cache_key import CacheKeyError, resolve_cache_key
-from sync.store.export import UnknownAccount, write_export
+from sync.store.local.cache_errors import CacheOpenError
+from sync.store.local.cache_key import CacheKeyError, resolve_cache_key
+from sync.store.local.export import UnknownAccount, write_export
 
 if TYPE_CHECKING:
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None) -> int:
     stdout = stdout or sys.stdout
     paths = resolve_paths(args.data_dir, args.key_file)
     # Imported here: ``caixa`` without a command (the desktop app) must not pay for SQLAlchemy.
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
     cache_path = paths.cache_path(demo=args.demo)
     if not cache_path.exists():

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
     from sync.providers.directory import StaticDirectory
-    from sync.store.database import Database
+    from sync.store.local.database import Database
     from sync.store.secrets import AccountSecrets
 
 log = logging.getLogger("caixa.receive")
@@ -69,9 +69,9 @@ async def _serve(
     from sync.ingress.serve import make_server
     from sync.providers.directory import StaticDirectory
     from sync.settings import resolve_paths
-    from sync.store.cache_errors import CacheOpenError
-    from sync.store.cache_key import CacheKeyError, resolve_cache_key
-    from sync.store.database import Database
+    from sync.store.local.cache_errors import CacheOpenError
+    from sync.store.local.cache_key import CacheKeyError, resolve_cache_key
+    from sync.store.local.database import Database
     from sync.store.secrets import AccountSecrets
 
     paths = resolve_paths(args.data_dir, args.key_file)
@@ -138,7 +138,7 @@ class _DirectoryRefresher:
 
     async def refresh(self) -> None:
         """Re-read the numbers when the accounts table changed."""
-        from sync.store.accounts import load_provider_accounts
+        from sync.store.local.accounts import load_provider_accounts
 
         rows = await self._db.run(_account_fingerprint)
         if rows == self._seen:

@@ -304,3 +304,9 @@ def to_json(event: ProviderEvent, account: str) -> dict[str, Any]:
 def _seconds(timestamp: float) -> int | float:
     """Whole seconds print as an integer (what every provider sends), fractions stay."""
     return int(timestamp) if float(timestamp).is_integer() else timestamp
+
+
+class UnstorableEvents(Exception):
+    """The events hold a value the cache cannot take (an integer past 64 bits, an infinite
+    timestamp, a reference to a number that no longer exists): storing them again will fail
+    again, so the caller should refuse them as bad input rather than ask for a retry."""

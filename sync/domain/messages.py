@@ -7,10 +7,12 @@ millisecond to make, on the way to the first paint).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 from sync.domain.models import DeliveryStatus, Direction, MessageType
+from sync.domain.text import clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,3 +93,37 @@ class OutgoingMessage:
     template: TemplateRef | None = None
     interactive: dict[str, Any] | None = None
     reaction: str | None = None
+
+
+def template_spec(template: TemplateRef) -> dict[str, Any]:
+    """A template as JSON keeps it: in a queued message's ``media``, and in a team's command.
+
+    Its parameters are texts the agent typed: cleaned (``clean_text``) like every stored text.
+    """
+    return {
+        "name": template.name,
+        "language": template.language,
+        "body_parameters": [clean_text(p) for p in template.body_parameters],
+        "header_parameters": [clean_text(p) for p in template.header_parameters],
+    }
+
+
+def template_media(template: TemplateRef) -> str:
+    """The ``media`` JSON of a queued template message (read back by ``template_of``)."""
+    return json.dumps({"template": template_spec(template)}, ensure_ascii=False)
+
+
+def template_of(media: str | None) -> TemplateRef | None:
+    """The template a queued template message carries (``enqueue_template``), if any."""
+    if not media:
+        return None
+    try:
+        spec = json.loads(media).get("template")
+        return TemplateRef(
+            name=str(spec["name"]),
+            language=str(spec["language"]),
+            body_parameters=tuple(str(p) for p in spec.get("body_parameters", ())),
+            header_parameters=tuple(str(p) for p in spec.get("header_parameters", ())),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None

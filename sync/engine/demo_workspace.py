@@ -11,15 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sync.domain.changes import ChangeSet
 from sync.domain.models import ConnectionState
 from sync.providers.demo import DemoProvider, DemoTiming
 from sync.providers.demo_corpus import PROFILES, DemoCustomer, generate_history
-from sync.store import queries
-from sync.store.bulk import load_history
-from sync.store.changes import ChangeSet
+from sync.store.local import queries
+from sync.store.local.bulk import load_history
 
 if TYPE_CHECKING:
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
 DEMO_SEED = 20261123
 _SEEDED_KEY = "demo.seeded"

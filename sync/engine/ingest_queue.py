@@ -26,23 +26,17 @@ from typing import TYPE_CHECKING
 
 import sqlcipher3
 
-from sync.domain.events import ProviderEvent
-from sync.engine.ingest import IngestResult, apply_events
-from sync.store.changes import ChangeSet
+from sync.domain.changes import ChangeSet
+from sync.domain.events import ProviderEvent, UnstorableEvents
+from sync.store.local.ingest import IngestResult, apply_events
 
 if TYPE_CHECKING:
-    from sync.store.database import Database
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.database import Database
+    from sync.store.local.local_cache import LocalCache
 
 log = logging.getLogger(__name__)
 
 CommitListener = Callable[[IngestResult], None]
-
-
-class UnstorableEvents(Exception):
-    """The events hold a value the cache cannot take (an integer past 64 bits, an infinite
-    timestamp, a reference to a number that no longer exists): storing them again will fail
-    again, so the caller should refuse them as bad input rather than ask for a retry."""
 
 
 # Errors that come from the events' values, not from the disk or the database's state.

@@ -17,8 +17,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from sync import faults
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import Message, TemplateRef
-from sync.engine import outbox
-from sync.engine.ingest import IngestResult, apply_events
 from sync.providers.base import (
     AuthError,
     DeliveryUnknown,
@@ -27,8 +25,9 @@ from sync.providers.base import (
     ProviderAdapter,
     RateLimited,
 )
-from sync.store import queries
-from sync.store.database import Database
+from sync.store.local import outbox, queries
+from sync.store.local.database import Database
+from sync.store.local.ingest import IngestResult, apply_events
 from sync.wakeup import wait_event
 
 log = logging.getLogger(__name__)

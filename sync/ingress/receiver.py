@@ -42,8 +42,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from sync.domain.events import ProviderEvent
-from sync.engine.ingest_queue import UnstorableEvents
+from sync.domain.events import ProviderEvent, UnstorableEvents
 from sync.ingress.webhook_request import build_request, parse_query, raw_headers
 from sync.providers.base import WebhookRejected
 from sync.providers.directory import AccountDirectory

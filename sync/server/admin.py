@@ -17,7 +17,7 @@ from sqlalchemy import Connection, text
 from sync.providers.accounts import ProviderAccount, with_generated_secrets
 from sync.server.auth import ROLES, hash_password, revoke_user
 from sync.server.credentials import ServerKey, join_account, split_account
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 
 DEFAULT_WORKSPACE = "default"
 

@@ -29,7 +29,7 @@ from sync.domain.events import MessageEvent
 from sync.domain.models import Direction
 from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 
 if TYPE_CHECKING:
     import httpx
@@ -47,7 +47,7 @@ def libpq_dsn(url: str) -> str:
     """The libpq form (``postgresql://``) of a SQLAlchemy URL, for psycopg's own connections."""
     from sqlalchemy.engine import make_url
 
-    from sync.server.database import normalize_url
+    from sync.store.team.database import normalize_url
 
     parsed = make_url(normalize_url(url)).set(drivername="postgresql")
     return parsed.render_as_string(hide_password=False)

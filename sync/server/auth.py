@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 from sqlalchemy import Connection, text
 
 from sync.providers.accounts import Secret
-from sync.server.database import AgentScope, ServerDatabase
+from sync.store.team.database import AgentScope, ServerDatabase
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from sync.server.config import DEFAULT_LISTEN, ConfigError, ServerConfig, load_config
 
 if TYPE_CHECKING:
-    from sync.server.database import ServerDatabase
+    from sync.store.team.database import ServerDatabase
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace, config: ServerConfig) -> int:
 
     from sync.server.admin import AdminError
     from sync.server.credentials import ServerKeyError, generate_key
-    from sync.server.database import DatabaseConfigError
+    from sync.store.team.database import DatabaseConfigError
 
     if args.command == "keygen":
         print(generate_key())
@@ -130,14 +130,14 @@ def _run(args: argparse.Namespace, config: ServerConfig) -> int:
 
 
 def _database(config: ServerConfig) -> ServerDatabase:
-    from sync.server.database import ServerDatabase
+    from sync.store.team.database import ServerDatabase
 
     config.require("database_url")
     return ServerDatabase(config.database_url.reveal(), pool_size=1)
 
 
 def _db_upgrade(config: ServerConfig) -> int:
-    from sync.server.database import role_of, upgrade
+    from sync.store.team.database import role_of, upgrade
 
     config.require("database_url")
     owner = config.database_owner_url.reveal() or config.database_url.reveal()

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from sync.domain.text import clean_text
 from sync.server.auth import Principal, visible_accounts
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 
 MAX_BATCH: Final = 100
 MAX_TEXT: Final = 65_536
@@ -110,7 +110,7 @@ def _conversation(conn: Connection, principal: Principal, raw: dict[str, Any]) -
 def _send(
     conn: Connection, principal: Principal, raw: dict[str, Any], command_id: uuid.UUID
 ) -> Result:
-    from sync.server.pg_ingest import EnqueueError, enqueue_send
+    from sync.store.team.ingest import EnqueueError, enqueue_send
 
     conversation = _conversation(conn, principal, raw)
     body = _text(raw, "text", MAX_TEXT)

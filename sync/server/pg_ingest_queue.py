@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from sync.domain.events import ProviderEvent
-from sync.server.database import ServerDatabase
-from sync.server.pg_ingest import ingest_events_sync
+from sync.store.team.database import ServerDatabase
+from sync.store.team.ingest import ingest_events_sync
 
 log = logging.getLogger(__name__)
 

@@ -34,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 
 from sync.server import auth
 from sync.server.auth import VISIBLE_SQL, AuthError, Principal, visible_accounts
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ A random 256-bit key that opens the SQLCipher cache. Kept in the OS keyring (ser
 user name ``cache-key:<absolute path of the cache file>``, the key as 64 hex characters) or, on
 machines without one and only when the user names it, in a key file (``--key-file PATH`` /
 ``CAIXA_KEY_FILE``), plain or sealed under a passcode. The whole story, formats included, is in
-``sync/store/cache_key.py``; this module does not repeat it.
+``sync/store/local/cache_key.py``; this module does not repeat it.
 
 2. The credentials of each number (account secrets)
 ===================================================
@@ -75,12 +75,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from sync.providers.accounts import Secret
-from sync.store.cache_key import KEYRING_SERVICE, keyring_backend_usable
+from sync.store.local.cache_key import KEYRING_SERVICE, keyring_backend_usable
 
 if TYPE_CHECKING:
     from keyring.backend import KeyringBackend
 
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
 ACCOUNT_USERNAME_PREFIX: Final = "account:"
 CACHE_KEY_PREFIX: Final = "account-secrets:"

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop import app as app_module
 from desktop.views.cache_key_dialogs import KeyProtectionDialog, PasscodeDialog
-from sync.store.cache_key import CacheKey, KeyFileStore
+from sync.store.local.cache_key import CacheKey, KeyFileStore
 from tests.desktop.gui import when_visible
 from tests.fakes.memory_keyring import MemoryKeyring
 
@@ -128,7 +128,7 @@ def test_missing_key_offers_reset_and_keeps_the_old_file(
 
 
 def test_wrong_key_file_offers_reset_or_quit(qtbot: QtBot, arun: ARun, tmp_path: Path) -> None:
-    from sync.store.local_cache import LocalCache
+    from sync.store.local.local_cache import LocalCache
 
     data = tmp_path / "data"
     key_file = tmp_path / "key.json"

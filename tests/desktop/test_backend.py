@@ -15,7 +15,7 @@ from desktop.solo_backend import SoloBackend
 from desktop.team_backend import TeamBackend
 from sync.domain.models import Account
 from sync.providers.registry import PROVIDER_MODULES
-from sync.store.cache_key import CacheKey
+from sync.store.local.cache_key import CacheKey
 
 if TYPE_CHECKING:
     from tests.conftest import ARun

@@ -19,8 +19,8 @@ from desktop.views.main_window import MainWindow
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction
 from sync.engine.demo_workspace import DemoShape
 from sync.providers.demo import DemoTiming
-from sync.store.cache_key import CacheKey
-from sync.store.local_cache import LocalCache
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.local_cache import LocalCache
 
 if TYPE_CHECKING:
     from pytestqt.modeltest import ModelTester

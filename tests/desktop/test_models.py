@@ -24,7 +24,7 @@ from sync.domain.models import (
     Direction,
     MessageType,
 )
-from sync.store.search import SearchHit
+from sync.store.local.search import SearchHit
 from tests.polling import at_most
 
 if TYPE_CHECKING:

@@ -14,7 +14,7 @@ from desktop import app as app_module
 from desktop.views.first_run_view import FirstRunView
 from desktop.views.join_team_dialog import JoinTeamDialog
 from desktop.views.main_window import MainWindow
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 from tests.desktop.gui import when, when_visible
 from tests.sync.client.team_server import PASSWORD, add_messages, running_server, seed
 

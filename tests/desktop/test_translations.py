@@ -76,7 +76,7 @@ def test_install_translations_follows_the_lang_flag(qapp) -> None:
 def test_why_a_message_was_not_queued_is_said_in_the_users_language(qapp) -> None:
     from desktop.views.inbox_presenter import InboxPresenter
     from sync.client.push import CommandError
-    from sync.engine.outbox import OutboxError
+    from sync.store.local.outbox import OutboxError
 
     presenter = InboxPresenter(None)
     assert presenter.reason(OutboxError("that message no longer exists", "gone")) == (

@@ -23,8 +23,8 @@ import httpx
 from sqlalchemy import text
 
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase, upgrade
 from sync.server.dispatcher import Dispatcher
+from sync.store.team.database import ServerDatabase, upgrade
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
 from tests.fakes.postgres import APP_ROLE, PostgresCluster

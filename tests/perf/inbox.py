@@ -7,9 +7,9 @@ Run on purpose, never collected by pytest::
     uv run python -m tests.perf.inbox --keep DIR --startup-only --startup-runs 15
 
 It generates ten demo numbers (``demo_corpus`` profiles 0..9, 2,000 conversations each, capped at
-exactly 1,000,000 messages), loads them through ``sync.store.bulk.load_history`` into an encrypted
-cache, times the conversation list, message pages and search on it, then starts the real app
-(``caixa --data-dir DIR --key-file FILE`` with ``CAIXA_STARTUP_PROBE=1``) and a bare PySide6
+exactly 1,000,000 messages), loads them through ``sync.store.local.bulk.load_history`` into an
+encrypted cache, times the conversation list, message pages and search on it, then starts the real
+app (``caixa --data-dir DIR --key-file FILE`` with ``CAIXA_STARTUP_PROBE=1``) and a bare PySide6
 window the same way, on the offscreen platform. Progress goes to stdout as plain lines; the
 figures are ONE JSON object on the LAST line.
 
@@ -49,11 +49,11 @@ from sqlalchemy import event
 from sync.engine.demo_workspace import DEMO_SEED
 from sync.providers.demo import DemoProvider
 from sync.providers.demo_corpus import PROFILES, DemoConversation, generate_history
-from sync.store import queries
-from sync.store.bulk import load_history
-from sync.store.cache_key import CacheKey, KeyFileStore
-from sync.store.local_cache import CACHE_FILE_NAME, LocalCache
-from sync.store.search import search_messages
+from sync.store.local import queries
+from sync.store.local.bulk import load_history
+from sync.store.local.cache_key import CacheKey, KeyFileStore
+from sync.store.local.local_cache import CACHE_FILE_NAME, LocalCache
+from sync.store.local.search import search_messages
 
 NOW_MS = 1_790_000_000_000  # fixed, so every run generates the very same history
 KEY_FILE_NAME = "cache-key.json"

@@ -37,8 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sync.store.cache_key import KeyFileStore
-from sync.store.local_cache import CACHE_FILE_NAME, LocalCache
+from sync.store.local.cache_key import KeyFileStore
+from sync.store.local.local_cache import CACHE_FILE_NAME, LocalCache
 from tests.sync.server.payloads import dumps, meta_account_json, meta_headers, meta_text_message
 from tests.sync.server.process import HttpConnection, ReceiverProcess, add_number
 

@@ -33,10 +33,10 @@ import httpx
 import psycopg
 
 from sync.client.team import TeamClient
-from sync.server.database import ServerDatabase, upgrade
-from sync.store.cache_key import CacheKey
-from sync.store.changes import ChangeSet
-from sync.store.database import Database
+from sync.domain.changes import ChangeSet
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.team.database import ServerDatabase, upgrade
 from tests.fakes.postgres import APP_ROLE, running_cluster
 from tests.sync.client.team_server import PASSWORD, Team, running_server, seed
 

@@ -7,8 +7,8 @@ from typing import Any
 from sync.domain.events import ConnectionEvent, MessageEvent, StatusEvent
 from sync.domain.ids import chat_key_for_phone
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
-from sync.store import queries
-from sync.store.local_cache import LocalCache
+from sync.store.local import queries
+from sync.store.local.local_cache import LocalCache
 
 BASE_TS = 1_700_000_000.0  # 2023-11-14T22:13:20Z, epoch seconds
 

@@ -19,9 +19,9 @@ from keyring.errors import PasswordSetError
 
 from sync.cli import parse
 from sync.commands import accounts as accounts_command
-from sync.store.accounts import load_provider_accounts
-from sync.store.cache_key import KeyFileStore, KeyringKeyStore
-from sync.store.local_cache import CACHE_FILE_NAME, LocalCache
+from sync.store.local.accounts import load_provider_accounts
+from sync.store.local.cache_key import KeyFileStore, KeyringKeyStore
+from sync.store.local.local_cache import CACHE_FILE_NAME, LocalCache
 from sync.store.secrets import AccountSecrets
 from tests.fakes.memory_keyring import MemoryKeyring
 from tests.sync.helpers import rows, scalar

@@ -14,9 +14,9 @@ from sync.commands.receive import _DirectoryRefresher
 from sync.ingress.listen import parse_listen
 from sync.providers.accounts import account_from_json
 from sync.providers.directory import StaticDirectory
-from sync.store.accounts import add_provider_account
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
+from sync.store.local.accounts import add_provider_account
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
 from sync.store.secrets import AccountSecrets, CacheAccountSecrets
 from tests.sync.server.payloads import (
     dumps,

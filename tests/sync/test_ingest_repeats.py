@@ -1,8 +1,8 @@
 """News heard twice, or too late, changes nothing: in the solo cache and on the team server.
 
 Providers redeliver webhooks (Meta retries for days; QR gateways replay on reconnect), and
-receipts overtake each other. Both ingests (``sync/engine/ingest.py`` into the local cache,
-``sync/server/pg_ingest.py`` into Postgres) must then report no change and write no row: a
+receipts overtake each other. Both ingests (``sync/store/local/ingest.py`` into the local cache,
+``sync/store/team/ingest.py`` into Postgres) must then report no change and write no row: a
 reported change repaints the views and, on the server, re-stamps the row so every desktop pulls
 it again. Each case stores something, then applies a repeated or stale event, and compares every
 row of every table the ingest writes, before and after, column by column.
@@ -23,12 +23,12 @@ from sqlalchemy import text
 
 from sync.domain.events import EditEvent, ProviderEvent, RevokeEvent
 from sync.domain.models import DeliveryStatus
-from sync.engine.ingest import apply_events
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase
-from sync.server.pg_ingest import ingest_events_sync
-from sync.store.bulk import chat_key_for_phone
-from sync.store.local_cache import LocalCache
+from sync.store.local.bulk import chat_key_for_phone
+from sync.store.local.ingest import apply_events
+from sync.store.local.local_cache import LocalCache
+from sync.store.team.database import ServerDatabase
+from sync.store.team.ingest import ingest_events_sync
 from tests.sync.helpers import BASE_TS, add_account, inbound, outbound_echo, receipt
 from tests.sync.server.seeding import seed_workspace
 
@@ -52,7 +52,7 @@ class Store(Protocol):
 
 
 class LocalStore:
-    """The solo cache (SQLCipher) through ``sync.engine.ingest``."""
+    """The solo cache (SQLCipher) through ``sync.store.local.ingest``."""
 
     def __init__(self, cache: LocalCache) -> None:
         self.cache = cache
@@ -75,7 +75,7 @@ class LocalStore:
 
 
 class ServerStore:
-    """The team server's Postgres through ``sync.server.pg_ingest``."""
+    """The team server's Postgres through ``sync.store.team.ingest``."""
 
     def __init__(self, db: ServerDatabase) -> None:
         self.db = db

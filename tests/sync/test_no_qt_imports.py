@@ -15,7 +15,7 @@ from pathlib import Path
 import sync
 
 QT_PREFIXES = ("PySide6", "shiboken6", "qasync")
-ALEMBIC_SCRIPTS = "sync.server.migrations."
+ALEMBIC_SCRIPTS = "sync.store.team.migrations."
 
 # Run in a fresh interpreter: this pytest process has Qt loaded already (pytest-qt imports it).
 _IMPORT_ALL = textwrap.dedent(

@@ -24,9 +24,9 @@ from sync.server import admin
 from sync.server.app import build_app
 from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.team.database import ServerDatabase
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook, text_webhook
 from tests.fakes.network import Switch

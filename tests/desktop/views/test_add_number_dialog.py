@@ -14,9 +14,9 @@ import pytest
 from desktop.views.add_number_dialog import AddNumberDialog, AddNumberPresenter
 from sync.providers.accounts import MetaAccount, ProviderAccount
 from sync.providers.meta_cloud import MetaCloudAdapter
-from sync.store.accounts import add_provider_account, list_account_summaries
-from sync.store.cache_key import CacheKey
-from sync.store.local_cache import LocalCache
+from sync.store.local.accounts import add_provider_account, list_account_summaries
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.local_cache import LocalCache
 from sync.store.secrets import KeyringAccountSecrets
 from tests.fakes.loopback import serve
 from tests.fakes.memory_keyring import MemoryKeyring

@@ -22,9 +22,9 @@ from desktop.views.join_team_dialog import (
 from desktop.views.main_window import MainWindow
 from desktop.widgets.team_banner import TeamBanner, TeamStatus
 from sync.client.team import AuthRefused, Callbacks, ResyncRequired, TeamError, TeamOffline
-from sync.server.database import ServerDatabase
 from sync.settings import Paths
-from sync.store.cache_key import CacheKey
+from sync.store.local.cache_key import CacheKey
+from sync.store.team.database import ServerDatabase
 from tests.desktop.gui import close_inbox
 from tests.sync.client.team_server import PASSWORD, Team, add_messages, running_server, seed
 
@@ -235,7 +235,7 @@ def test_a_failed_team_message_is_sent_again_by_a_supervisor_as_a_new_copy(
     arun: ARun, server: tuple[str, Team], joined: Callable[[str], TeamBackend]
 ) -> None:
     from sync.domain.models import DeliveryStatus, Direction
-    from sync.engine.outbox import OutboxError
+    from sync.store.local.outbox import OutboxError
 
     _, team = server
 

@@ -15,8 +15,8 @@ from desktop.solo_backend import SoloBackend
 from desktop.views.pairing_dialog import PairingDialog, PairingPresenter
 from sync.domain.models import ConnectionState
 from sync.providers.accounts import GatewayAccount, Secret
-from sync.store import queries
-from sync.store.cache_key import CacheKey
+from sync.store.local import queries
+from sync.store.local.cache_key import CacheKey
 from tests.fakes.gateway_server import FakeGateway
 from tests.fakes.loopback import serve
 

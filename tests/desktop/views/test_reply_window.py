@@ -14,8 +14,8 @@ from desktop.views.main_window import MainWindow
 from sync.domain.events import MessageEvent
 from sync.domain.models import Direction, MessageType
 from sync.providers.accounts import MetaAccount, Secret
-from sync.store import queries
-from sync.store.cache_key import CacheKey
+from sync.store.local import queries
+from sync.store.local.cache_key import CacheKey
 from tests.desktop.gui import close_inbox
 
 if TYPE_CHECKING:

@@ -12,9 +12,8 @@ from desktop.solo_backend import SoloBackend
 from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.models import DeliveryStatus, Direction
-from sync.engine import outbox
-from sync.store import queries
-from sync.store.cache_key import CacheKey
+from sync.store.local import outbox, queries
+from sync.store.local.cache_key import CacheKey
 from tests.desktop.gui import close_inbox
 from tests.sync.helpers import add_account, inbound
 
@@ -44,7 +43,7 @@ def test_an_unknown_message_is_sent_again_only_when_the_agent_confirms(
 
     def setup(cache: object) -> tuple[int, str]:
         account = add_account(cache)  # type: ignore[arg-type]
-        from sync.engine.ingest import apply_events
+        from sync.store.local.ingest import apply_events
 
         apply_events(cache, [inbound(account, "wamid.1", "Tem pão?", phone="5511900001111")])  # type: ignore[arg-type]
         [conversation] = queries.latest_conversations(cache)  # type: ignore[arg-type]

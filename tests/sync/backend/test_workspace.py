@@ -17,9 +17,9 @@ from sync.engine.service import Engine
 from sync.providers.accounts import EvolutionAccount, MetaAccount, Secret
 from sync.providers.meta_cloud import MetaCloudAdapter
 from sync.providers.registry import build_adapter, hook_url
-from sync.store import queries
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
+from sync.store.local import queries
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
 from sync.store.secrets import AccountSecrets
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import (

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from sync.client.team import TeamClient
-from sync.server.database import ServerDatabase
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.team.database import ServerDatabase
 from tests.fakes.network import Switch
 from tests.sync.client.team_server import Team, running_server, seed
 

@@ -19,9 +19,9 @@ from starlette.routing import Mount
 
 from sync.domain.ids import uuid7
 from sync.server.auth import DEFAULT_TOKEN_TTL, Principal, hash_password
-from sync.server.database import ServerDatabase
 from sync.server.pokes import PokeHub
 from sync.server.sync_api import sync_routes
+from sync.store.team.database import ServerDatabase
 from tests.fakes.loopback import serve
 from tests.sync.server import seeding
 

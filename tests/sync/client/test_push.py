@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sync.client import push
-from sync.engine.ingest import apply_events
-from sync.store.local_cache import LocalCache
+from sync.store.local.ingest import apply_events
+from sync.store.local.local_cache import LocalCache
 from tests.sync.helpers import add_account, conversation_id_for, inbound, message_row, scalar
 
 PHONE = "+55 11 99999-0001"

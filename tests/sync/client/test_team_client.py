@@ -17,12 +17,12 @@ from sync.client import pull as pulling
 from sync.client.team import AuthRefused, TeamClient
 from sync.domain.models import DeliveryStatus
 from sync.server.auth import revoke_user
-from sync.server.database import ServerDatabase
-from sync.store import queries
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
-from sync.store.local_cache import LocalCache
-from sync.store.search import search_messages
+from sync.store.local import queries
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.local.local_cache import LocalCache
+from sync.store.local.search import search_messages
+from sync.store.team.database import ServerDatabase
 from tests.fakes.network import Switch
 from tests.polling import eventually
 from tests.sync.client.conftest import Desktop

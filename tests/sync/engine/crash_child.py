@@ -36,10 +36,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from sync import faults
-from sync.engine import outbox
 from sync.engine.service import Engine
-from sync.store.cache_key import resolve_cache_key
-from sync.store.database import Database
+from sync.store.local import outbox
+from sync.store.local.cache_key import resolve_cache_key
+from sync.store.local.database import Database
 from tests.fakes.recording_provider import RecordingProvider
 
 _out_fd = 1
@@ -169,10 +169,10 @@ def warm_up() -> None:
     SQLAlchemy loads its dialect and builds much of its machinery on first use (about 0.25 s
     of CPU); done here, every forked child starts with it already in memory.
     """
-    from sync.engine.ingest import apply_events
-    from sync.store import queries
-    from sync.store.cache_key import CacheKey
-    from sync.store.local_cache import LocalCache
+    from sync.store.local import queries
+    from sync.store.local.cache_key import CacheKey
+    from sync.store.local.ingest import apply_events
+    from sync.store.local.local_cache import LocalCache
     from tests.sync.helpers import add_account, conversation_id_for, inbound
 
     with tempfile.TemporaryDirectory(prefix="caixa-warm-") as folder:

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import pytest
 
-from sync.engine.ingest import apply_events
-from sync.store.cache_key import CacheKey, KeyFileStore
-from sync.store.local_cache import CACHE_FILE_NAME, LocalCache
+from sync.store.local.cache_key import CacheKey, KeyFileStore
+from sync.store.local.ingest import apply_events
+from sync.store.local.local_cache import CACHE_FILE_NAME, LocalCache
 from tests.fakes.recording_provider import FAULT_AFTER_LOG, read_log
 from tests.sync.helpers import add_account, conversation_id_for, inbound, rows, scalar
 

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from sync.domain.changes import ChangeSet
 from sync.domain.messages import Message
 from sync.domain.models import ConnectionState, DeliveryStatus
-from sync.engine import outbox, service
+from sync.engine import service
 from sync.engine.demo_workspace import DemoShape, demo_adapters, seed_demo_workspace
-from sync.engine.ingest import apply_events
-from sync.engine.outbox import OutboxError
 from sync.engine.service import Engine
 from sync.providers.base import (
     AuthError,
@@ -27,11 +26,12 @@ from sync.providers.base import (
     RateLimited,
 )
 from sync.providers.demo import DemoProvider, DemoTiming
-from sync.store import queries
-from sync.store.cache_key import CacheKey
-from sync.store.changes import ChangeSet
-from sync.store.database import Database
-from sync.store.search import search_messages
+from sync.store.local import outbox, queries
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.local.ingest import apply_events
+from sync.store.local.outbox import OutboxError
+from sync.store.local.search import search_messages
 from tests.fakes.clock import FakeClock, settle
 from tests.fakes.recording_provider import HANG, RecordingProvider, provider_id_for
 from tests.polling import eventually

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from sync.domain.changes import ChangeSet
+from sync.domain.events import UnstorableEvents
 from sync.domain.models import MessageType
-from sync.engine.ingest import IngestResult
-from sync.engine.ingest_queue import IngestQueue, UnstorableEvents
-from sync.store.cache_key import CacheKey
-from sync.store.changes import ChangeSet
-from sync.store.database import Database
-from sync.store.local_cache import LocalCache
+from sync.engine.ingest_queue import IngestQueue
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.local.ingest import IngestResult
+from sync.store.local.local_cache import LocalCache
 from tests.sync.helpers import add_account, inbound, scalar
 
 pytestmark = pytest.mark.anyio

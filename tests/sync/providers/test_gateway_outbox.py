@@ -13,15 +13,14 @@ import pytest
 
 from sync.domain.messages import Message
 from sync.domain.models import ConnectionState, DeliveryStatus
-from sync.engine import outbox
-from sync.engine.ingest import apply_events
 from sync.engine.service import Engine
 from sync.ingress.receiver import WebhookReceiver
 from sync.providers.directory import StaticDirectory
 from sync.providers.gateway import GatewayAdapter, parse_webhook
-from sync.store import queries
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
+from sync.store.local import outbox, queries
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.local.ingest import apply_events
 from tests.fakes.clock import FakeClock
 from tests.fakes.gateway_server import FakeGateway
 from tests.polling import eventually

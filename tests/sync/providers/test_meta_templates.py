@@ -11,12 +11,12 @@ import pytest
 
 from sync.domain.messages import TemplateRef
 from sync.domain.models import DeliveryStatus, MessageType
-from sync.engine import outbox
 from sync.providers.base import AuthError
 from sync.providers.meta_cloud import MetaCloudAdapter
-from sync.store.cache_key import CacheKey
-from sync.store.local_cache import LocalCache
-from sync.store.queries import add_account, messages_by_id
+from sync.store.local import outbox
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.local_cache import LocalCache
+from sync.store.local.queries import add_account, messages_by_id
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
 from tests.sync.providers.harness_meta import ACCESS_TOKEN, make_account

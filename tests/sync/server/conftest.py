@@ -1,5 +1,5 @@
 """Fixtures of the server tests: for the receiver a real cache with the three test numbers; for
-the team server's Postgres the workspace most of its tests share."""
+the team server's tests, see tests/sync/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,15 +11,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from sync.providers.accounts import ProviderAccount
-from sync.store import queries
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
-from sync.store.local_cache import LocalCache
+from sync.store.local import queries
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.local.local_cache import LocalCache
 from tests.sync.server.payloads import evolution_account, gateway_account, meta_account
 
 if TYPE_CHECKING:
-    from sync.server.database import ServerDatabase
-    from tests.sync.server.seeding import Seeded
+    pass
 
 
 @dataclass
@@ -62,12 +61,3 @@ def db(cache_path: Path, cache_key: CacheKey) -> Iterator[Database]:
 def numbers(db: Database) -> Numbers:
     """The three test numbers, added to the cache."""
     return db.run_sync(add_numbers)
-
-
-@pytest.fixture
-def seeded(server_db: ServerDatabase) -> Seeded:
-    """A workspace with one Meta number, a supervisor and two agents (``seed_workspace``)."""
-    from sync.server.credentials import ServerKey, generate_key
-    from tests.sync.server.seeding import seed_workspace
-
-    return seed_workspace(server_db, ServerKey(generate_key()))

@@ -38,7 +38,7 @@ from sqlalchemy import text
 
 from sync import faults
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 
 _out_fd = 1
 HANG_LIMIT_S = 30.0

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, Row, text
 
 from sync.domain.ids import uuid7
 from sync.server.credentials import ServerKey
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 
 # --- reading -------------------------------------------------------------------------------------
 
@@ -409,7 +409,7 @@ def enqueue(
     db: ServerDatabase, seeded: Seeded, conversation_id: int, body: str, phone: str
 ) -> uuid.UUID:
     """Queue one text as an agent's send command would (system scope)."""
-    from sync.server.pg_ingest import enqueue_send
+    from sync.store.team.ingest import enqueue_send
 
     message_id = uuid.UUID(uuid7())
     with db.system() as conn:

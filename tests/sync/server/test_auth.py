@@ -18,7 +18,7 @@ from sync.server.auth import (
     verify_password,
 )
 from sync.server.credentials import ServerKey, ServerKeyError, generate_key, join_account
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

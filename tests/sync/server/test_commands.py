@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import text
 
 from sync.server.commands import apply_command
-from sync.server.database import ServerDatabase
+from sync.store.team.database import ServerDatabase
 from tests.sync.client.team_server import Team, new_id, seed
 
 SENT = "bolo\x00 pronto \ud83d"

@@ -17,9 +17,10 @@ from sync.providers.base import WebhookRequest
 from sync.providers.meta_cloud import parse_webhook
 from sync.server.auth import Principal
 from sync.server.credentials import ServerKey, generate_key, join_account
-from sync.server.database import ServerDatabase
-from sync.server.dispatcher import Dispatcher, RetryRefused, claim_next
-from sync.server.pg_ingest import ingest_events
+from sync.server.dispatcher import Dispatcher
+from sync.store.team.database import ServerDatabase
+from sync.store.team.ingest import ingest_events
+from sync.store.team.outbox import RetryRefused, claim_next
 from tests.fakes.clock import FakeClock
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook

@@ -35,9 +35,9 @@ from sync.domain.events import StatusEvent
 from sync.domain.models import DeliveryStatus
 from sync.server.auth import Principal
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase
-from sync.server.dispatcher import UNCONFIRMED_REASON, retry_message, settle_unconfirmed
-from sync.server.pg_ingest import ingest_events_sync
+from sync.store.team.database import ServerDatabase
+from sync.store.team.ingest import ingest_events_sync
+from sync.store.team.outbox import UNCONFIRMED_REASON, retry_message, settle_unconfirmed
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
 from tests.sync.server.seeding import Seeded, add_conversation, enqueue, seed_workspace

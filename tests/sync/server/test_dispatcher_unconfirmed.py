@@ -10,9 +10,9 @@ from sqlalchemy import text
 from sync.domain.events import StatusEvent
 from sync.domain.models import DeliveryStatus
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase
-from sync.server.dispatcher import UNCONFIRMED_REASON, settle_unconfirmed
-from sync.server.pg_ingest import ingest_events_sync, set_status
+from sync.store.team.database import ServerDatabase
+from sync.store.team.ingest import ingest_events_sync, set_status
+from sync.store.team.outbox import UNCONFIRMED_REASON, settle_unconfirmed
 from tests.sync.server.seeding import add_conversation, enqueue, seed_workspace
 
 if TYPE_CHECKING:

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from sync.domain.events import ProviderEvent
-from sync.engine.ingest_queue import IngestQueue, UnstorableEvents
+from sync.domain.events import ProviderEvent, UnstorableEvents
+from sync.engine.ingest_queue import IngestQueue
 from sync.ingress.receiver import WebhookReceiver
 from sync.providers.directory import StaticDirectory
-from sync.store.database import Database
+from sync.store.local.database import Database
 from tests.fakes.loopback import serve
 from tests.sync.helpers import scalar
 from tests.sync.server.conftest import Numbers

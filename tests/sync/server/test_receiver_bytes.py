@@ -30,10 +30,10 @@ from sync.server import admin
 from sync.server.app import build_app
 from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
-from sync.store.local_cache import LocalCache
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.local.local_cache import LocalCache
+from sync.store.team.database import ServerDatabase
 from tests.fakes.loopback import serve
 from tests.sync.server.conftest import add_numbers
 from tests.sync.server.payloads import (

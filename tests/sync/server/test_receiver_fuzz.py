@@ -37,9 +37,9 @@ from sync.domain.events import ProviderEvent
 from sync.engine.ingest_queue import IngestQueue
 from sync.ingress.receiver import WebhookReceiver
 from sync.providers.directory import StaticDirectory
-from sync.store.cache_key import CacheKey
-from sync.store.database import Database
-from sync.store.local_cache import LocalCache
+from sync.store.local.cache_key import CacheKey
+from sync.store.local.database import Database
+from sync.store.local.local_cache import LocalCache
 from tests.sync.server.conftest import add_numbers
 from tests.sync.server.mutations import (
     Call,

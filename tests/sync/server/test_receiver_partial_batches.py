@@ -21,7 +21,7 @@ import pytest
 from sync.engine.ingest_queue import IngestQueue
 from sync.ingress.receiver import WebhookReceiver
 from sync.providers.directory import StaticDirectory
-from sync.store.database import Database
+from sync.store.local.database import Database
 from tests.fakes.loopback import serve
 from tests.sync.server.conftest import Numbers
 from tests.sync.server.payloads import (

@@ -26,9 +26,9 @@ from sync.server import admin
 from sync.server.app import build_app
 from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.database import ServerDatabase
-from sync.store.database import Database
-from sync.store.search import search_messages
+from sync.store.local.database import Database
+from sync.store.local.search import search_messages
+from sync.store.team.database import ServerDatabase
 from tests.fakes.loopback import serve
 from tests.sync.helpers import scalar
 from tests.sync.server.conftest import Numbers

@@ -20,7 +20,7 @@ def head_revision() -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from sync.server.database import MIGRATIONS
+    from sync.store.team.database import MIGRATIONS
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -134,7 +134,7 @@ def test_users_and_accounts(
     assert "ana\tagent\tLoja" in out and "sup\tsupervisor\tall numbers" in out
 
     from sync.server.auth import AuthError, login
-    from sync.server.database import ServerDatabase
+    from sync.store.team.database import ServerDatabase
 
     db = ServerDatabase(env["CAIXA_DATABASE_URL"])
     try:

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from sync.server.auth import revoke_user
-from sync.server.database import ServerDatabase
 from sync.server.sync_api import Cursor, pull
+from sync.store.team.database import ServerDatabase
 from tests.polling import at_most
 from tests.sync.client.team_server import (
     PASSWORD,

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 
-from sync.server.database import ServerDatabase
 from sync.server.sync_api import Cursor, pull
+from sync.store.team.database import ServerDatabase
 from tests.polling import at_most
 from tests.sync.client.team_server import seed
 

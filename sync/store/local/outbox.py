@@ -1,0 +1,547 @@
+"""The outbox: a typed message is never lost and never handed to a provider twice.
+
+The life of an outgoing message, each arrow one committed transaction:
+
+1. ``enqueue``: the message row (status ``queued``, a client-made UUIDv7) and its outbox entry,
+   together. Until this commits the app has not acknowledged the message; after, it survives
+   any crash.
+2. ``claim_next``: the entry becomes ``sending`` and the message ``sending``, committed
+   *before* the provider is called.
+3. ``complete_sent`` / ``complete_failed`` / ``reschedule`` / ``mark_unknown``: the outcome.
+
+If the app dies between 2 and 3 nobody knows whether the provider got the message, so on the
+next start ``recover_interrupted`` marks it ``unknown`` instead of sending it again; a status
+event carrying our id (or the provider's) settles it later. Entries of one number go out one at
+a time in the order they were written, so replies typed offline arrive in order.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sync import faults
+from sync.domain.changes import ChangeSet
+from sync.domain.ids import uuid7
+from sync.domain.messages import Message, OutgoingMessage, TemplateRef, template_media, template_of
+from sync.domain.models import DeliveryStatus, Direction, MessageType, preview_of
+from sync.domain.text import clean_text
+from sync.store.local.search import index_message, unindex_message
+
+if TYPE_CHECKING:
+    from sync.store.local.local_cache import LocalCache
+
+
+class OutboxError(Exception):
+    """A message could not be queued (the message says why, in English, for the log).
+
+    ``code`` names the reason for the interface, which words it in the user's language:
+    ``empty``, ``gone``, ``not_resendable``, ``text_only``, ``supervisor_only``, or ``other``.
+    """
+
+    def __init__(self, message: str, code: str = "other") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An entry claimed for sending, with what the adapter needs."""
+
+    message: OutgoingMessage
+    attempts: int
+    conversation_id: int
+
+    @property
+    def changes(self) -> ChangeSet:
+        """What the claim changed (the message is now "sending")."""
+        return ChangeSet.of_message(
+            self.message.account_id, self.conversation_id, self.message.client_id
+        )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def send_again(
+    cache: LocalCache, message_id: str, *, now_ms: int | None = None
+) -> tuple[Message, ChangeSet]:
+    """Queue a new copy of an outgoing text message that failed or may not have been sent.
+
+    The original stays as it is ("failed", or "unknown" until a receipt settles it): sending
+    again is the agent's decision, never the engine's, because an "unknown" message may well
+    have reached the customer.
+    """
+    row = cache.conn.exec_driver_sql(
+        "SELECT conversation_id, direction, type, body, status, reply_to FROM messages"
+        " WHERE id = ?",
+        (message_id,),
+    ).first()
+    if row is None:
+        raise OutboxError("that message no longer exists", "gone")
+    conversation_id, direction, type_, body, status, reply_to = row
+    if direction != Direction.OUT.value or status not in (
+        DeliveryStatus.UNKNOWN.value,
+        DeliveryStatus.FAILED.value,
+    ):
+        raise OutboxError(
+            "only a message that failed or may not have been sent can be resent", "not_resendable"
+        )
+    if type_ != MessageType.TEXT.value or not body:
+        raise OutboxError("only text messages can be sent again", "text_only")
+    return enqueue_text(cache, conversation_id, body, reply_to=reply_to, now_ms=now_ms)
+
+
+def enqueue_text(
+    cache: LocalCache,
+    conversation_id: int,
+    text: str,
+    *,
+    reply_to: str | None = None,
+    now_ms: int | None = None,
+    client_id: str | None = None,
+) -> tuple[Message, ChangeSet]:
+    """Write an outgoing text message and its outbox entry in one transaction.
+
+    The text is cleaned first (``clean_text``: no NUL, U+FFFD for a lone surrogate, as every
+    stored text), so a text of nothing but NUL is refused as empty.
+    """
+    text = clean_text(text)
+    if not text.strip():
+        raise OutboxError("an empty message cannot be sent", "empty")
+    return _enqueue(
+        cache,
+        conversation_id,
+        MessageType.TEXT,
+        text,
+        reply_to=reply_to,
+        now_ms=now_ms,
+        client_id=client_id,
+    )
+
+
+def enqueue_template(
+    cache: LocalCache,
+    conversation_id: int,
+    template: TemplateRef,
+    preview: str,
+    *,
+    now_ms: int | None = None,
+    client_id: str | None = None,
+) -> tuple[Message, ChangeSet]:
+    """Write an outgoing template message (what Meta allows once the 24-hour window closed).
+
+    ``preview`` is the text the customer will read (the template with its parameters filled):
+    the bubble, the conversation list and search show it. The template itself is kept in the
+    message's ``media`` JSON (``{"template": {...}}``) for the dispatcher.
+    """
+    if not template.name or not template.language:
+        raise OutboxError("a template needs its name and language")
+    return _enqueue(
+        cache,
+        conversation_id,
+        MessageType.TEMPLATE,
+        clean_text(preview),
+        media=template_media(template),
+        now_ms=now_ms,
+        client_id=client_id,
+    )
+
+
+def _enqueue(
+    cache: LocalCache,
+    conversation_id: int,
+    type_: MessageType,
+    text: str,
+    *,
+    reply_to: str | None = None,
+    media: str | None = None,
+    now_ms: int | None = None,
+    client_id: str | None = None,
+) -> tuple[Message, ChangeSet]:
+    ts = _now_ms() if now_ms is None else now_ms
+    message_id = client_id or uuid7(ts)
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            row = cursor.execute(
+                "SELECT account_id FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                raise OutboxError(f"conversation {conversation_id} does not exist")
+            (account_id,) = row
+            seq = write_queued_message(
+                cursor,
+                message_id,
+                account_id,
+                conversation_id,
+                type_,
+                text,
+                ts,
+                reply_to=reply_to,
+                media=media,
+            )
+            faults.point("outbox.enqueue.after_message")
+            cursor.execute(
+                "INSERT INTO outbox (message_id, account_id, state, created_at)"
+                " VALUES (?, ?, 'pending', ?)",
+                (message_id, account_id, ts),
+            )
+            faults.point("outbox.enqueue.before_commit")
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    message = queued_message(
+        seq, message_id, account_id, conversation_id, type_, text, ts, reply_to=reply_to
+    )
+    return message, ChangeSet.of_message(account_id, conversation_id, message_id)
+
+
+def write_queued_message(
+    cursor: Any,
+    message_id: str,
+    account_id: int,
+    conversation_id: int,
+    type_: MessageType,
+    text: str,
+    ts: int,
+    *,
+    reply_to: str | None = None,
+    media: str | None = None,
+    author_user_id: int | None = None,
+) -> int:
+    """In the caller's transaction: an agent's outgoing message as "queued", in search and at
+    the top of its conversation. Returns its ``seq``. What makes it go out (this desktop's
+    outbox, or a team's send command) is the caller's."""
+    cursor.execute(
+        "INSERT INTO messages (id, account_id, conversation_id, direction, ts, type, body,"
+        " reply_to, media, status, author_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            message_id,
+            account_id,
+            conversation_id,
+            Direction.OUT.value,
+            ts,
+            type_.value,
+            text,
+            reply_to,
+            media,
+            DeliveryStatus.QUEUED.value,
+            author_user_id,
+        ),
+    )
+    seq = int(cursor.lastrowid)
+    index_message(cursor, seq, ts, text, account_id)
+    cursor.execute(
+        "UPDATE conversations SET last_message_at = ?, last_preview = ?,"
+        " last_direction = 'out', last_status = 'queued', last_message_seq = ?,"
+        " unread_count = 0 WHERE id = ?",
+        (ts, preview_of(type_, text), seq, conversation_id),
+    )
+    return seq
+
+
+def queued_message(
+    seq: int,
+    message_id: str,
+    account_id: int,
+    conversation_id: int,
+    type_: MessageType,
+    text: str,
+    ts: int,
+    *,
+    reply_to: str | None = None,
+) -> Message:
+    """The ``Message`` that ``write_queued_message`` wrote (shown at once, before any re-read)."""
+    return Message(
+        seq=seq,
+        id=message_id,
+        account_id=account_id,
+        conversation_id=conversation_id,
+        provider_message_id=None,
+        direction=Direction.OUT,
+        timestamp_ms=ts,
+        type=type_,
+        text=text,
+        sender_name="",
+        reply_to=reply_to,
+        status=DeliveryStatus.QUEUED,
+        error=None,
+    )
+
+
+def recover_interrupted(cache: LocalCache) -> ChangeSet:
+    """At start-up: entries left ``sending`` by a crash become ``unknown``, never resent."""
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            rows = cursor.execute(
+                "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
+                " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
+            ).fetchall()
+            for message_id, conversation_id, _account in rows:
+                _set_status(
+                    cursor,
+                    message_id,
+                    conversation_id,
+                    DeliveryStatus.UNKNOWN,
+                    "interrupted while sending",
+                )
+                cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    return ChangeSet(
+        accounts=frozenset(r[2] for r in rows),
+        conversations=frozenset(r[1] for r in rows),
+        messages=frozenset(r[0] for r in rows),
+    )
+
+
+_CLAIMABLE = """
+SELECT o.message_id, o.attempts FROM outbox o
+WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox p WHERE p.account_id = o.account_id AND p.rowid < o.rowid)
+{account_filter}
+ORDER BY o.rowid
+LIMIT 1
+"""
+
+
+def claim_next(
+    cache: LocalCache, *, now_ms: int | None = None, account_ids: frozenset[int] | None = None
+) -> Claimed | None:
+    """Claim the next due entry (the oldest of its number) and commit ``sending``.
+
+    ``account_ids`` limits the claim to numbers whose provider is ready to send; the others'
+    entries simply wait.
+    """
+    now = _now_ms() if now_ms is None else now_ms
+    account_filter, ids = _account_filter(account_ids)
+    if account_filter is None:
+        return None
+    params = (now, *ids)
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            row = cursor.execute(
+                _CLAIMABLE.format(account_filter=account_filter), params
+            ).fetchone()
+            if row is None:
+                cursor.execute("COMMIT")
+                return None
+            message_id, attempts = row
+            detail = cursor.execute(
+                "SELECT m.account_id, m.conversation_id, c.customer_phone, c.chat_key, m.type,"
+                " m.body, m.reply_to, m.media FROM messages m JOIN conversations c"
+                " ON c.id = m.conversation_id WHERE m.id = ?",
+                (message_id,),
+            ).fetchone()
+            account_id, conversation_id, phone, chat_key, type_, body, reply_to, media = detail
+            cursor.execute(
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE message_id = ?",
+                (message_id,),
+            )
+            _set_status(cursor, message_id, conversation_id, DeliveryStatus.SENDING, None)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    return Claimed(
+        OutgoingMessage(
+            client_id=message_id,
+            account_id=account_id,
+            to_phone=phone,
+            chat_key=chat_key,
+            type=MessageType(type_),
+            text=body,
+            reply_to=reply_to,
+            template=template_of(media) if type_ == MessageType.TEMPLATE.value else None,
+        ),
+        attempts + 1,
+        conversation_id,
+    )
+
+
+def _finish(
+    cache: LocalCache,
+    message_id: str,
+    status: DeliveryStatus,
+    *,
+    provider_message_id: str | None = None,
+    error: str | None = None,
+    keep_entry_until: int | None = None,
+) -> ChangeSet:
+    # The reason is the provider's own words (an error body): cleaned like every stored text.
+    error = clean_text(error) if error else error
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            row = cursor.execute(
+                "SELECT conversation_id, account_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            if row is None:
+                cursor.execute("COMMIT")
+                return ChangeSet()
+            conversation_id, account_id = row
+            echo: tuple[str, DeliveryStatus] | None = None
+            if provider_message_id is not None:
+                echo = _absorb_echo(cursor, message_id, account_id, provider_message_id)
+                cursor.execute(
+                    "UPDATE messages SET provider_message_id = ? WHERE id = ?",
+                    (provider_message_id, message_id),
+                )
+            if keep_entry_until is not None:
+                cursor.execute(
+                    "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?"
+                    " WHERE message_id = ?",
+                    (keep_entry_until, error, message_id),
+                )
+                _set_status(
+                    cursor, message_id, conversation_id, DeliveryStatus.QUEUED, error, force=True
+                )
+            else:
+                cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+                _set_status(cursor, message_id, conversation_id, status, error)
+                if echo is not None:  # receipts may have reached the echo first
+                    _set_status(cursor, message_id, conversation_id, echo[1], None)
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    return ChangeSet(
+        accounts=frozenset({account_id}),
+        conversations=frozenset({conversation_id}),
+        messages=frozenset({message_id} | ({echo[0]} if echo else set())),
+    )
+
+
+def _absorb_echo(
+    cursor: Any, message_id: str, account_id: int, provider_message_id: str
+) -> tuple[str, DeliveryStatus] | None:
+    """Merge a copy of our own message that the provider echoed before the send returned.
+
+    QR-linked providers report our outgoing messages as "from me" webhooks, sometimes before
+    the send call answers; ingest then stored the echo as a message of its own. Ours is the row
+    the agent wrote, so the echo goes (index entry included) and lends it its receipts.
+    """
+    row = cursor.execute(
+        "SELECT id, seq, status, body, ts FROM messages"
+        " WHERE account_id = ? AND provider_message_id = ? AND id != ?",
+        (account_id, provider_message_id, message_id),
+    ).fetchone()
+    if row is None:
+        return None
+    echo_id, echo_seq, echo_status, echo_body, echo_ts = row
+    if echo_body:
+        unindex_message(cursor, echo_seq, echo_ts, echo_body, account_id)
+    cursor.execute("DELETE FROM messages WHERE id = ?", (echo_id,))
+    cursor.execute(
+        "UPDATE conversations SET last_message_seq = (SELECT seq FROM messages WHERE id = ?)"
+        " WHERE last_message_seq = ?",
+        (message_id, echo_seq),
+    )
+    return echo_id, DeliveryStatus(echo_status)
+
+
+def complete_sent(cache: LocalCache, message_id: str, provider_message_id: str) -> ChangeSet:
+    """The provider accepted the message and gave it this id."""
+    return _finish(cache, message_id, DeliveryStatus.SENT, provider_message_id=provider_message_id)
+
+
+def complete_failed(cache: LocalCache, message_id: str, reason: str) -> ChangeSet:
+    """The provider refused the message for good; the agent sees ``reason``."""
+    return _finish(cache, message_id, DeliveryStatus.FAILED, error=reason)
+
+
+def mark_unknown(cache: LocalCache, message_id: str, reason: str) -> ChangeSet:
+    """The provider was called but its answer was lost: never resend blindly."""
+    return _finish(cache, message_id, DeliveryStatus.UNKNOWN, error=reason)
+
+
+def reschedule(cache: LocalCache, message_id: str, retry_at_ms: int, reason: str) -> ChangeSet:
+    """The provider certainly did not take the message (refused before sending): try later."""
+    return _finish(
+        cache, message_id, DeliveryStatus.QUEUED, error=reason, keep_entry_until=retry_at_ms
+    )
+
+
+def pending_count(cache: LocalCache) -> int:
+    """How many messages wait in the outbox."""
+    (count,) = cache.conn.exec_driver_sql("SELECT COUNT(*) FROM outbox").fetchone()  # type: ignore[misc]
+    return int(count)
+
+
+_NEXT_DUE = """
+SELECT MIN(o.next_attempt_at) FROM outbox o
+WHERE o.state = 'pending'
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox p WHERE p.account_id = o.account_id AND p.rowid < o.rowid)
+{account_filter}
+"""
+
+
+def next_due_ms(cache: LocalCache, *, account_ids: frozenset[int] | None = None) -> int | None:
+    """When the next claimable entry becomes due: None when nothing could be claimed.
+
+    Only the head of each number's queue counts (the rest wait behind it), and with
+    ``account_ids`` only numbers ready to send, so the dispatcher sleeps instead of spinning
+    while a number is offline or its head waits out a backoff.
+    """
+    account_filter, params = _account_filter(account_ids)
+    if account_filter is None:
+        return None
+    row = cache.conn.exec_driver_sql(
+        _NEXT_DUE.format(account_filter=account_filter), tuple(params)
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def _account_filter(account_ids: frozenset[int] | None) -> tuple[str | None, list[int]]:
+    if account_ids is None:
+        return "", []
+    if not account_ids:
+        return None, []
+    return f"AND o.account_id IN ({','.join('?' * len(account_ids))})", sorted(account_ids)
+
+
+def _set_status(
+    cursor: object,
+    message_id: str,
+    conversation_id: int,
+    status: DeliveryStatus,
+    error: str | None,
+    *,
+    force: bool = False,
+) -> None:
+    cur = cursor
+    (current,) = cur.execute(  # type: ignore[attr-defined]
+        "SELECT status FROM messages WHERE id = ?", (message_id,)
+    ).fetchone()
+    if not force and not DeliveryStatus(current).can_become(status):
+        return  # a receipt already moved it further (e.g. "delivered" before our "sent")
+    cur.execute(  # type: ignore[attr-defined]
+        "UPDATE messages SET status = ?, error = ? WHERE id = ?", (status.value, error, message_id)
+    )
+    cur.execute(  # type: ignore[attr-defined]
+        "UPDATE conversations SET last_status = ? WHERE id = ?"
+        " AND last_message_seq = (SELECT seq FROM messages WHERE id = ?)",
+        (status.value, conversation_id, message_id),
+    )

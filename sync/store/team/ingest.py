@@ -1,0 +1,1030 @@
+"""Ingest on the team server: normalized provider events become Postgres rows, once.
+
+The counterpart of ``sync/store/local/ingest.py`` (the solo cache), with the same rules:
+
+- a message is stored once per (number, provider message id) however often it is redelivered;
+- a delivery status only moves forward (``DeliveryStatus.can_become``), ``failed`` is terminal;
+- a receipt carrying our own id (``client_ref``, Meta's ``biz_opaque_callback_data``) settles
+  a send whose answer was lost ("unknown"), and teaches us the provider's id;
+- a copy of our own message that a QR provider reports back ("from me") is recognised as ours
+  instead of becoming a second bubble (``_adopt_echo``, like the solo ``_absorb_echo``);
+- a batch of events commits in one transaction, so the webhook is answered only once it is safe.
+
+Rows are never deleted: a conversation merged into another (a LID that turned out to be a known
+phone) and an echo folded into our message become tombstones (``deleted = true``), which sync to
+the desktops like any change. An event that changes nothing writes nothing, so a redelivered
+webhook does not even re-stamp a row.
+
+``enqueue_send`` writes an outgoing message and its outbox entry in the caller's transaction
+(the sync API's "send" command); the dispatcher (``dispatcher.py``) takes it from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DataError, OperationalError
+
+from sync.domain.events import (
+    AccountRemovedEvent,
+    ConnectionEvent,
+    ContactEvent,
+    EditEvent,
+    MessageEvent,
+    ProviderEvent,
+    QrEvent,
+    ReactionEvent,
+    RevokeEvent,
+    StatusEvent,
+    UnstorableEvents,
+    clean_event,
+)
+from sync.domain.models import (
+    ConnectionState,
+    DeliveryStatus,
+    Direction,
+    MessageType,
+    preview_of,
+)
+from sync.store.team.database import ServerDatabase
+
+log = logging.getLogger(__name__)
+
+# Statuses a send can have while the provider's id is still unknown to us: the provider may
+# echo the message back before (or instead of) answering the send.
+_AWAITING_ID = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
+# deadlock_detected, serialization_failure: the batch is simply written again.
+_RETRYABLE = frozenset({"40P01", "40001"})
+_TRIES = 3
+
+# Every statement is parsed into a ``TextClause`` once per process, not once per call (the bind
+# parameter scan is a regular expression: a sizeable share of an ingest's Python time).
+_sql: Final = functools.cache(text)
+
+
+class EnqueueError(ValueError):
+    """A message could not be queued (unknown conversation, empty text); says why, in English."""
+
+
+async def ingest_events(db: ServerDatabase, events: Sequence[ProviderEvent]) -> None:
+    """Persist a batch of provider events in one transaction (the webhook receiver's sink).
+
+    Returns once the batch is committed. Raises ``UnstorableEvents`` for values Postgres refuses
+    (the receiver answers 422: retrying cannot help); any other error means "retry later".
+    """
+    if events:
+        await asyncio.to_thread(ingest_events_sync, db, events)
+
+
+def ingest_events_sync(db: ServerDatabase, events: Sequence[ProviderEvent]) -> None:
+    """``ingest_events`` for a caller already off the event loop."""
+    for attempt in range(_TRIES):
+        try:
+            with db.system() as conn:
+                apply_events(conn, events)
+            return
+        except (DataError, ValueError, OverflowError, TypeError) as exc:
+            raise UnstorableEvents(
+                f"the events hold a value the database refuses ({type(exc).__name__})"
+            ) from None
+        except OperationalError as exc:
+            # Two transactions locking the same message and conversation in opposite orders
+            # (a batch of receipts against the dispatcher's outcome): Postgres aborts one.
+            code = getattr(exc.orig, "sqlstate", None)
+            if code not in _RETRYABLE or attempt == _TRIES - 1:
+                raise
+
+
+def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
+    """Write a batch of events in the caller's (system) transaction.
+
+    Events take effect in order. Consecutive plain inbound messages (see ``_plain_inbound``),
+    the bulk of any busy number's webhooks, are written together: a handful of statements per
+    run instead of four per message (``_store_inbound``), with the same outcome as one by one.
+
+    Every text is cleaned first (``clean_event``: no NUL, U+FFFD for a lone surrogate), always
+    and before the write: Postgres refuses both in ``text`` and ``jsonb``, and a refused batch
+    would be answered 5xx and redelivered by the provider for days.
+    """
+    events = [clean_event(event) for event in events]
+    workspaces = _workspaces(conn, {e.account_id for e in events})
+    run: list[tuple[int, MessageEvent]] = []
+    for event in events:
+        ws = workspaces.get(event.account_id)
+        if ws is None:
+            log.warning("events for number %s ignored: no such number", event.account_id)
+            continue
+        if isinstance(event, MessageEvent) and _plain_inbound(event):
+            run.append((ws, event))
+            continue
+        if run:
+            _store_inbound(conn, run)
+            run = []
+        if isinstance(event, MessageEvent):
+            _store_message(conn, ws, event)
+        elif isinstance(event, StatusEvent):
+            _apply_status(conn, ws, event)
+        elif isinstance(event, ConnectionEvent):
+            conn.execute(
+                _sql(
+                    "UPDATE accounts SET state = :state, state_reason = :reason,"
+                    " phone = CASE WHEN :phone <> '' THEN :phone ELSE phone END"
+                    " WHERE id = :a AND workspace_id = :ws AND (state <> :state"
+                    " OR state_reason <> :reason OR (:phone <> '' AND phone <> :phone))"
+                ),
+                {
+                    "state": event.state.value,
+                    "reason": event.reason,
+                    "phone": event.phone,
+                    "a": event.account_id,
+                    "ws": ws,
+                },
+            )
+        else:
+            _apply_other(conn, ws, event)
+    if run:
+        _store_inbound(conn, run)
+    if any(isinstance(e, MessageEvent) for e in events):  # only a new message settles one
+        _settle_pending_changes(conn, set(workspaces.values()))
+
+
+def _workspaces(conn: Connection, account_ids: set[int]) -> dict[int, int]:
+    if not account_ids:
+        return {}
+    rows = conn.execute(
+        _sql("SELECT id, workspace_id FROM accounts WHERE id = ANY(:ids) AND NOT deleted"),
+        {"ids": sorted(account_ids)},
+    ).all()
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
+    account_id = event.account_id
+    exists = conn.execute(
+        _sql(
+            "SELECT 1 FROM messages WHERE account_id = :a AND provider_message_id = :p"
+            " AND workspace_id = :ws"
+        ),
+        {"a": account_id, "p": event.provider_message_id, "ws": ws},
+    ).first()
+    if exists is not None:
+        return  # a redelivery (or the echo of a send whose answer we already have)
+    chat_key = _chat_key(conn, ws, account_id, event.chat_key, event.chat_jid, event.chat_phone)
+    inbound = event.direction is Direction.IN
+    name = event.sender_name if inbound and not event.is_group else ""
+    conversation_id = _conversation(
+        conn, ws, account_id, chat_key, event.chat_phone, name, event.is_group
+    )
+    ts_ms = _ms(event.timestamp)
+    body = event.text or event.caption
+    if not inbound and _adopt_echo(conn, ws, account_id, conversation_id, event, body):
+        return
+    status = DeliveryStatus.RECEIVED if inbound else DeliveryStatus.SENT
+    inserted = conn.execute(
+        _sql(
+            "INSERT INTO messages (id, workspace_id, account_id, conversation_id,"
+            " provider_message_id, direction, ts, type, body, sender_name, reply_to, media,"
+            " status) VALUES (:id, :ws, :a, :c, :p, :dir, :ts, :type, :body, :sender, :reply,"
+            " CAST(:media AS jsonb), :status)"
+            " ON CONFLICT (account_id, provider_message_id) WHERE provider_message_id IS NOT NULL"
+            " DO NOTHING RETURNING id"
+        ),
+        {
+            "id": _new_id(ts_ms),
+            "ws": ws,
+            "a": account_id,
+            "c": conversation_id,
+            "p": event.provider_message_id,
+            "dir": event.direction.value,
+            "ts": ts_ms,
+            "type": event.type.value,
+            "body": body,
+            "sender": event.sender_name,
+            "reply": event.reply_to,
+            "media": _media_json(event),
+            "status": status.value,
+        },
+    ).first()
+    if inserted is None:
+        return  # stored by a concurrent batch a moment ago
+    # An older message arriving late (a backfill) must not replace the newer preview. A reply
+    # sent from the phone means someone answered: the conversation counts as read.
+    conn.execute(
+        _sql(
+            "UPDATE conversations SET"
+            " unread_count = CASE WHEN :inbound THEN unread_count + 1 ELSE 0 END,"
+            " last_inbound_at = CASE WHEN :inbound THEN GREATEST(COALESCE(last_inbound_at, 0),"
+            "   :ts) ELSE last_inbound_at END,"
+            " last_message_at = CASE WHEN last_message_at <= :ts THEN :ts"
+            "   ELSE last_message_at END,"
+            " last_preview = CASE WHEN last_message_at <= :ts THEN :preview"
+            "   ELSE last_preview END,"
+            " last_direction = CASE WHEN last_message_at <= :ts THEN :dir"
+            "   ELSE last_direction END,"
+            " last_status = CASE WHEN last_message_at <= :ts THEN :status ELSE last_status END,"
+            " deleted = false"
+            " WHERE id = :c AND workspace_id = :ws"
+        ),
+        {
+            "inbound": inbound,
+            "ts": ts_ms,
+            "preview": preview_of(event.type, body),
+            "dir": event.direction.value,
+            "status": status.value,
+            "c": conversation_id,
+            "ws": ws,
+        },
+    )
+
+
+def _plain_inbound(event: MessageEvent) -> bool:
+    """An incoming message that names its chat plainly: no LID to resolve or merge (those go
+    one by one through ``_store_message``, as do our own messages echoed back)."""
+    return (
+        event.direction is Direction.IN
+        and not event.chat_key.endswith("@lid")
+        and not event.chat_jid.endswith("@lid")
+    )
+
+
+@dataclass(slots=True)
+class _Chat:
+    """What a run of new messages says about one conversation, folded in their order."""
+
+    phone: str  # the first phone given (a phone only fills in)
+    name: str  # the last name given (a name fills in or follows a change)
+    is_group: bool  # as the first message says (kept from creation on)
+    inbound: int = 0
+    newest_ts: int = 0
+    preview: str = ""
+
+
+# One index probe per id, whatever the planner believes of the table (``= ANY(array)`` becomes a
+# scan of the number's messages under a generic plan while the table's statistics are young).
+_EXISTING: Final = text(
+    "SELECT p.id FROM unnest(CAST(:ps AS text[])) AS p(id), LATERAL (SELECT 1 FROM messages m"
+    " WHERE m.account_id = :a AND m.provider_message_id = p.id AND m.workspace_id = :ws"
+    " LIMIT 1) AS stored"
+)
+# Created, or its name and phone filled in (only when that changes something); the ids of the
+# conversations the upsert left alone are read in the same statement.
+_UPSERT_CONVERSATIONS: Final = text(
+    "WITH given AS (SELECT * FROM unnest(CAST(:keys AS text[]), CAST(:phones AS text[]),"
+    "   CAST(:names AS text[]), CAST(:groups AS boolean[])) AS g(k, phone, name, grp)),"
+    " upserted AS (INSERT INTO conversations (workspace_id, account_id, chat_key,"
+    "   customer_phone, customer_name, is_group) SELECT :ws, :a, k, phone, name, grp FROM given"
+    "   ON CONFLICT (account_id, chat_key) DO UPDATE SET"
+    "   customer_name = CASE WHEN excluded.customer_name <> '' THEN excluded.customer_name"
+    "     ELSE conversations.customer_name END,"
+    "   customer_phone = CASE WHEN conversations.customer_phone = '' THEN excluded.customer_phone"
+    "     ELSE conversations.customer_phone END"
+    "   WHERE (excluded.customer_name <> '' AND excluded.customer_name <>"
+    "     conversations.customer_name)"
+    "   OR (conversations.customer_phone = '' AND excluded.customer_phone <> '')"
+    "   RETURNING id, chat_key)"
+    " SELECT id, chat_key FROM upserted UNION ALL SELECT c.id, c.chat_key FROM conversations c"
+    " JOIN given ON c.chat_key = given.k WHERE c.account_id = :a AND c.workspace_id = :ws"
+    " AND NOT EXISTS (SELECT 1 FROM upserted u WHERE u.chat_key = c.chat_key)"
+)
+_FIND_CONVERSATIONS: Final = text(
+    "SELECT id, chat_key FROM conversations WHERE account_id = :a AND workspace_id = :ws"
+    " AND chat_key = ANY(CAST(:keys AS text[]))"
+)
+_INSERT_INBOUND: Final = text(
+    "INSERT INTO messages (id, workspace_id, account_id, conversation_id, provider_message_id,"
+    " direction, ts, type, body, sender_name, reply_to, media, status)"
+    " SELECT id, :ws, :a, c, p, 'in', ts, type, body, sender, reply, CAST(media AS jsonb),"
+    " 'received' FROM unnest(CAST(:ids AS uuid[]), CAST(:cs AS bigint[]), CAST(:ps AS text[]),"
+    " CAST(:ts AS bigint[]), CAST(:types AS text[]), CAST(:bodies AS text[]),"
+    " CAST(:senders AS text[]), CAST(:replies AS text[]), CAST(:media AS text[]))"
+    " AS m(id, c, p, ts, type, body, sender, reply, media)"
+    " ON CONFLICT (account_id, provider_message_id) WHERE provider_message_id IS NOT NULL"
+    " DO NOTHING RETURNING provider_message_id"
+)
+# As ``_store_message``'s update, once per conversation: ``ts`` and ``preview`` are those of the
+# newest message of the run (the last of equals), ``n`` how many came in.
+_SUMMARIZE_INBOUND: Final = text(
+    "UPDATE conversations c SET unread_count = c.unread_count + v.n,"
+    " last_inbound_at = GREATEST(COALESCE(c.last_inbound_at, 0), v.ts),"
+    " last_message_at = CASE WHEN c.last_message_at <= v.ts THEN v.ts ELSE c.last_message_at END,"
+    " last_preview = CASE WHEN c.last_message_at <= v.ts THEN v.preview ELSE c.last_preview END,"
+    " last_direction = CASE WHEN c.last_message_at <= v.ts THEN 'in' ELSE c.last_direction END,"
+    " last_status = CASE WHEN c.last_message_at <= v.ts THEN 'received' ELSE c.last_status END,"
+    " deleted = false"
+    " FROM unnest(CAST(:cs AS bigint[]), CAST(:ns AS integer[]), CAST(:ts AS bigint[]),"
+    " CAST(:previews AS text[])) AS v(id, n, ts, preview)"
+    " WHERE c.id = v.id AND c.workspace_id = :ws"
+)
+
+
+def _store_inbound(conn: Connection, run: Sequence[tuple[int, MessageEvent]]) -> None:
+    """``_store_message`` for a run of plain inbound messages, in a few statements per number.
+
+    The same outcome as storing them one at a time: a message already stored (or twice in the
+    run: a redelivery racing its original) is skipped and touches nothing; each conversation is
+    created or has its name filled in once; the new messages go in with one INSERT (a concurrent
+    batch that stored one first wins it); each conversation's unread count and preview then
+    follow the messages actually inserted, once per conversation.
+    """
+    by_number: dict[tuple[int, int], dict[str, MessageEvent]] = {}
+    for ws, event in run:
+        firsts = by_number.setdefault((ws, event.account_id), {})
+        firsts.setdefault(event.provider_message_id, event)  # a repeat in the run is a redelivery
+    for (ws, account_id), firsts in by_number.items():
+        number = {"ws": ws, "a": account_id}
+        stored = conn.execute(_EXISTING, {**number, "ps": list(firsts)}).scalars().all()
+        for provider_id in stored:
+            del firsts[provider_id]
+        if firsts:
+            _insert_inbound(conn, ws, account_id, list(firsts.values()))
+
+
+def _insert_inbound(
+    conn: Connection, ws: int, account_id: int, events: Sequence[MessageEvent]
+) -> None:
+    number = {"ws": ws, "a": account_id}
+    chats: dict[str, _Chat] = {}
+    for event in events:
+        name = "" if event.is_group else event.sender_name
+        chat = chats.get(event.chat_key)
+        if chat is None:
+            chats[event.chat_key] = _Chat(event.chat_phone, name, event.is_group)
+        else:
+            chat.phone = chat.phone or event.chat_phone
+            chat.name = name or chat.name
+    keys = list(chats)
+    given = {
+        "keys": keys,
+        "phones": [c.phone for c in chats.values()],
+        "names": [c.name for c in chats.values()],
+        "groups": [c.is_group for c in chats.values()],
+    }
+    conversation = {
+        str(k): int(i) for i, k in conn.execute(_UPSERT_CONVERSATIONS, {**number, **given})
+    }
+    if len(conversation) < len(keys):
+        # Created by a concurrent batch after this statement's snapshot was taken: now visible.
+        found = conn.execute(_FIND_CONVERSATIONS, {**number, "keys": keys})
+        conversation.update((str(k), int(i)) for i, k in found)
+    ts = [_ms(event.timestamp) for event in events]
+    bodies = [event.text or event.caption for event in events]
+    inserted = set(
+        conn.execute(
+            _INSERT_INBOUND,
+            {
+                **number,
+                "ids": [_new_id(ts_ms) for ts_ms in ts],
+                "cs": [conversation[event.chat_key] for event in events],
+                "ps": [event.provider_message_id for event in events],
+                "ts": ts,
+                "types": [event.type.value for event in events],
+                "bodies": bodies,
+                "senders": [event.sender_name for event in events],
+                "replies": [event.reply_to for event in events],
+                "media": [_media_json(event) for event in events],
+            },
+        ).scalars()
+    )
+    for event, ts_ms, body in zip(events, ts, bodies, strict=True):
+        if event.provider_message_id not in inserted:
+            continue  # stored by a concurrent batch a moment ago
+        chat = chats[event.chat_key]
+        chat.inbound += 1
+        if chat.inbound == 1 or ts_ms >= chat.newest_ts:  # the last of the newest
+            chat.newest_ts = ts_ms
+            chat.preview = preview_of(event.type, body)
+    # In id order: two transactions updating the same conversations lock them in one order.
+    touched = sorted((conversation[k], c) for k, c in chats.items() if c.inbound)
+    if touched:
+        conn.execute(
+            _SUMMARIZE_INBOUND,
+            {
+                "ws": ws,
+                "cs": [i for i, _ in touched],
+                "ns": [c.inbound for _, c in touched],
+                "ts": [c.newest_ts for _, c in touched],
+                "previews": [c.preview for _, c in touched],
+            },
+        )
+
+
+def _new_id(ts_ms: int) -> uuid.UUID:
+    from sync.domain.ids import uuid7
+
+    # The message's own time orders ids like the timeline; a value out of range falls back to
+    # now (the row still gets a valid id, and ``ts`` keeps what the provider said).
+    return uuid.UUID(uuid7(ts_ms) if 0 <= ts_ms < 1 << 48 else uuid7())
+
+
+def _conversation(
+    conn: Connection,
+    ws: int,
+    account_id: int,
+    chat_key: str,
+    phone: str,
+    name: str,
+    is_group: bool,
+) -> int:
+    """The id of the conversation with ``chat_key``, created if new; names only fill in."""
+    find = _sql(
+        "SELECT id, customer_name, customer_phone FROM conversations"
+        " WHERE account_id = :a AND chat_key = :k AND workspace_id = :ws"
+    )
+    params = {"a": account_id, "k": chat_key, "ws": ws}
+    row = conn.execute(find, params).first()
+    if row is None:
+        created = conn.execute(
+            _sql(
+                "INSERT INTO conversations (workspace_id, account_id, chat_key, customer_phone,"
+                " customer_name, is_group) VALUES (:ws, :a, :k, :phone, :name, :group)"
+                " ON CONFLICT (account_id, chat_key) DO NOTHING RETURNING id"
+            ),
+            {**params, "phone": phone, "name": name, "group": is_group},
+        ).first()
+        if created is not None:
+            return int(created[0])
+        row = conn.execute(find, params).one()  # created by a concurrent batch
+    conversation_id, current_name, current_phone = row
+    # The customer's name only fills in or follows a change, never blanks out: a receipt-less
+    # echo carries no name.
+    new_name = name if name and name != current_name else current_name
+    new_phone = phone if not current_phone and phone else current_phone
+    if (new_name, new_phone) != (current_name, current_phone):
+        conn.execute(
+            _sql(
+                "UPDATE conversations SET customer_name = :name, customer_phone = :phone"
+                " WHERE id = :c AND workspace_id = :ws"
+            ),
+            {"name": new_name, "phone": new_phone, "c": conversation_id, "ws": ws},
+        )
+    return int(conversation_id)
+
+
+def _adopt_echo(
+    conn: Connection,
+    ws: int,
+    account_id: int,
+    conversation_id: int,
+    event: MessageEvent,
+    body: str,
+) -> bool:
+    """A "from me" message that is one of our own sends: it names that send, no new row.
+
+    QR-linked providers report every message the number sends, ours included, sometimes before
+    the send call answers, and for a send whose answer was lost ("unknown") that echo is all we
+    will ever hear. Ours is the row the agent wrote: the oldest send of this conversation still
+    waiting for its provider id, with the same text, takes the echo's id and counts as sent.
+    """
+    if not body:
+        return False
+    row = conn.execute(
+        _sql(
+            "SELECT id, status FROM messages WHERE workspace_id = :ws AND account_id = :a"
+            " AND conversation_id = :c AND direction = 'out' AND provider_message_id IS NULL"
+            " AND status = ANY(:statuses) AND body = :body AND NOT deleted"
+            " ORDER BY ts, id LIMIT 1 FOR UPDATE"
+        ),
+        {
+            "ws": ws,
+            "a": account_id,
+            "c": conversation_id,
+            "statuses": list(_AWAITING_ID),
+            "body": body,
+        },
+    ).first()
+    if row is None:
+        return False
+    message_id, status = row
+    settle = DeliveryStatus(status).can_become(DeliveryStatus.SENT)
+    conn.execute(
+        _sql(
+            "UPDATE messages SET provider_message_id = :p,"
+            " status = CASE WHEN :settle THEN 'sent' ELSE status END,"
+            " error = CASE WHEN :settle THEN NULL ELSE error END"
+            " WHERE id = :id AND workspace_id = :ws"
+        ),
+        {"p": event.provider_message_id, "settle": settle, "id": message_id, "ws": ws},
+    )
+    if settle:
+        _touch_last_status(conn, ws, message_id, DeliveryStatus.SENT)
+    return True
+
+
+def adopt_provider_id(
+    conn: Connection, ws: int, account_id: int, message_id: uuid.UUID, provider_id: str
+) -> DeliveryStatus | None:
+    """Give our message ``provider_id``; an echo already stored under it becomes a tombstone.
+
+    Returns the status the echo had reached (its receipts went to it), if there was one.
+    """
+    echo = conn.execute(
+        _sql(
+            "SELECT id, status FROM messages WHERE account_id = :a AND provider_message_id = :p"
+            " AND workspace_id = :ws AND id <> :id FOR UPDATE"
+        ),
+        {"a": account_id, "p": provider_id, "ws": ws, "id": message_id},
+    ).first()
+    echo_status: DeliveryStatus | None = None
+    if echo is not None:
+        echo_status = DeliveryStatus(echo[1])
+        conn.execute(
+            _sql(
+                "UPDATE messages SET deleted = true, provider_message_id = NULL"
+                " WHERE id = :id AND workspace_id = :ws"
+            ),
+            {"id": echo[0], "ws": ws},
+        )
+    conn.execute(
+        _sql(
+            "UPDATE messages SET provider_message_id = :p WHERE id = :id AND workspace_id = :ws"
+            " AND provider_message_id IS DISTINCT FROM :p"
+        ),
+        {"p": provider_id, "id": message_id, "ws": ws},
+    )
+    return echo_status
+
+
+def set_status(
+    conn: Connection,
+    ws: int,
+    message_id: uuid.UUID,
+    status: DeliveryStatus,
+    error: str | None,
+    *,
+    force: bool = False,
+) -> bool:
+    """Move a message to ``status`` if that is progress (or ``force``); True when it moved."""
+    froms = [s.value for s in DeliveryStatus] if force else _CAN_BECOME[status]
+    row = conn.execute(
+        _sql(
+            "UPDATE messages SET status = :s, error = :e WHERE id = :id AND workspace_id = :ws"
+            " AND status = ANY(:froms) AND (status <> :s OR error IS DISTINCT FROM :e)"
+            " RETURNING conversation_id, ts"
+        ),
+        {"s": status.value, "e": error, "id": message_id, "ws": ws, "froms": froms},
+    ).first()
+    if row is None:
+        return False
+    # The conversation list shows the last message's ticks: follow them if it is this one.
+    conn.execute(
+        _sql(
+            "UPDATE conversations SET last_status = :s WHERE id = :c AND workspace_id = :ws"
+            " AND last_message_at = :ts AND last_direction = 'out'"
+            " AND last_status IS DISTINCT FROM :s"
+        ),
+        {"s": status.value, "c": row[0], "ts": row[1], "ws": ws},
+    )
+    return True
+
+
+# For each status, the statuses a message may move to it from (progress only).
+_CAN_BECOME: dict[DeliveryStatus, list[str]] = {
+    new: [old.value for old in DeliveryStatus if old.can_become(new)] for new in DeliveryStatus
+}
+
+
+def _touch_last_status(conn: Connection, ws: int, message_id: Any, status: DeliveryStatus) -> None:
+    """The conversation list shows the last message's ticks: follow it if it is this one."""
+    conn.execute(
+        _sql(
+            "UPDATE conversations c SET last_status = :s FROM messages m"
+            " WHERE m.id = :id AND m.workspace_id = :ws AND c.id = m.conversation_id"
+            " AND c.workspace_id = :ws AND c.last_message_at = m.ts AND c.last_direction = 'out'"
+            " AND c.last_status IS DISTINCT FROM :s"
+        ),
+        {"s": status.value, "id": message_id, "ws": ws},
+    )
+
+
+def _apply_status(conn: Connection, ws: int, event: StatusEvent) -> None:
+    select = (
+        "SELECT id, status, provider_message_id FROM messages WHERE workspace_id = :ws"
+        " AND account_id = :a AND {where} FOR UPDATE"
+    )
+    row = conn.execute(
+        _sql(select.format(where="provider_message_id = :p")),
+        {"ws": ws, "a": event.account_id, "p": event.provider_message_id},
+    ).first()
+    if row is None and event.client_ref:
+        # A send whose answer was lost ("unknown"), or whose "sent" is not written yet: the
+        # provider echoed our own id, so we learn its id from the receipt.
+        ref = _uuid_or_none(event.client_ref)
+        if ref is not None:
+            row = conn.execute(
+                _sql(select.format(where="id = :ref AND direction = 'out'")),
+                {"ws": ws, "a": event.account_id, "ref": ref},
+            ).first()
+    if row is None:
+        return  # a receipt for a message we never stored (sent from elsewhere): nothing to show
+    message_id, _current, provider_id = row
+    if provider_id is None:
+        adopt_provider_id(conn, ws, event.account_id, message_id, event.provider_message_id)
+    # The error travels with the status: a receipt that settles an "unknown" message clears
+    # the reason it was unknown.
+    set_status(conn, ws, message_id, event.status, event.error)
+
+
+def _uuid_or_none(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _media_json(event: MessageEvent) -> str | None:
+    """What a bubble needs besides the text: media, location, contacts, buttons/lists."""
+    extra: dict[str, Any] = dict(event.media or {})
+    if event.location:
+        extra["location"] = event.location
+    if event.contacts:
+        extra["contacts"] = event.contacts
+    if event.interactive:
+        extra["interactive"] = event.interactive
+    return json.dumps(extra, ensure_ascii=False) if extra else None
+
+
+# --- LIDs and phones -----------------------------------------------------------------------------
+
+
+def _chat_key(
+    conn: Connection, ws: int, account_id: int, chat_key: str, chat_jid: str, chat_phone: str
+) -> str:
+    """The conversation key a chat is stored under, LIDs and phones made one (as solo ingest).
+
+    A LID whose phone is known is remembered as an alias of the phone's key, and a conversation
+    that so far lived under the LID moves to the phone's key (merged into it when both exist);
+    a LID whose phone is unknown finds the phone's conversation through a remembered alias.
+    """
+    lid = chat_jid if chat_jid.endswith("@lid") else ""
+    if not lid and chat_key.endswith("@lid"):
+        lid = chat_key
+    if not lid:
+        return chat_key
+    if chat_phone and chat_key != lid:
+        _remember_alias(conn, ws, account_id, lid, chat_key)
+        return chat_key
+    row = conn.execute(
+        _sql(
+            "SELECT chat_key FROM chat_aliases WHERE account_id = :a AND alias = :lid"
+            " AND workspace_id = :ws"
+        ),
+        {"a": account_id, "lid": lid, "ws": ws},
+    ).first()
+    return str(row[0]) if row else chat_key
+
+
+def _remember_alias(conn: Connection, ws: int, account_id: int, alias: str, chat_key: str) -> None:
+    conn.execute(
+        _sql(
+            "INSERT INTO chat_aliases (workspace_id, account_id, alias, chat_key)"
+            " VALUES (:ws, :a, :alias, :k) ON CONFLICT (account_id, alias) DO UPDATE"
+            " SET chat_key = excluded.chat_key WHERE chat_aliases.chat_key <> excluded.chat_key"
+        ),
+        {"ws": ws, "a": account_id, "alias": alias, "k": chat_key},
+    )
+    find = _sql(
+        "SELECT id FROM conversations WHERE account_id = :a AND chat_key = :k"
+        " AND workspace_id = :ws AND NOT deleted FOR UPDATE"
+    )
+    old = conn.execute(find, {"a": account_id, "k": alias, "ws": ws}).first()
+    if old is None:
+        return
+    new = conn.execute(find, {"a": account_id, "k": chat_key, "ws": ws}).first()
+    phone = "".join(ch for ch in chat_key if ch.isdigit()) if "@" not in chat_key else ""
+    if new is None:
+        conn.execute(
+            _sql(
+                "UPDATE conversations SET chat_key = :k, customer_phone = CASE"
+                " WHEN customer_phone = '' THEN :phone ELSE customer_phone END"
+                " WHERE id = :c AND workspace_id = :ws"
+            ),
+            {"k": chat_key, "phone": phone, "c": old[0], "ws": ws},
+        )
+        return
+    # Both exist (the LID chat began before the phone was known): one conversation, newest
+    # preview and summed unread kept; the LID one stays as a tombstone (desktops drop it).
+    moved = {"old": old[0], "new": new[0], "ws": ws}
+    for table in ("messages", "notes", "outbox"):
+        conn.execute(
+            _sql(
+                f"UPDATE {table} SET conversation_id = :new"
+                " WHERE conversation_id = :old AND workspace_id = :ws"
+            ),
+            moved,
+        )
+    conn.execute(
+        _sql(
+            "UPDATE conversations n SET unread_count = n.unread_count + o.unread_count,"
+            " last_inbound_at = GREATEST(n.last_inbound_at, o.last_inbound_at),"
+            " last_message_at = GREATEST(n.last_message_at, o.last_message_at),"
+            " last_preview = CASE WHEN o.last_message_at > n.last_message_at"
+            "   THEN o.last_preview ELSE n.last_preview END,"
+            " last_direction = CASE WHEN o.last_message_at > n.last_message_at"
+            "   THEN o.last_direction ELSE n.last_direction END,"
+            " last_status = CASE WHEN o.last_message_at > n.last_message_at"
+            "   THEN o.last_status ELSE n.last_status END"
+            " FROM conversations o WHERE o.id = :old AND n.id = :new AND n.workspace_id = :ws"
+        ),
+        moved,
+    )
+    # The tombstone gives its key up (the unique key is the phone's now) so it cannot be found
+    # again by its LID.
+    conn.execute(
+        _sql(
+            "UPDATE conversations SET deleted = true, unread_count = 0,"
+            " chat_key = chat_key || '#merged:' || id::text"
+            " WHERE id = :old AND workspace_id = :ws"
+        ),
+        moved,
+    )
+
+
+# --- beyond messages and receipts ------------------------------------------------------------
+
+
+def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
+    """Reactions, edits, deletions, contacts, QR and removal."""
+    if isinstance(event, ReactionEvent):
+        sender = (
+            "me" if event.direction is Direction.OUT else (event.sender_phone or event.chat_key)
+        )
+        # An empty emoji is a removed reaction: kept as a row (a tombstone that syncs).
+        conn.execute(
+            _sql(
+                "INSERT INTO reactions (workspace_id, account_id, target_id, sender, emoji, ts)"
+                " VALUES (:ws, :a, :t, :s, :e, :ts)"
+                " ON CONFLICT (account_id, target_id, sender) DO UPDATE"
+                " SET emoji = excluded.emoji, ts = excluded.ts, deleted = excluded.emoji = ''"
+                " WHERE excluded.ts >= reactions.ts"
+                " AND (reactions.emoji, reactions.ts) IS DISTINCT FROM"
+                " (excluded.emoji, excluded.ts)"
+            ),
+            {
+                "ws": ws,
+                "a": event.account_id,
+                "t": event.target_message_id,
+                "s": sender,
+                "e": event.emoji,
+                "ts": _ms(event.timestamp),
+            },
+        )
+    elif isinstance(event, EditEvent):
+        changed = conn.execute(
+            _sql(
+                "UPDATE messages SET body = :body, edited_at = :at WHERE account_id = :a"
+                " AND provider_message_id = :p AND workspace_id = :ws AND body <> :body"
+                " AND revoked_at IS NULL RETURNING conversation_id, ts"
+            ),
+            {
+                "body": event.text,
+                "at": _ms(event.timestamp),
+                "a": event.account_id,
+                "p": event.target_message_id,
+                "ws": ws,
+            },
+        )
+        row = changed.first()
+        if row is None:
+            _keep_pending(conn, ws, event.account_id, event.target_message_id, "edit",
+                          event.text, _ms(event.timestamp))  # fmt: skip
+        else:
+            _follow_in_list(conn, ws, row[0], row[1], event.text)
+    elif isinstance(event, RevokeEvent):
+        # Deleted for everyone by its sender: the text goes, the bubble stays as "this message
+        # was deleted".
+        changed = conn.execute(
+            _sql(
+                "UPDATE messages SET body = '', media = NULL, revoked_at = :at"
+                " WHERE account_id = :a AND provider_message_id = :p AND workspace_id = :ws"
+                " AND revoked_at IS NULL RETURNING conversation_id, ts"
+            ),
+            {
+                "at": _ms(event.timestamp),
+                "a": event.account_id,
+                "p": event.target_message_id,
+                "ws": ws,
+            },
+        )
+        row = changed.first()
+        if row is None:
+            _keep_pending(conn, ws, event.account_id, event.target_message_id, "revoke", "",
+                          _ms(event.timestamp))  # fmt: skip
+        else:
+            _follow_in_list(conn, ws, row[0], row[1], "")
+    elif isinstance(event, ContactEvent):
+        if event.lid and event.phone:
+            _remember_alias(conn, ws, event.account_id, event.lid, event.chat_key)
+        if event.name:
+            conn.execute(
+                _sql(
+                    "UPDATE conversations SET customer_name = :name WHERE account_id = :a"
+                    " AND chat_key = :k AND workspace_id = :ws AND customer_name = ''"
+                    " AND NOT is_group"
+                ),
+                {"name": event.name, "a": event.account_id, "k": event.chat_key, "ws": ws},
+            )
+    elif isinstance(event, QrEvent):
+        conn.execute(
+            _sql(
+                "UPDATE accounts SET state = :s WHERE id = :a AND workspace_id = :ws"
+                " AND state NOT IN (:s, :connected)"
+            ),
+            {
+                "s": ConnectionState.WAITING_FOR_QR.value,
+                "connected": ConnectionState.CONNECTED.value,
+                "a": event.account_id,
+                "ws": ws,
+            },
+        )
+    elif isinstance(event, AccountRemovedEvent):
+        conn.execute(
+            _sql(
+                "UPDATE accounts SET state = :s, state_reason = :r WHERE id = :a"
+                " AND workspace_id = :ws AND (state <> :s OR state_reason <> :r)"
+            ),
+            {
+                "s": ConnectionState.NEEDS_REPAIR.value,
+                "r": event.reason or "removed",
+                "a": event.account_id,
+                "ws": ws,
+            },
+        )
+
+
+# --- the outbox's entry point -------------------------------------------------------------------
+
+
+def _keep_pending(
+    conn: Connection, ws: int, account_id: int, target: str, kind: str, body: str, ts_ms: int
+) -> None:
+    """An edit or deletion whose message is not here (yet): kept until it comes (migration
+    0005). Nothing is kept when the message is here and the change simply changed nothing."""
+    conn.execute(
+        _sql(
+            "INSERT INTO pending_changes (workspace_id, account_id, target_id, kind, body, ts)"
+            " SELECT :ws, :a, :t, :k, :b, :ts WHERE NOT EXISTS (SELECT 1 FROM messages"
+            "  WHERE account_id = :a AND provider_message_id = :t AND workspace_id = :ws)"
+            " ON CONFLICT (account_id, target_id, kind) DO UPDATE"
+            " SET body = excluded.body, ts = excluded.ts WHERE excluded.ts >= pending_changes.ts"
+        ),
+        {"ws": ws, "a": account_id, "t": target, "k": kind, "b": body, "ts": ts_ms},
+    )
+
+
+# Applies every kept change whose message is now stored, in one statement: deletions first (a
+# deleted message stays deleted), then the newest edit of the others, unless the message was
+# edited later than that already.
+_SETTLE: Final = _sql(
+    "WITH ready AS ("
+    " DELETE FROM pending_changes p USING messages m"
+    " WHERE p.workspace_id = ANY(:ws) AND m.workspace_id = p.workspace_id"
+    " AND m.account_id = p.account_id AND m.provider_message_id = p.target_id"
+    " RETURNING m.id, p.kind, p.body, p.ts),"
+    " revoked AS ("
+    " UPDATE messages m SET body = '', media = NULL, revoked_at = r.ts FROM ready r"
+    " WHERE r.kind = 'revoke' AND m.id = r.id AND m.revoked_at IS NULL"
+    " RETURNING m.workspace_id, m.conversation_id, m.ts),"
+    " edited AS ("
+    " UPDATE messages m SET body = r.body, edited_at = r.ts FROM ready r"
+    " WHERE r.kind = 'edit' AND m.id = r.id AND m.revoked_at IS NULL"
+    " AND (m.edited_at IS NULL OR m.edited_at < r.ts) AND m.body <> r.body"
+    " AND NOT EXISTS (SELECT 1 FROM ready x WHERE x.id = r.id AND x.kind = 'revoke')"
+    " RETURNING m.workspace_id, m.conversation_id, m.ts, m.body)"
+    " SELECT workspace_id, conversation_id, ts, body FROM edited"
+    " UNION ALL SELECT workspace_id, conversation_id, ts, '' FROM revoked"
+)
+
+
+def _settle_pending_changes(conn: Connection, workspaces: set[int]) -> None:
+    if workspaces:
+        settled = conn.execute(_SETTLE, {"ws": sorted(workspaces)}).all()
+        for ws, conversation_id, ts_ms, body in settled:
+            _follow_in_list(conn, ws, conversation_id, ts_ms, body)
+
+
+def _follow_in_list(conn: Connection, ws: int, conversation_id: int, ts_ms: int, body: str) -> None:
+    """An edited or deleted message that is its conversation's latest: the list's preview
+    follows (a text deleted for everyone must not stay readable there)."""
+    conn.execute(
+        _sql(
+            "UPDATE conversations SET last_preview = :p WHERE id = :c AND workspace_id = :ws"
+            " AND last_message_at = :ts"
+        ),
+        {"p": preview_of(MessageType.TEXT, body), "c": conversation_id, "ts": ts_ms, "ws": ws},
+    )
+
+
+def enqueue_send(
+    conn: Connection,
+    *,
+    message_id: uuid.UUID,
+    workspace_id: int,
+    account_id: int,
+    conversation_id: int,
+    recipient: str,
+    body: str,
+    author_user_id: int | None,
+    reply_to: str | None = None,
+    ts_ms: int,
+    template: dict[str, Any] | None = None,
+) -> None:
+    """Write an outgoing text message (``queued``) and its outbox entry, in ``conn``'s transaction.
+
+    With ``template`` (``{"name", "language", "body_parameters", "header_parameters"}``) it is
+    an approved template instead, ``body`` being the text the customer will read; the template
+    rides in the message's ``media`` JSON, as the desktop's own outbox keeps it.
+
+    Idempotent on ``message_id``: a second call with the same id does nothing (a command pushed
+    again). Raises ``EnqueueError`` when the conversation is not this workspace's and number's
+    (under an agent's scope: not one they may see) or the text is empty.
+
+    The outbox is server-only (its row-level policy admits only system transactions). Called
+    inside an agent's transaction, the conversation is first read under the agent's own policy
+    (so they can only send where they may read); the outbox entry is then written with the
+    system scope for that one statement.
+    """
+    if not body.strip():
+        raise EnqueueError("an empty message cannot be sent")
+    conversation = conn.execute(
+        _sql(
+            "SELECT id FROM conversations WHERE id = :c AND workspace_id = :ws"
+            " AND account_id = :a AND NOT deleted FOR UPDATE"
+        ),
+        {"c": conversation_id, "ws": workspace_id, "a": account_id},
+    ).first()
+    if conversation is None:
+        raise EnqueueError(f"conversation {conversation_id} is not one of this number's")
+    inserted = conn.execute(
+        _sql(
+            "INSERT INTO messages (id, workspace_id, account_id, conversation_id, direction, ts,"
+            " type, body, reply_to, status, author_user_id, media)"
+            " VALUES (:id, :ws, :a, :c, 'out', :ts, :type, :body, :reply, 'queued', :author,"
+            " CAST(:media AS jsonb)) ON CONFLICT (id) DO NOTHING RETURNING id"
+        ),
+        {
+            "id": message_id,
+            "ws": workspace_id,
+            "a": account_id,
+            "c": conversation_id,
+            "ts": ts_ms,
+            "type": (MessageType.TEXT if template is None else MessageType.TEMPLATE).value,
+            "body": body,
+            "reply": reply_to,
+            "author": author_user_id,
+            "media": None if template is None else json.dumps({"template": template}),
+        },
+    ).first()
+    if inserted is None:
+        return  # already queued by an earlier call with this id
+    scope = conn.execute(_sql("SELECT current_setting('caixa.scope', true)")).scalar()
+    if scope != "system":
+        conn.execute(_sql("SELECT set_config('caixa.scope', 'system', true)"))
+    try:
+        conn.execute(
+            _sql(
+                "INSERT INTO outbox (message_id, workspace_id, account_id, conversation_id,"
+                " recipient) VALUES (:id, :ws, :a, :c, :r)"
+            ),
+            {
+                "id": message_id,
+                "ws": workspace_id,
+                "a": account_id,
+                "c": conversation_id,
+                "r": recipient,
+            },
+        )
+    finally:
+        if scope != "system":
+            conn.execute(
+                _sql("SELECT set_config('caixa.scope', :scope, true)"), {"scope": scope or ""}
+            )
+    conn.execute(
+        _sql(
+            "UPDATE conversations SET last_message_at = :ts, last_preview = :preview,"
+            " last_direction = 'out', last_status = 'queued', unread_count = 0, deleted = false"
+            " WHERE id = :c AND workspace_id = :ws AND last_message_at <= :ts"
+        ),
+        {
+            "ts": ts_ms,
+            "preview": preview_of(
+                MessageType.TEXT if template is None else MessageType.TEMPLATE, body
+            ),
+            "c": conversation_id,
+            "ws": workspace_id,
+        },
+    )
