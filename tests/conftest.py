@@ -38,6 +38,15 @@ from collections.abc import Awaitable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pytest
+from hypothesis import settings
+
+# Property tests are not timed (speed is measured by benchmarks, never asserted): no per-example
+# deadline, which a loaded machine would turn into random failures. Under CI (CI=true) the
+# examples are derived from each test, not drawn at random, so a run can be replayed; run the
+# suite locally to explore new ones.
+settings.register_profile("caixa", deadline=None, print_blob=True)
+settings.register_profile("caixa-ci", deadline=None, print_blob=True, derandomize=True)
+settings.load_profile("caixa-ci" if os.environ.get("CI") else "caixa")
 
 if TYPE_CHECKING:
     import qasync
