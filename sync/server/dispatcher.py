@@ -61,7 +61,7 @@ from sync.store.team.ingest import (
 )
 from sync.store.team.outbox import (
     Actor,
-    Claimed,
+    Claim,
     Outcome,
     account_rows,
     claim_next,
@@ -159,7 +159,7 @@ class Dispatcher:
         self._recovery_wait_s = recovery_wait_s
         self.pacer = Pacer(clock=clock, rng=self._rng)
         self._numbers: dict[int, _Number] = {}
-        self._inflight: set[uuid.UUID] = set()
+        self._inflight: set[str] = set()  # our ids of the sends in progress
         self._claim_lock = asyncio.Lock()
         self._refresh_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -274,7 +274,7 @@ class Dispatcher:
         if not alone:
             log.info("another dispatcher is running: crash recovery left to a later pass")
 
-    def _recover_if_alone(self, inflight: frozenset[uuid.UUID]) -> int:
+    def _recover_if_alone(self, inflight: frozenset[str]) -> int:
         conn = self._presence
         if conn is None:
             return 0
@@ -385,7 +385,7 @@ class Dispatcher:
         self.wake()  # the conversation's next message, or a freed pacing slot
         return True
 
-    async def _send(self, claim: Claimed) -> Outcome:
+    async def _send(self, claim: Claim) -> Outcome:
         faults.point("dispatch.after_claim")
         number = self._numbers.get(claim.account_id)
         if number is None:  # removed between the claim and now: certainly not sent
@@ -410,7 +410,7 @@ class Dispatcher:
         faults.point("dispatch.after_send")
         return Outcome("sent", provider_message_id=result.provider_message_id)
 
-    def _retry_or_fail(self, claim: Claimed, reason: str, delay: float | None) -> Outcome:
+    def _retry_or_fail(self, claim: Claim, reason: str, delay: float | None) -> Outcome:
         if claim.attempts >= self._max_attempts:
             return Outcome("failed", reason=f"gave up after {claim.attempts} attempts: {reason}")
         if delay is None:
@@ -418,7 +418,7 @@ class Dispatcher:
             delay = self._rng.uniform(ceiling / 2, ceiling)
         return Outcome("retry", reason=reason, delay_s=max(0.0, delay))
 
-    async def _record(self, claim: Claimed, outcome: Outcome) -> None:
+    async def _record(self, claim: Claim, outcome: Outcome) -> None:
         """Write the outcome; a lost database is retried a few times, then left to recovery."""
         for attempt in range(_RECORD_TRIES):
             try:

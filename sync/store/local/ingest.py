@@ -1,15 +1,16 @@
 """Ingest: normalized provider events become rows, once.
 
 A message is stored once per (account, provider message id) however often it is redelivered.
-A delivery status only moves forward (``DeliveryStatus.can_become``). Everything one batch of
-events changes commits in one transaction, together with its full-text index entries.
+A delivery status only moves forward (``DeliveryStatus.can_become``). A copy of one of our own
+sends that a QR provider reports back ("from me") names that send instead of becoming a second
+bubble (``_adopt_echo``, as the team server's ingest does). Everything one batch of events
+changes commits in one transaction, together with its full-text index entries.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sync.domain.changes import ChangeSet
@@ -34,18 +35,19 @@ from sync.domain.models import (
     MessageType,
     preview_of,
 )
+from sync.domain.outbox import IngestResult
 from sync.store.local.search import index_message, unindex_message
 
 if TYPE_CHECKING:
     from sync.store.local.local_cache import LocalCache
 
+# Re-exported: the engine's callers import it from here (it lives with the data the engine and a
+# store exchange, sync.domain.outbox).
+__all__ = ["IngestResult", "apply_events"]
 
-@dataclass(slots=True)
-class IngestResult:
-    """What one batch changed, and which inbound messages were new (for automations)."""
-
-    changes: ChangeSet = field(default_factory=ChangeSet)
-    new_inbound: list[str] = field(default_factory=list)
+# Statuses a send can have while the provider's id is still unknown to us: the provider may echo
+# the message back before (or instead of) answering the send.
+_AWAITING_ID = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
 
 
 def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestResult:
@@ -136,6 +138,10 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
             int(event.is_group),
         ),
     ).fetchone()
+    if event.direction is Direction.OUT and body:
+        adopted = _adopt_echo(cursor, event, conversation_id, body)
+        if adopted is not None:
+            return adopted, conversation_id
     message_id = uuid7()
     status = DeliveryStatus.RECEIVED if event.direction is Direction.IN else DeliveryStatus.SENT
     media = _media_json(event)
@@ -203,6 +209,46 @@ def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:
         ),
     )
     return message_id, conversation_id
+
+
+def _adopt_echo(cursor: Any, event: MessageEvent, conversation_id: int, body: str) -> str | None:
+    """A "from me" message that is one of our own sends: it names that send, no new row.
+
+    QR-linked providers report every message the number sends, ours included, sometimes before
+    the send call answers, and for a send whose answer was lost ("unknown") that echo is all we
+    will ever hear. Ours is the row the agent wrote: the oldest send of this conversation still
+    waiting for its provider id, with the same text, takes the echo's id and counts as sent.
+    Returns its id when it did (None: not an echo of ours, or one already stored).
+    """
+    if cursor.execute(
+        "SELECT 1 FROM messages WHERE account_id = ? AND provider_message_id = ?",
+        (event.account_id, event.provider_message_id),
+    ).fetchone():
+        return None  # a redelivery: the echo was stored or adopted already
+    row = cursor.execute(
+        "SELECT id, status, seq FROM messages WHERE conversation_id = ? AND direction = 'out'"
+        " AND provider_message_id IS NULL AND status IN (?, ?) AND body = ?"
+        " ORDER BY ts, seq LIMIT 1",
+        (conversation_id, *_AWAITING_ID, body),
+    ).fetchone()
+    if row is None:
+        return None
+    message_id, status, seq = row
+    cursor.execute(
+        "UPDATE messages SET provider_message_id = ? WHERE id = ?",
+        (event.provider_message_id, message_id),
+    )
+    if DeliveryStatus(status).can_become(DeliveryStatus.SENT):
+        # The error of an "unknown" send goes with it: the echo settles it.
+        cursor.execute(
+            "UPDATE messages SET status = ?, error = NULL WHERE id = ?",
+            (DeliveryStatus.SENT.value, message_id),
+        )
+        cursor.execute(
+            "UPDATE conversations SET last_status = ? WHERE id = ? AND last_message_seq = ?",
+            (DeliveryStatus.SENT.value, conversation_id, seq),
+        )
+    return str(message_id)
 
 
 # A change whose message never arrives is forgotten after this long.

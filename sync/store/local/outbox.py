@@ -11,14 +11,19 @@ The life of an outgoing message, each arrow one committed transaction:
 
 If the app dies between 2 and 3 nobody knows whether the provider got the message, so on the
 next start ``recover_interrupted`` marks it ``unknown`` instead of sending it again; a status
-event carrying our id (or the provider's) settles it later. Entries of one number go out one at
-a time in the order they were written, so replies typed offline arrive in order.
+event carrying our id (or the provider's) settles it later, or ``settle_unconfirmed`` marks it
+failed once nothing did for long. Entries of one conversation go out one at a time in the order
+they were written, so replies typed offline arrive in order, while the number's other
+conversations go ahead (as on the team server: ``sync/store/team/outbox.py``).
+
+These are the module functions ``LocalStore`` (``store.py``) calls on the database thread; the
+engine's ``Store`` protocol (``sync/engine/store.py``) documents the contract they keep.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from sync import faults
@@ -26,6 +31,13 @@ from sync.domain.changes import ChangeSet
 from sync.domain.ids import uuid7
 from sync.domain.messages import Message, OutgoingMessage, TemplateRef, template_media, template_of
 from sync.domain.models import DeliveryStatus, Direction, MessageType, preview_of
+from sync.domain.outbox import (
+    INTERRUPTED_REASON,
+    UNCONFIRMED_REASON,
+    Claim,
+    Outcome,
+    SendRefused,
+)
 from sync.domain.text import clean_text
 from sync.store.local.search import index_message, unindex_message
 
@@ -33,32 +45,11 @@ if TYPE_CHECKING:
     from sync.store.local.local_cache import LocalCache
 
 
-class OutboxError(Exception):
+class OutboxError(SendRefused):
     """A message could not be queued (the message says why, in English, for the log).
 
-    ``code`` names the reason for the interface, which words it in the user's language:
-    ``empty``, ``gone``, ``not_resendable``, ``text_only``, ``supervisor_only``, or ``other``.
+    ``code`` names the reason for the interface (see ``SendRefused``).
     """
-
-    def __init__(self, message: str, code: str = "other") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """An entry claimed for sending, with what the adapter needs."""
-
-    message: OutgoingMessage
-    attempts: int
-    conversation_id: int
-
-    @property
-    def changes(self) -> ChangeSet:
-        """What the claim changed (the message is now "sending")."""
-        return ChangeSet.of_message(
-            self.message.account_id, self.conversation_id, self.message.client_id
-        )
 
 
 def _now_ms() -> int:
@@ -66,9 +57,14 @@ def _now_ms() -> int:
 
 
 def send_again(
-    cache: LocalCache, message_id: str, *, now_ms: int | None = None
+    cache: LocalCache,
+    message_id: str,
+    *,
+    now_ms: int | None = None,
+    client_id: str | None = None,
 ) -> tuple[Message, ChangeSet]:
-    """Queue a new copy of an outgoing text message that failed or may not have been sent.
+    """Queue a new copy (``client_id``, made here if None) of an outgoing text message that
+    failed or may not have been sent.
 
     The original stays as it is ("failed", or "unknown" until a receipt settles it): sending
     again is the agent's decision, never the engine's, because an "unknown" message may well
@@ -91,7 +87,9 @@ def send_again(
         )
     if type_ != MessageType.TEXT.value or not body:
         raise OutboxError("only text messages can be sent again", "text_only")
-    return enqueue_text(cache, conversation_id, body, reply_to=reply_to, now_ms=now_ms)
+    return enqueue_text(
+        cache, conversation_id, body, reply_to=reply_to, now_ms=now_ms, client_id=client_id
+    )
 
 
 def enqueue_text(
@@ -173,6 +171,14 @@ def _enqueue(
             if row is None:
                 raise OutboxError(f"conversation {conversation_id} does not exist")
             (account_id,) = row
+            if (
+                client_id is not None
+                and cursor.execute("SELECT 1 FROM messages WHERE id = ?", (client_id,)).fetchone()
+            ):
+                # Queued already by an earlier call with this id (a command made twice): the
+                # first one stands, nothing is written again.
+                cursor.execute("COMMIT")
+                return _existing(cache, client_id), ChangeSet()
             seq = write_queued_message(
                 cursor,
                 message_id,
@@ -186,9 +192,9 @@ def _enqueue(
             )
             faults.point("outbox.enqueue.after_message")
             cursor.execute(
-                "INSERT INTO outbox (message_id, account_id, state, created_at)"
-                " VALUES (?, ?, 'pending', ?)",
-                (message_id, account_id, ts),
+                "INSERT INTO outbox (message_id, account_id, state, created_at, next_attempt_at)"
+                " VALUES (?, ?, 'pending', ?, ?)",
+                (message_id, account_id, ts, ts),
             )
             faults.point("outbox.enqueue.before_commit")
             cursor.execute("COMMIT")
@@ -201,6 +207,13 @@ def _enqueue(
         seq, message_id, account_id, conversation_id, type_, text, ts, reply_to=reply_to
     )
     return message, ChangeSet.of_message(account_id, conversation_id, message_id)
+
+
+def _existing(cache: LocalCache, message_id: str) -> Message:
+    from sync.store.local.queries import messages_by_id
+
+    (message,) = messages_by_id(cache, [message_id])
+    return message
 
 
 def write_queued_message(
@@ -276,23 +289,27 @@ def queued_message(
     )
 
 
-def recover_interrupted(cache: LocalCache) -> ChangeSet:
-    """At start-up: entries left ``sending`` by a crash become ``unknown``, never resent."""
+def recover_interrupted(cache: LocalCache, in_flight: Collection[str] = ()) -> ChangeSet:
+    """At start-up: entries left ``sending`` by a stop become ``unknown``, never resent.
+
+    ``in_flight`` are this process's own sends in progress, left alone.
+    """
+    mine = set(in_flight)
     cursor = cache.raw_cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            rows = cursor.execute(
-                "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
-                " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
-            ).fetchall()
+            rows = [
+                r
+                for r in cursor.execute(
+                    "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
+                    " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
+                ).fetchall()
+                if r[0] not in mine
+            ]
             for message_id, conversation_id, _account in rows:
                 _set_status(
-                    cursor,
-                    message_id,
-                    conversation_id,
-                    DeliveryStatus.UNKNOWN,
-                    "interrupted while sending",
+                    cursor, message_id, conversation_id, DeliveryStatus.UNKNOWN, INTERRUPTED_REASON
                 )
                 cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
             cursor.execute("COMMIT")
@@ -301,6 +318,39 @@ def recover_interrupted(cache: LocalCache) -> ChangeSet:
             raise
     finally:
         cursor.close()
+    return _changes_of(rows)
+
+
+def settle_unconfirmed(cache: LocalCache, before_ms: int) -> ChangeSet:
+    """Mark failed (``UNCONFIRMED_REASON``) the "unknown" sends without a provider id written
+    before ``before_ms``: nothing confirmed them, so they never went (when that is safe to
+    conclude is the engine's rule). A receipt that came meanwhile already settled the others."""
+    cursor = cache.raw_cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            # Through the partial index of "unknown" messages (migration 8): never a scan of
+            # the whole history.
+            rows = cursor.execute(
+                "SELECT id, conversation_id, account_id FROM messages WHERE status = 'unknown'"
+                " AND direction = 'out' AND provider_message_id IS NULL AND ts < ?",
+                (before_ms,),
+            ).fetchall()
+            for message_id, conversation_id, _account in rows:
+                _set_status(
+                    cursor, message_id, conversation_id, DeliveryStatus.FAILED, UNCONFIRMED_REASON
+                )
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+    finally:
+        cursor.close()
+    return _changes_of(rows)
+
+
+def _changes_of(rows: Collection[tuple[str, int, int]]) -> ChangeSet:
+    """The change set of (message id, conversation id, account id) rows."""
     return ChangeSet(
         accounts=frozenset(r[2] for r in rows),
         conversations=frozenset(r[1] for r in rows),
@@ -308,36 +358,67 @@ def recover_interrupted(cache: LocalCache) -> ChangeSet:
     )
 
 
-_CLAIMABLE = """
-SELECT o.message_id, o.attempts FROM outbox o
-WHERE o.state = 'pending' AND o.next_attempt_at <= ?
+# The entries a claim may take: each conversation's oldest entry (pending, or being sent: then
+# its conversation waits), so a conversation's messages leave in the order they were written
+# while the number's other conversations go ahead, as on the team server. The conversation is
+# the message's (a LID merge moves messages, and the entry follows them for free); the outbox
+# holds only what is not sent yet, so the joins stay small.
+_HEADS = """
+FROM outbox o
+JOIN messages m ON m.id = o.message_id
+JOIN conversations c ON c.id = m.conversation_id
+WHERE o.state = 'pending'
   AND NOT EXISTS (
-      SELECT 1 FROM outbox p WHERE p.account_id = o.account_id AND p.rowid < o.rowid)
-{account_filter}
-ORDER BY o.rowid
-LIMIT 1
+      SELECT 1 FROM outbox p JOIN messages pm ON pm.id = p.message_id
+      WHERE pm.conversation_id = m.conversation_id AND p.rowid < o.rowid)
 """
 
 
-def claim_next(
-    cache: LocalCache, *, now_ms: int | None = None, account_ids: frozenset[int] | None = None
-) -> Claimed | None:
-    """Claim the next due entry (the oldest of its number) and commit ``sending``.
+def _head_filters(
+    account_ids: Collection[int] | None, blocked: Collection[tuple[int, str]]
+) -> tuple[str, list[Any]] | None:
+    """The SQL (and its parameters) keeping the heads of ready numbers and unblocked
+    recipients; None when no number is ready."""
+    sql, params = "", list[Any]()
+    if account_ids is not None:
+        if not account_ids:
+            return None
+        sql += f" AND o.account_id IN ({','.join('?' * len(account_ids))})"
+        params.extend(sorted(account_ids))
+    if blocked:
+        pairs = sorted(set(blocked))
+        rows = ",".join(["(?, ?)"] * len(pairs))
+        sql += f" AND (o.account_id, c.chat_key) NOT IN (VALUES {rows})"
+        params.extend(value for pair in pairs for value in pair)
+    return sql, params
 
-    ``account_ids`` limits the claim to numbers whose provider is ready to send; the others'
-    entries simply wait.
+
+def claim_next(
+    cache: LocalCache,
+    *,
+    now_ms: int | None = None,
+    account_ids: Collection[int] | None = None,
+    blocked: Collection[tuple[int, str]] = (),
+) -> Claim | None:
+    """Claim the next due entry (the head of its conversation) and commit ``sending``.
+
+    ``account_ids`` limits the claim to numbers whose provider is ready to send (None: every
+    number), ``blocked`` leaves out (number, chat key) pairs that pacing holds back; their
+    entries simply wait. The earliest due goes first, then the oldest.
     """
     now = _now_ms() if now_ms is None else now_ms
-    account_filter, ids = _account_filter(account_ids)
-    if account_filter is None:
+    filters = _head_filters(account_ids, blocked)
+    if filters is None:
         return None
-    params = (now, *ids)
+    where, params = filters
     cursor = cache.raw_cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")
         try:
             row = cursor.execute(
-                _CLAIMABLE.format(account_filter=account_filter), params
+                f"SELECT o.message_id, o.attempts {_HEADS} {where} AND o.next_attempt_at <= ?"
+                " ORDER BY o.next_attempt_at, o.rowid LIMIT 1",
+                (*params, now),
             ).fetchone()
             if row is None:
                 cursor.execute("COMMIT")
@@ -361,7 +442,7 @@ def claim_next(
             raise
     finally:
         cursor.close()
-    return Claimed(
+    return Claim(
         OutgoingMessage(
             client_id=message_id,
             account_id=account_id,
@@ -372,54 +453,81 @@ def claim_next(
             reply_to=reply_to,
             template=template_of(media) if type_ == MessageType.TEMPLATE.value else None,
         ),
-        attempts + 1,
-        conversation_id,
+        conversation_id=conversation_id,
+        recipient=chat_key,
+        attempts=attempts + 1,
     )
 
 
-def _finish(
-    cache: LocalCache,
-    message_id: str,
-    status: DeliveryStatus,
-    *,
-    provider_message_id: str | None = None,
-    error: str | None = None,
-    keep_entry_until: int | None = None,
+def record_outcome(
+    cache: LocalCache, claim: Claim, outcome: Outcome, *, now_ms: int | None = None
 ) -> ChangeSet:
+    """Write what came of a claimed send (one transaction); ``retry`` is due ``delay_s``
+    after ``now_ms``. See ``Store.record_outcome`` for the contract."""
+    now = _now_ms() if now_ms is None else now_ms
+    return _record(cache, claim.message_id, outcome, now + round(outcome.delay_s * 1000))
+
+
+def _record(cache: LocalCache, message_id: str, outcome: Outcome, retry_at_ms: int) -> ChangeSet:
+    """``record_outcome`` by message id; ``retry_at_ms`` is when a retry is due (read only
+    for a retry)."""
     # The reason is the provider's own words (an error body): cleaned like every stored text.
-    error = clean_text(error) if error else error
+    error = clean_text(outcome.reason) if outcome.reason else outcome.reason
     cursor = cache.raw_cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")
         try:
             row = cursor.execute(
-                "SELECT conversation_id, account_id FROM messages WHERE id = ?", (message_id,)
+                "SELECT conversation_id, account_id, status, provider_message_id FROM messages"
+                " WHERE id = ?",
+                (message_id,),
             ).fetchone()
             if row is None:
                 cursor.execute("COMMIT")
                 return ChangeSet()
-            conversation_id, account_id = row
-            echo: tuple[str, DeliveryStatus] | None = None
-            if provider_message_id is not None:
-                echo = _absorb_echo(cursor, message_id, account_id, provider_message_id)
-                cursor.execute(
-                    "UPDATE messages SET provider_message_id = ? WHERE id = ?",
-                    (provider_message_id, message_id),
+            conversation_id, account_id, status, provider_id = row
+            entry = cursor.execute(
+                "SELECT state FROM outbox WHERE message_id = ?", (message_id,)
+            ).fetchone()
+            touched = {message_id}
+            if entry is None or entry[0] != "sending":
+                # Not ours any more (recovery marked it unknown meanwhile): only a "sent" is
+                # news, for the provider's id it teaches.
+                if outcome.kind != "sent" or outcome.provider_message_id is None:
+                    cursor.execute("COMMIT")
+                    return ChangeSet()
+                touched |= _settle_sent(
+                    cursor, message_id, account_id, conversation_id, outcome.provider_message_id
                 )
-            if keep_entry_until is not None:
+            elif (
+                outcome.kind == "retry"
+                and provider_id is None
+                and status in (DeliveryStatus.SENDING.value, DeliveryStatus.QUEUED.value)
+            ):
                 cursor.execute(
                     "UPDATE outbox SET state = 'pending', next_attempt_at = ?, last_error = ?"
                     " WHERE message_id = ?",
-                    (keep_entry_until, error, message_id),
+                    (retry_at_ms, error, message_id),
                 )
                 _set_status(
                     cursor, message_id, conversation_id, DeliveryStatus.QUEUED, error, force=True
                 )
             else:
+                # Done with it, whatever came: a retry of a message a receipt or an echo
+                # already proved the provider took is never sent again.
                 cursor.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
-                _set_status(cursor, message_id, conversation_id, status, error)
-                if echo is not None:  # receipts may have reached the echo first
-                    _set_status(cursor, message_id, conversation_id, echo[1], None)
+                if outcome.kind == "sent" and outcome.provider_message_id is not None:
+                    touched |= _settle_sent(
+                        cursor,
+                        message_id,
+                        account_id,
+                        conversation_id,
+                        outcome.provider_message_id,
+                    )
+                elif outcome.kind == "failed":
+                    _set_status(cursor, message_id, conversation_id, DeliveryStatus.FAILED, error)
+                elif outcome.kind == "unknown":
+                    _set_status(cursor, message_id, conversation_id, DeliveryStatus.UNKNOWN, error)
             cursor.execute("COMMIT")
         except BaseException:
             cursor.execute("ROLLBACK")
@@ -429,8 +537,24 @@ def _finish(
     return ChangeSet(
         accounts=frozenset({account_id}),
         conversations=frozenset({conversation_id}),
-        messages=frozenset({message_id} | ({echo[0]} if echo else set())),
+        messages=frozenset(touched),
     )
+
+
+def _settle_sent(
+    cursor: Any, message_id: str, account_id: int, conversation_id: int, provider_id: str
+) -> set[str]:
+    """Give our message the provider's id and "sent"; returns the ids touched."""
+    echo = _absorb_echo(cursor, message_id, account_id, provider_id)
+    cursor.execute(
+        "UPDATE messages SET provider_message_id = ? WHERE id = ?", (provider_id, message_id)
+    )
+    _set_status(cursor, message_id, conversation_id, DeliveryStatus.SENT, None)
+    if echo is None:
+        return set()
+    # Receipts may have reached the echo first.
+    _set_status(cursor, message_id, conversation_id, echo[1], None)
+    return {echo[0]}
 
 
 def _absorb_echo(
@@ -463,24 +587,22 @@ def _absorb_echo(
 
 def complete_sent(cache: LocalCache, message_id: str, provider_message_id: str) -> ChangeSet:
     """The provider accepted the message and gave it this id."""
-    return _finish(cache, message_id, DeliveryStatus.SENT, provider_message_id=provider_message_id)
+    return _record(cache, message_id, Outcome("sent", provider_message_id), 0)
 
 
 def complete_failed(cache: LocalCache, message_id: str, reason: str) -> ChangeSet:
     """The provider refused the message for good; the agent sees ``reason``."""
-    return _finish(cache, message_id, DeliveryStatus.FAILED, error=reason)
+    return _record(cache, message_id, Outcome("failed", reason=reason), 0)
 
 
 def mark_unknown(cache: LocalCache, message_id: str, reason: str) -> ChangeSet:
     """The provider was called but its answer was lost: never resend blindly."""
-    return _finish(cache, message_id, DeliveryStatus.UNKNOWN, error=reason)
+    return _record(cache, message_id, Outcome("unknown", reason=reason), 0)
 
 
 def reschedule(cache: LocalCache, message_id: str, retry_at_ms: int, reason: str) -> ChangeSet:
     """The provider certainly did not take the message (refused before sending): try later."""
-    return _finish(
-        cache, message_id, DeliveryStatus.QUEUED, error=reason, keep_entry_until=retry_at_ms
-    )
+    return _record(cache, message_id, Outcome("retry", reason=reason), retry_at_ms)
 
 
 def pending_count(cache: LocalCache) -> int:
@@ -489,37 +611,27 @@ def pending_count(cache: LocalCache) -> int:
     return int(count)
 
 
-_NEXT_DUE = """
-SELECT MIN(o.next_attempt_at) FROM outbox o
-WHERE o.state = 'pending'
-  AND NOT EXISTS (
-      SELECT 1 FROM outbox p WHERE p.account_id = o.account_id AND p.rowid < o.rowid)
-{account_filter}
-"""
-
-
-def next_due_ms(cache: LocalCache, *, account_ids: frozenset[int] | None = None) -> int | None:
+def next_due_ms(
+    cache: LocalCache,
+    *,
+    account_ids: Collection[int] | None = None,
+    blocked: Collection[tuple[int, str]] = (),
+) -> int | None:
     """When the next claimable entry becomes due: None when nothing could be claimed.
 
-    Only the head of each number's queue counts (the rest wait behind it), and with
-    ``account_ids`` only numbers ready to send, so the dispatcher sleeps instead of spinning
-    while a number is offline or its head waits out a backoff.
+    Only the head of each conversation's queue counts (the rest wait behind it), and with
+    ``account_ids`` only numbers ready to send (``blocked`` as ``claim_next``), so the
+    dispatcher sleeps instead of spinning while a number is offline or a head waits out a
+    backoff.
     """
-    account_filter, params = _account_filter(account_ids)
-    if account_filter is None:
+    filters = _head_filters(account_ids, blocked)
+    if filters is None:
         return None
+    where, params = filters
     row = cache.conn.exec_driver_sql(
-        _NEXT_DUE.format(account_filter=account_filter), tuple(params)
+        f"SELECT MIN(o.next_attempt_at) {_HEADS} {where}", tuple(params)
     ).fetchone()
     return None if row is None or row[0] is None else int(row[0])
-
-
-def _account_filter(account_ids: frozenset[int] | None) -> tuple[str | None, list[int]]:
-    if account_ids is None:
-        return "", []
-    if not account_ids:
-        return None, []
-    return f"AND o.account_id IN ({','.join('?' * len(account_ids))})", sorted(account_ids)
 
 
 def _set_status(

@@ -27,12 +27,13 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DataError, OperationalError
 
+from sync.domain.changes import ChangeSet
 from sync.domain.events import (
     AccountRemovedEvent,
     ConnectionEvent,
@@ -54,6 +55,7 @@ from sync.domain.models import (
     MessageType,
     preview_of,
 )
+from sync.domain.outbox import IngestResult, SendRefused
 from sync.store.team.database import ServerDatabase
 
 log = logging.getLogger(__name__)
@@ -70,27 +72,29 @@ _TRIES = 3
 _sql: Final = functools.cache(text)
 
 
-class EnqueueError(ValueError):
+class EnqueueError(SendRefused):
     """A message could not be queued (unknown conversation, empty text); says why, in English."""
 
 
-async def ingest_events(db: ServerDatabase, events: Sequence[ProviderEvent]) -> None:
+async def ingest_events(db: ServerDatabase, events: Sequence[ProviderEvent]) -> IngestResult:
     """Persist a batch of provider events in one transaction (the webhook receiver's sink).
 
-    Returns once the batch is committed. Raises ``UnstorableEvents`` for values Postgres refuses
-    (the receiver answers 422: retrying cannot help); any other error means "retry later".
+    Returns once the batch is committed, with what it changed. Raises ``UnstorableEvents`` for
+    values Postgres refuses (the receiver answers 422: retrying cannot help); any other error
+    means "retry later".
     """
-    if events:
-        await asyncio.to_thread(ingest_events_sync, db, events)
+    if not events:
+        return IngestResult()
+    return await asyncio.to_thread(ingest_events_sync, db, events)
 
 
-def ingest_events_sync(db: ServerDatabase, events: Sequence[ProviderEvent]) -> None:
+def ingest_events_sync(db: ServerDatabase, events: Sequence[ProviderEvent]) -> IngestResult:
     """``ingest_events`` for a caller already off the event loop."""
     for attempt in range(_TRIES):
         try:
             with db.system() as conn:
-                apply_events(conn, events)
-            return
+                result = apply_events(conn, events)
+            return result
         except (DataError, ValueError, OverflowError, TypeError) as exc:
             raise UnstorableEvents(
                 f"the events hold a value the database refuses ({type(exc).__name__})"
@@ -101,9 +105,31 @@ def ingest_events_sync(db: ServerDatabase, events: Sequence[ProviderEvent]) -> N
             code = getattr(exc.orig, "sqlstate", None)
             if code not in _RETRYABLE or attempt == _TRIES - 1:
                 raise
+    raise AssertionError("unreachable: the last try returns or raises")
 
 
-def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
+@dataclass(slots=True)
+class _Changed:
+    """What a batch changed, gathered as its events are written (``IngestResult``)."""
+
+    accounts: set[int] = field(default_factory=set)
+    conversations: set[int] = field(default_factory=set)
+    messages: set[str] = field(default_factory=set)
+    new_inbound: list[str] = field(default_factory=list)
+
+    def message(self, account_id: int, conversation_id: int, message_id: Any) -> None:
+        self.accounts.add(int(account_id))
+        self.conversations.add(int(conversation_id))
+        self.messages.add(str(message_id))
+
+    def result(self) -> IngestResult:
+        changes = ChangeSet(
+            frozenset(self.accounts), frozenset(self.conversations), frozenset(self.messages)
+        )
+        return IngestResult(changes, self.new_inbound)
+
+
+def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> IngestResult:
     """Write a batch of events in the caller's (system) transaction.
 
     Events take effect in order. Consecutive plain inbound messages (see ``_plain_inbound``),
@@ -113,9 +139,12 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
     Every text is cleaned first (``clean_event``: no NUL, U+FFFD for a lone surrogate), always
     and before the write: Postgres refuses both in ``text`` and ``jsonb``, and a refused batch
     would be answered 5xx and redelivered by the provider for days.
+
+    Returns what changed (nothing for a redelivery) and the new customer messages.
     """
     events = [clean_event(event) for event in events]
     workspaces = _workspaces(conn, {e.account_id for e in events})
+    changed = _Changed()
     run: list[tuple[int, MessageEvent]] = []
     for event in events:
         ws = workspaces.get(event.account_id)
@@ -126,14 +155,14 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
             run.append((ws, event))
             continue
         if run:
-            _store_inbound(conn, run)
+            _store_inbound(conn, run, changed)
             run = []
         if isinstance(event, MessageEvent):
-            _store_message(conn, ws, event)
+            _store_message(conn, ws, event, changed)
         elif isinstance(event, StatusEvent):
-            _apply_status(conn, ws, event)
+            _apply_status(conn, ws, event, changed)
         elif isinstance(event, ConnectionEvent):
-            conn.execute(
+            updated = conn.execute(
                 _sql(
                     "UPDATE accounts SET state = :state, state_reason = :reason,"
                     " phone = CASE WHEN :phone <> '' THEN :phone ELSE phone END"
@@ -148,12 +177,15 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> None:
                     "ws": ws,
                 },
             )
+            if updated.rowcount:
+                changed.accounts.add(event.account_id)
         else:
-            _apply_other(conn, ws, event)
+            _apply_other(conn, ws, event, changed)
     if run:
-        _store_inbound(conn, run)
+        _store_inbound(conn, run, changed)
     if any(isinstance(e, MessageEvent) for e in events):  # only a new message settles one
-        _settle_pending_changes(conn, set(workspaces.values()))
+        _settle_pending_changes(conn, set(workspaces.values()), changed)
+    return changed.result()
 
 
 def _workspaces(conn: Connection, account_ids: set[int]) -> dict[int, int]:
@@ -173,7 +205,7 @@ def _ms(seconds: float) -> int:
 # --- messages --------------------------------------------------------------------------------
 
 
-def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
+def _store_message(conn: Connection, ws: int, event: MessageEvent, changed: _Changed) -> None:
     account_id = event.account_id
     exists = conn.execute(
         _sql(
@@ -192,8 +224,11 @@ def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
     )
     ts_ms = _ms(event.timestamp)
     body = event.text or event.caption
-    if not inbound and _adopt_echo(conn, ws, account_id, conversation_id, event, body):
-        return
+    if not inbound:
+        adopted = _adopt_echo(conn, ws, account_id, conversation_id, event, body)
+        if adopted is not None:
+            changed.message(account_id, conversation_id, adopted)
+            return
     status = DeliveryStatus.RECEIVED if inbound else DeliveryStatus.SENT
     inserted = conn.execute(
         _sql(
@@ -222,6 +257,9 @@ def _store_message(conn: Connection, ws: int, event: MessageEvent) -> None:
     ).first()
     if inserted is None:
         return  # stored by a concurrent batch a moment ago
+    changed.message(account_id, conversation_id, inserted[0])
+    if inbound:
+        changed.new_inbound.append(str(inserted[0]))
     # An older message arriving late (a backfill) must not replace the newer preview. A reply
     # sent from the phone means someone answered: the conversation counts as read.
     conn.execute(
@@ -314,7 +352,7 @@ _INSERT_INBOUND: Final = text(
     " CAST(:senders AS text[]), CAST(:replies AS text[]), CAST(:media AS text[]))"
     " AS m(id, c, p, ts, type, body, sender, reply, media)"
     " ON CONFLICT (account_id, provider_message_id) WHERE provider_message_id IS NOT NULL"
-    " DO NOTHING RETURNING provider_message_id"
+    " DO NOTHING RETURNING provider_message_id, id"
 )
 # As ``_store_message``'s update, once per conversation: ``ts`` and ``preview`` are those of the
 # newest message of the run (the last of equals), ``n`` how many came in.
@@ -332,7 +370,9 @@ _SUMMARIZE_INBOUND: Final = text(
 )
 
 
-def _store_inbound(conn: Connection, run: Sequence[tuple[int, MessageEvent]]) -> None:
+def _store_inbound(
+    conn: Connection, run: Sequence[tuple[int, MessageEvent]], changed: _Changed
+) -> None:
     """``_store_message`` for a run of plain inbound messages, in a few statements per number.
 
     The same outcome as storing them one at a time: a message already stored (or twice in the
@@ -351,11 +391,15 @@ def _store_inbound(conn: Connection, run: Sequence[tuple[int, MessageEvent]]) ->
         for provider_id in stored:
             del firsts[provider_id]
         if firsts:
-            _insert_inbound(conn, ws, account_id, list(firsts.values()))
+            _insert_inbound(conn, ws, account_id, list(firsts.values()), changed)
 
 
 def _insert_inbound(
-    conn: Connection, ws: int, account_id: int, events: Sequence[MessageEvent]
+    conn: Connection,
+    ws: int,
+    account_id: int,
+    events: Sequence[MessageEvent],
+    changed: _Changed,
 ) -> None:
     number = {"ws": ws, "a": account_id}
     chats: dict[str, _Chat] = {}
@@ -383,8 +427,9 @@ def _insert_inbound(
         conversation.update((str(k), int(i)) for i, k in found)
     ts = [_ms(event.timestamp) for event in events]
     bodies = [event.text or event.caption for event in events]
-    inserted = set(
-        conn.execute(
+    inserted: dict[str, uuid.UUID] = {
+        str(provider_id): new_id
+        for provider_id, new_id in conn.execute(
             _INSERT_INBOUND,
             {
                 **number,
@@ -398,11 +443,14 @@ def _insert_inbound(
                 "replies": [event.reply_to for event in events],
                 "media": [_media_json(event) for event in events],
             },
-        ).scalars()
-    )
+        )
+    }
     for event, ts_ms, body in zip(events, ts, bodies, strict=True):
-        if event.provider_message_id not in inserted:
+        new_id = inserted.get(event.provider_message_id)
+        if new_id is None:
             continue  # stored by a concurrent batch a moment ago
+        changed.message(account_id, conversation[event.chat_key], new_id)
+        changed.new_inbound.append(str(new_id))
         chat = chats[event.chat_key]
         chat.inbound += 1
         if chat.inbound == 1 or ts_ms >= chat.newest_ts:  # the last of the newest
@@ -482,16 +530,17 @@ def _adopt_echo(
     conversation_id: int,
     event: MessageEvent,
     body: str,
-) -> bool:
+) -> uuid.UUID | None:
     """A "from me" message that is one of our own sends: it names that send, no new row.
 
     QR-linked providers report every message the number sends, ours included, sometimes before
     the send call answers, and for a send whose answer was lost ("unknown") that echo is all we
     will ever hear. Ours is the row the agent wrote: the oldest send of this conversation still
     waiting for its provider id, with the same text, takes the echo's id and counts as sent.
+    Returns its id when it did.
     """
     if not body:
-        return False
+        return None
     row = conn.execute(
         _sql(
             "SELECT id, status FROM messages WHERE workspace_id = :ws AND account_id = :a"
@@ -508,9 +557,9 @@ def _adopt_echo(
         },
     ).first()
     if row is None:
-        return False
-    message_id, status = row
-    settle = DeliveryStatus(status).can_become(DeliveryStatus.SENT)
+        return None
+    message_id: uuid.UUID = row[0]
+    settle = DeliveryStatus(row[1]).can_become(DeliveryStatus.SENT)
     conn.execute(
         _sql(
             "UPDATE messages SET provider_message_id = :p,"
@@ -522,15 +571,16 @@ def _adopt_echo(
     )
     if settle:
         _touch_last_status(conn, ws, message_id, DeliveryStatus.SENT)
-    return True
+    return message_id
 
 
 def adopt_provider_id(
     conn: Connection, ws: int, account_id: int, message_id: uuid.UUID, provider_id: str
-) -> DeliveryStatus | None:
+) -> tuple[uuid.UUID, DeliveryStatus] | None:
     """Give our message ``provider_id``; an echo already stored under it becomes a tombstone.
 
-    Returns the status the echo had reached (its receipts went to it), if there was one.
+    Returns the echo's id and the status it had reached (its receipts went to it), if there
+    was one.
     """
     echo = conn.execute(
         _sql(
@@ -539,9 +589,9 @@ def adopt_provider_id(
         ),
         {"a": account_id, "p": provider_id, "ws": ws, "id": message_id},
     ).first()
-    echo_status: DeliveryStatus | None = None
+    folded: tuple[uuid.UUID, DeliveryStatus] | None = None
     if echo is not None:
-        echo_status = DeliveryStatus(echo[1])
+        folded = (echo[0], DeliveryStatus(echo[1]))
         conn.execute(
             _sql(
                 "UPDATE messages SET deleted = true, provider_message_id = NULL"
@@ -556,7 +606,7 @@ def adopt_provider_id(
         ),
         {"p": provider_id, "id": message_id, "ws": ws},
     )
-    return echo_status
+    return folded
 
 
 def set_status(
@@ -611,9 +661,9 @@ def _touch_last_status(conn: Connection, ws: int, message_id: Any, status: Deliv
     )
 
 
-def _apply_status(conn: Connection, ws: int, event: StatusEvent) -> None:
+def _apply_status(conn: Connection, ws: int, event: StatusEvent, changed: _Changed) -> None:
     select = (
-        "SELECT id, status, provider_message_id FROM messages WHERE workspace_id = :ws"
+        "SELECT id, conversation_id, provider_message_id FROM messages WHERE workspace_id = :ws"
         " AND account_id = :a AND {where} FOR UPDATE"
     )
     row = conn.execute(
@@ -631,12 +681,14 @@ def _apply_status(conn: Connection, ws: int, event: StatusEvent) -> None:
             ).first()
     if row is None:
         return  # a receipt for a message we never stored (sent from elsewhere): nothing to show
-    message_id, _current, provider_id = row
-    if provider_id is None:
+    message_id, conversation_id, provider_id = row
+    touched = provider_id is None
+    if touched:
         adopt_provider_id(conn, ws, event.account_id, message_id, event.provider_message_id)
     # The error travels with the status: a receipt that settles an "unknown" message clears
     # the reason it was unknown.
-    set_status(conn, ws, message_id, event.status, event.error)
+    if set_status(conn, ws, message_id, event.status, event.error) or touched:
+        changed.message(event.account_id, conversation_id, message_id)
 
 
 def _uuid_or_none(value: str) -> uuid.UUID | None:
@@ -757,14 +809,14 @@ def _remember_alias(conn: Connection, ws: int, account_id: int, alias: str, chat
 # --- beyond messages and receipts ------------------------------------------------------------
 
 
-def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
+def _apply_other(conn: Connection, ws: int, event: ProviderEvent, changed: _Changed) -> None:
     """Reactions, edits, deletions, contacts, QR and removal."""
     if isinstance(event, ReactionEvent):
         sender = (
             "me" if event.direction is Direction.OUT else (event.sender_phone or event.chat_key)
         )
         # An empty emoji is a removed reaction: kept as a row (a tombstone that syncs).
-        conn.execute(
+        reacted = conn.execute(
             _sql(
                 "INSERT INTO reactions (workspace_id, account_id, target_id, sender, emoji, ts)"
                 " VALUES (:ws, :a, :t, :s, :e, :ts)"
@@ -773,6 +825,13 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 " WHERE excluded.ts >= reactions.ts"
                 " AND (reactions.emoji, reactions.ts) IS DISTINCT FROM"
                 " (excluded.emoji, excluded.ts)"
+                " RETURNING (SELECT m.id FROM messages m WHERE m.account_id = reactions.account_id"
+                "   AND m.provider_message_id = reactions.target_id"
+                "   AND m.workspace_id = reactions.workspace_id),"
+                " (SELECT m.conversation_id FROM messages m"
+                "   WHERE m.account_id = reactions.account_id"
+                "   AND m.provider_message_id = reactions.target_id"
+                "   AND m.workspace_id = reactions.workspace_id)"
             ),
             {
                 "ws": ws,
@@ -782,13 +841,17 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "e": event.emoji,
                 "ts": _ms(event.timestamp),
             },
-        )
+        ).first()
+        if reacted is not None and reacted[0] is not None:
+            changed.message(event.account_id, reacted[1], reacted[0])
+        elif reacted is not None:
+            changed.accounts.add(event.account_id)  # a reaction to a message not stored
     elif isinstance(event, EditEvent):
-        changed = conn.execute(
+        row = conn.execute(
             _sql(
                 "UPDATE messages SET body = :body, edited_at = :at WHERE account_id = :a"
                 " AND provider_message_id = :p AND workspace_id = :ws AND body <> :body"
-                " AND revoked_at IS NULL RETURNING conversation_id, ts"
+                " AND revoked_at IS NULL RETURNING conversation_id, ts, id"
             ),
             {
                 "body": event.text,
@@ -797,21 +860,21 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "p": event.target_message_id,
                 "ws": ws,
             },
-        )
-        row = changed.first()
+        ).first()
         if row is None:
             _keep_pending(conn, ws, event.account_id, event.target_message_id, "edit",
                           event.text, _ms(event.timestamp))  # fmt: skip
         else:
             _follow_in_list(conn, ws, row[0], row[1], event.text)
+            changed.message(event.account_id, row[0], row[2])
     elif isinstance(event, RevokeEvent):
         # Deleted for everyone by its sender: the text goes, the bubble stays as "this message
         # was deleted".
-        changed = conn.execute(
+        row = conn.execute(
             _sql(
                 "UPDATE messages SET body = '', media = NULL, revoked_at = :at"
                 " WHERE account_id = :a AND provider_message_id = :p AND workspace_id = :ws"
-                " AND revoked_at IS NULL RETURNING conversation_id, ts"
+                " AND revoked_at IS NULL RETURNING conversation_id, ts, id"
             ),
             {
                 "at": _ms(event.timestamp),
@@ -819,18 +882,20 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "p": event.target_message_id,
                 "ws": ws,
             },
-        )
-        row = changed.first()
+        ).first()
         if row is None:
             _keep_pending(conn, ws, event.account_id, event.target_message_id, "revoke", "",
                           _ms(event.timestamp))  # fmt: skip
         else:
             _follow_in_list(conn, ws, row[0], row[1], "")
+            changed.message(event.account_id, row[0], row[2])
     elif isinstance(event, ContactEvent):
         if event.lid and event.phone:
+            # Conversations may move or merge: the number's list is what changed.
             _remember_alias(conn, ws, event.account_id, event.lid, event.chat_key)
+            changed.accounts.add(event.account_id)
         if event.name:
-            conn.execute(
+            named = conn.execute(
                 _sql(
                     "UPDATE conversations SET customer_name = :name WHERE account_id = :a"
                     " AND chat_key = :k AND workspace_id = :ws AND customer_name = ''"
@@ -838,8 +903,10 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 ),
                 {"name": event.name, "a": event.account_id, "k": event.chat_key, "ws": ws},
             )
+            if named.rowcount:
+                changed.accounts.add(event.account_id)
     elif isinstance(event, QrEvent):
-        conn.execute(
+        waiting = conn.execute(
             _sql(
                 "UPDATE accounts SET state = :s WHERE id = :a AND workspace_id = :ws"
                 " AND state NOT IN (:s, :connected)"
@@ -851,8 +918,10 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "ws": ws,
             },
         )
+        if waiting.rowcount:
+            changed.accounts.add(event.account_id)
     elif isinstance(event, AccountRemovedEvent):
-        conn.execute(
+        removed = conn.execute(
             _sql(
                 "UPDATE accounts SET state = :s, state_reason = :r WHERE id = :a"
                 " AND workspace_id = :ws AND (state <> :s OR state_reason <> :r)"
@@ -864,6 +933,8 @@ def _apply_other(conn: Connection, ws: int, event: ProviderEvent) -> None:
                 "ws": ws,
             },
         )
+        if removed.rowcount:
+            changed.accounts.add(event.account_id)
 
 
 # --- the outbox's entry point -------------------------------------------------------------------
@@ -898,23 +969,24 @@ _SETTLE: Final = _sql(
     " revoked AS ("
     " UPDATE messages m SET body = '', media = NULL, revoked_at = r.ts FROM ready r"
     " WHERE r.kind = 'revoke' AND m.id = r.id AND m.revoked_at IS NULL"
-    " RETURNING m.workspace_id, m.conversation_id, m.ts),"
+    " RETURNING m.workspace_id, m.conversation_id, m.ts, m.account_id, m.id),"
     " edited AS ("
     " UPDATE messages m SET body = r.body, edited_at = r.ts FROM ready r"
     " WHERE r.kind = 'edit' AND m.id = r.id AND m.revoked_at IS NULL"
     " AND (m.edited_at IS NULL OR m.edited_at < r.ts) AND m.body <> r.body"
     " AND NOT EXISTS (SELECT 1 FROM ready x WHERE x.id = r.id AND x.kind = 'revoke')"
-    " RETURNING m.workspace_id, m.conversation_id, m.ts, m.body)"
-    " SELECT workspace_id, conversation_id, ts, body FROM edited"
-    " UNION ALL SELECT workspace_id, conversation_id, ts, '' FROM revoked"
+    " RETURNING m.workspace_id, m.conversation_id, m.ts, m.body, m.account_id, m.id)"
+    " SELECT workspace_id, conversation_id, ts, body, account_id, id FROM edited"
+    " UNION ALL SELECT workspace_id, conversation_id, ts, '', account_id, id FROM revoked"
 )
 
 
-def _settle_pending_changes(conn: Connection, workspaces: set[int]) -> None:
+def _settle_pending_changes(conn: Connection, workspaces: set[int], changed: _Changed) -> None:
     if workspaces:
         settled = conn.execute(_SETTLE, {"ws": sorted(workspaces)}).all()
-        for ws, conversation_id, ts_ms, body in settled:
+        for ws, conversation_id, ts_ms, body, account_id, message_id in settled:
             _follow_in_list(conn, ws, conversation_id, ts_ms, body)
+            changed.message(account_id, conversation_id, message_id)
 
 
 def _follow_in_list(conn: Connection, ws: int, conversation_id: int, ts_ms: int, body: str) -> None:
@@ -942,8 +1014,13 @@ def enqueue_send(
     reply_to: str | None = None,
     ts_ms: int,
     template: dict[str, Any] | None = None,
+    due_ms: int | None = None,
 ) -> None:
     """Write an outgoing text message (``queued``) and its outbox entry, in ``conn``'s transaction.
+
+    The entry is due at ``due_ms`` (the server's clock; the database's now when None). Never
+    ``ts_ms``: that is the time the client says it wrote the message, and a client's clock may
+    be hours off.
 
     With ``template`` (``{"name", "language", "body_parameters", "header_parameters"}``) it is
     an approved template instead, ``body`` being the text the customer will read; the template
@@ -959,7 +1036,7 @@ def enqueue_send(
     system scope for that one statement.
     """
     if not body.strip():
-        raise EnqueueError("an empty message cannot be sent")
+        raise EnqueueError("an empty message cannot be sent", "empty")
     conversation = conn.execute(
         _sql(
             "SELECT id FROM conversations WHERE id = :c AND workspace_id = :ws"
@@ -998,7 +1075,8 @@ def enqueue_send(
         conn.execute(
             _sql(
                 "INSERT INTO outbox (message_id, workspace_id, account_id, conversation_id,"
-                " recipient) VALUES (:id, :ws, :a, :c, :r)"
+                " recipient, next_attempt_at) VALUES (:id, :ws, :a, :c, :r,"
+                " COALESCE(to_timestamp(CAST(:due AS double precision) / 1000), now()))"
             ),
             {
                 "id": message_id,
@@ -1006,6 +1084,7 @@ def enqueue_send(
                 "a": account_id,
                 "c": conversation_id,
                 "r": recipient,
+                "due": due_ms,
             },
         )
     finally:

@@ -4,6 +4,10 @@ Claims use ``FOR UPDATE SKIP LOCKED``, so several dispatchers (tasks of one serv
 never take the same entry, and only the oldest entry of each conversation can be claimed, so a
 conversation's messages go out in the order they were written. The rules of when to send and
 what an outcome means are the dispatcher's (``sync/server/dispatcher.py``).
+
+These are the module functions ``TeamStore`` (``store.py``) calls off the event loop; the
+engine's ``Store`` protocol (``sync/engine/store.py``) documents the contract they keep. Times
+are the caller's clock when given (``now_ms``), else Postgres's ``now()``.
 """
 
 from __future__ import annotations
@@ -11,14 +15,23 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import Any, Final, Literal, Protocol
+from collections.abc import Collection
+from dataclasses import replace
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, text
 
+from sync.domain.changes import ChangeSet
 from sync.domain.messages import OutgoingMessage, template_of
 from sync.domain.models import DeliveryStatus, Direction, MessageType
+from sync.domain.outbox import (
+    INTERRUPTED_REASON,
+    UNCONFIRMED_AFTER_S,
+    UNCONFIRMED_REASON,
+    Claim,
+    Outcome,
+    SendRefused,
+)
 from sync.domain.text import clean_text
 from sync.store.team.database import ServerDatabase
 from sync.store.team.ingest import adopt_provider_id, enqueue_send, set_status
@@ -26,7 +39,29 @@ from sync.store.team.ingest import adopt_provider_id, enqueue_send, set_status
 log = logging.getLogger(__name__)
 
 
-class RetryRefused(ValueError):
+# Re-exported: the dispatcher and the tests name them from here.
+__all__ = [
+    "UNCONFIRMED_AFTER_S",
+    "UNCONFIRMED_REASON",
+    "Actor",
+    "Claim",
+    "Outcome",
+    "RetryRefused",
+    "account_rows",
+    "claim_next",
+    "copy_for_resend",
+    "fail_unconfirmed",
+    "next_due_ms",
+    "next_due_s",
+    "record_outcome",
+    "recover",
+    "recover_interrupted",
+    "retry_message",
+    "settle_unconfirmed",
+]
+
+
+class RetryRefused(SendRefused):
     """A retry that may not be made (not a supervisor, wrong kind of message); says why."""
 
 
@@ -38,29 +73,6 @@ class Actor(Protocol):
 
     @property
     def is_supervisor(self) -> bool: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """An outbox entry claimed for sending (committed ``sending``)."""
-
-    message_id: uuid.UUID
-    workspace_id: int
-    account_id: int
-    conversation_id: int
-    recipient: str
-    attempts: int
-    message: OutgoingMessage
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What came of one send."""
-
-    kind: Literal["sent", "failed", "unknown", "retry"]
-    provider_message_id: str | None = None
-    reason: str | None = None
-    delay_s: float = 0.0
 
 
 # --- the transactions ----------------------------------------------------------------------------
@@ -99,10 +111,13 @@ _CLAIMABLE = """
     AND NOT ((o.account_id::text || ':' || o.recipient) = ANY(CAST(:blocked AS text[])))
 """
 
+# The caller's clock when it gives one (``now_ms``), else the database's.
+_NOW = "COALESCE(to_timestamp(CAST(:now AS double precision) / 1000), now())"
+
 _CLAIM = f"""
 {_HEADS}, candidate AS (
     SELECT o.message_id FROM heads h JOIN outbox o ON o.message_id = h.message_id
-    WHERE {_CLAIMABLE} AND o.next_attempt_at <= now()
+    WHERE {_CLAIMABLE} AND o.next_attempt_at <= {_NOW}
     ORDER BY o.next_attempt_at, o.created_at, o.message_id
     LIMIT 1
     FOR UPDATE OF o SKIP LOCKED
@@ -115,19 +130,31 @@ RETURNING outbox.message_id, outbox.workspace_id, outbox.account_id, outbox.conv
 
 _NEXT_DUE = f"""
 {_HEADS}
-SELECT EXTRACT(EPOCH FROM (min(o.next_attempt_at) - now()))
+SELECT EXTRACT(EPOCH FROM (min(o.next_attempt_at) - now())),
+    EXTRACT(EPOCH FROM min(o.next_attempt_at)) * 1000
 FROM heads h JOIN outbox o ON o.message_id = h.message_id WHERE {_CLAIMABLE}
 """
 
 
+def blocked_keys(blocked: Collection[tuple[int, str]]) -> list[str]:
+    """(number, recipient) pairs as the claim's SQL matches them (``"account:recipient"``)."""
+    return [f"{account_id}:{recipient}" for account_id, recipient in blocked]
+
+
 def claim_next(
-    db: ServerDatabase, accounts: Sequence[int], blocked: Sequence[str]
-) -> Claimed | None:
+    db: ServerDatabase,
+    accounts: Collection[int],
+    blocked: Collection[str],
+    *,
+    now_ms: int | None = None,
+) -> Claim | None:
     """Claim the next due entry of ``accounts`` (recipients ``"account:recipient"`` in
-    ``blocked`` excluded) and commit it ``sending``; None when nothing is due."""
+    ``blocked`` excluded, see ``blocked_keys``) and commit it ``sending``; None when nothing
+    is due by ``now_ms`` (the database's now when None)."""
     with db.system() as conn:
         row = conn.execute(
-            text(_CLAIM), {"accounts": list(accounts), "blocked": list(blocked)}
+            text(_CLAIM),
+            {"accounts": list(accounts), "blocked": list(blocked), "now": now_ms},
         ).first()
         if row is None:
             return None
@@ -143,13 +170,7 @@ def claim_next(
         ).one()
         type_, body, reply_to, phone, chat_key, media = detail
         set_status(conn, ws, message_id, DeliveryStatus.SENDING, None)
-    return Claimed(
-        message_id=message_id,
-        workspace_id=int(ws),
-        account_id=int(account_id),
-        conversation_id=int(conversation_id),
-        recipient=str(recipient),
-        attempts=int(attempts),
+    return Claim(
         message=OutgoingMessage(
             client_id=str(message_id),
             account_id=int(account_id),
@@ -161,43 +182,70 @@ def claim_next(
             # A template send carries its template as the desktops' outbox does (enqueue_send).
             template=template_of(media) if type_ == MessageType.TEMPLATE.value else None,
         ),
+        conversation_id=int(conversation_id),
+        recipient=str(recipient),
+        attempts=int(attempts),
+        workspace_id=int(ws),
     )
 
 
-def next_due_s(db: ServerDatabase, accounts: Sequence[int], blocked: Sequence[str]) -> float | None:
-    """Seconds until the next claimable entry is due (<= 0: now); None when there is none."""
+def _next_due(
+    db: ServerDatabase, accounts: Collection[int], blocked: Collection[str]
+) -> tuple[float, float] | None:
     with db.system() as conn:
-        value = conn.execute(
+        row = conn.execute(
             text(_NEXT_DUE), {"accounts": list(accounts), "blocked": list(blocked)}
-        ).scalar()
-    return None if value is None else float(value)
+        ).one()
+    return None if row[0] is None else (float(row[0]), float(row[1]))
 
 
-def record_outcome(db: ServerDatabase, claim: Claimed, outcome: Outcome) -> None:
-    """Write what came of a claimed send (one transaction)."""
+def next_due_s(
+    db: ServerDatabase, accounts: Collection[int], blocked: Collection[str]
+) -> float | None:
+    """Seconds until the next claimable entry is due (<= 0: now); None when there is none."""
+    due = _next_due(db, accounts, blocked)
+    return None if due is None else due[0]
+
+
+def next_due_ms(
+    db: ServerDatabase, accounts: Collection[int], blocked: Collection[str]
+) -> int | None:
+    """When (epoch ms) the next claimable entry is due; None when there is none."""
+    due = _next_due(db, accounts, blocked)
+    return None if due is None else round(due[1])
+
+
+def record_outcome(
+    db: ServerDatabase, claim: Claim, outcome: Outcome, *, now_ms: int | None = None
+) -> ChangeSet:
+    """Write what came of a claimed send (one transaction); a retry is due ``delay_s`` after
+    ``now_ms`` (the database's now when None). Returns what changed."""
     if outcome.reason:
         # The reason quotes the provider's answer: cleaned like every stored text.
         outcome = replace(outcome, reason=clean_text(outcome.reason))
     ws = claim.workspace_id
+    message_id = uuid.UUID(claim.message_id)
+    touched = {claim.message_id}
     with db.system() as conn:
         entry = conn.execute(
             text(
                 "SELECT state FROM outbox WHERE message_id = :id AND workspace_id = :ws FOR UPDATE"
             ),
-            {"id": claim.message_id, "ws": ws},
+            {"id": message_id, "ws": ws},
         ).first()
         if entry is None or entry[0] != "sending":
             # Recovered meanwhile (marked unknown): a late "sent" still teaches us its id.
-            if outcome.kind == "sent" and outcome.provider_message_id:
-                _settle_sent(conn, claim, outcome.provider_message_id)
-            return
+            if outcome.kind != "sent" or outcome.provider_message_id is None:
+                return ChangeSet()
+            touched |= _settle_sent(conn, claim, outcome.provider_message_id)
+            return _changes(claim, touched)
         if outcome.kind == "retry":
             current = conn.execute(
                 text(
                     "SELECT status, provider_message_id FROM messages"
                     " WHERE id = :id AND workspace_id = :ws"
                 ),
-                {"id": claim.message_id, "ws": ws},
+                {"id": message_id, "ws": ws},
             ).one()
             if current[1] is None and DeliveryStatus(current[0]) in (
                 DeliveryStatus.SENDING,
@@ -206,43 +254,58 @@ def record_outcome(db: ServerDatabase, claim: Claimed, outcome: Outcome) -> None
                 conn.execute(
                     text(
                         "UPDATE outbox SET state = 'pending', last_error = :e,"
-                        " next_attempt_at = now() + make_interval(secs => :d)"
+                        f" next_attempt_at = {_NOW} + make_interval(secs => :d)"
                         " WHERE message_id = :id AND workspace_id = :ws"
                     ),
-                    {"e": outcome.reason, "d": outcome.delay_s, "id": claim.message_id, "ws": ws},
+                    {
+                        "e": outcome.reason,
+                        "d": outcome.delay_s,
+                        "now": now_ms,
+                        "id": message_id,
+                        "ws": ws,
+                    },
                 )
-                set_status(
-                    conn, ws, claim.message_id, DeliveryStatus.QUEUED, outcome.reason, force=True
-                )
-                return
+                set_status(conn, ws, message_id, DeliveryStatus.QUEUED, outcome.reason, force=True)
+                return _changes(claim, touched)
             # A receipt or an echo already proved the provider took it: done, never resent.
         conn.execute(
             text("DELETE FROM outbox WHERE message_id = :id AND workspace_id = :ws"),
-            {"id": claim.message_id, "ws": ws},
+            {"id": message_id, "ws": ws},
         )
         if outcome.kind == "sent" and outcome.provider_message_id:
-            _settle_sent(conn, claim, outcome.provider_message_id)
+            touched |= _settle_sent(conn, claim, outcome.provider_message_id)
         elif outcome.kind == "failed":
-            set_status(conn, ws, claim.message_id, DeliveryStatus.FAILED, outcome.reason)
+            set_status(conn, ws, message_id, DeliveryStatus.FAILED, outcome.reason)
         elif outcome.kind == "unknown":
-            set_status(conn, ws, claim.message_id, DeliveryStatus.UNKNOWN, outcome.reason)
+            set_status(conn, ws, message_id, DeliveryStatus.UNKNOWN, outcome.reason)
+    return _changes(claim, touched)
 
 
-def _settle_sent(conn: Connection, claim: Claimed, provider_id: str) -> None:
+def _changes(claim: Claim, messages: set[str]) -> ChangeSet:
+    return ChangeSet(
+        accounts=frozenset({claim.account_id}),
+        conversations=frozenset({claim.conversation_id}),
+        messages=frozenset(messages),
+    )
+
+
+def _settle_sent(conn: Connection, claim: Claim, provider_id: str) -> set[str]:
+    """Give our message the provider's id and "sent"; returns the echo it folded in, if any."""
     ws = claim.workspace_id
-    echo = adopt_provider_id(conn, ws, claim.account_id, claim.message_id, provider_id)
-    set_status(conn, ws, claim.message_id, DeliveryStatus.SENT, None)
-    if echo is not None:  # receipts may have reached the echo first
-        set_status(conn, ws, claim.message_id, echo, None)
+    message_id = uuid.UUID(claim.message_id)
+    echo = adopt_provider_id(conn, ws, claim.account_id, message_id, provider_id)
+    set_status(conn, ws, message_id, DeliveryStatus.SENT, None)
+    if echo is None:
+        return set()
+    set_status(conn, ws, message_id, echo[1], None)  # receipts may have reached the echo first
+    return {str(echo[0])}
 
 
-def recover_interrupted(
-    db: ServerDatabase, inflight: Sequence[uuid.UUID] | frozenset[uuid.UUID]
-) -> int:
+def recover(db: ServerDatabase, inflight: Collection[uuid.UUID | str]) -> ChangeSet:
     """Entries left ``sending`` (by a crashed dispatcher) become ``unknown``, never resent.
 
     Only safe while no other dispatcher is alive (the exclusive advisory lock); ``inflight``
-    are this dispatcher's own sends in progress. Returns how many were settled.
+    are this dispatcher's own sends in progress. Returns what changed.
     """
     with db.system() as conn:
         # A crashed process's half-done transaction holds its row until Postgres notices the
@@ -250,38 +313,55 @@ def recover_interrupted(
         conn.execute(text("SET LOCAL lock_timeout = '10s'"))
         rows = conn.execute(
             text(
-                "SELECT message_id, workspace_id FROM outbox WHERE state = 'sending'"
-                " AND NOT (message_id = ANY(CAST(:mine AS uuid[]))) FOR UPDATE"
+                "SELECT message_id, workspace_id, account_id, conversation_id FROM outbox"
+                " WHERE state = 'sending' AND NOT (message_id = ANY(CAST(:mine AS uuid[])))"
+                " FOR UPDATE"
             ),
-            {"mine": list(inflight)},
+            {"mine": [uuid.UUID(str(m)) for m in inflight]},
         ).all()
-        for message_id, ws in rows:
+        for message_id, ws, _account, _conversation in rows:
             conn.execute(
                 text("DELETE FROM outbox WHERE message_id = :id AND workspace_id = :ws"),
                 {"id": message_id, "ws": ws},
             )
-            set_status(
-                conn,
-                int(ws),
-                message_id,
-                DeliveryStatus.UNKNOWN,
-                "interrupted: the server stopped while sending",
-            )
+            set_status(conn, int(ws), message_id, DeliveryStatus.UNKNOWN, INTERRUPTED_REASON)
     if rows:
         log.warning("%d send(s) interrupted by a stop marked unknown", len(rows))
-    return len(rows)
+    return ChangeSet(
+        accounts=frozenset(int(r[2]) for r in rows),
+        conversations=frozenset(int(r[3]) for r in rows),
+        messages=frozenset(str(r[0]) for r in rows),
+    )
 
 
-# A send whose answer was lost stays "unknown" until a receipt (status webhook, echo) settles it.
-# One that nothing settles for this long, counted from when the server was up to hear about it,
-# never reached the provider: Meta reports "sent" within seconds, Evolution and the gateway echo
-# an outgoing message at once, and Meta retries undelivered webhooks, so a server that was down
-# hears the backlog soon after it starts. It is then marked failed, with that reason, so the
-# agent sees it was not sent and a supervisor can send it again: settled, never resent blindly.
-UNCONFIRMED_AFTER_S: Final = 15 * 60.0
-UNCONFIRMED_REASON: Final = (
-    "the provider never confirmed this message: it was not sent (send it again if needed)"
-)
+def recover_interrupted(db: ServerDatabase, inflight: Collection[uuid.UUID | str]) -> int:
+    """``recover``, counted: how many sends were marked unknown."""
+    return len(recover(db, inflight).messages)
+
+
+def fail_unconfirmed(db: ServerDatabase, before_ms: int) -> ChangeSet:
+    """Mark failed (``UNCONFIRMED_REASON``) the "unknown" sends with no provider id written
+    before ``before_ms`` (at most 500 a call, the oldest first); returns what changed."""
+    accounts: set[int] = set()
+    conversations: set[int] = set()
+    messages: set[str] = set()
+    with db.system() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, workspace_id, account_id, conversation_id FROM messages"
+                " WHERE status = 'unknown' AND direction = 'out' AND provider_message_id IS NULL"
+                " AND ts < :cutoff ORDER BY ts LIMIT 500 FOR UPDATE SKIP LOCKED"
+            ),
+            {"cutoff": before_ms},
+        ).all()
+        for message_id, ws, account_id, conversation_id in rows:
+            if set_status(conn, int(ws), message_id, DeliveryStatus.FAILED, UNCONFIRMED_REASON):
+                accounts.add(int(account_id))
+                conversations.add(int(conversation_id))
+                messages.add(str(message_id))
+    if messages:
+        log.warning("%d unconfirmed send(s) marked failed", len(messages))
+    return ChangeSet(frozenset(accounts), frozenset(conversations), frozenset(messages))
 
 
 def settle_unconfirmed(
@@ -292,22 +372,7 @@ def settle_unconfirmed(
     cutoff = now_ms - int(after_s * 1000)
     if up_since_ms > cutoff:
         return 0  # not up long enough to have heard the receipts of older sends
-    settled = 0
-    with db.system() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT id, workspace_id FROM messages WHERE status = 'unknown'"
-                " AND direction = 'out' AND provider_message_id IS NULL AND ts < :cutoff"
-                " ORDER BY ts LIMIT 500 FOR UPDATE SKIP LOCKED"
-            ),
-            {"cutoff": cutoff},
-        ).all()
-        for message_id, ws in rows:
-            if set_status(conn, int(ws), message_id, DeliveryStatus.FAILED, UNCONFIRMED_REASON):
-                settled += 1
-    if settled:
-        log.warning("%d unconfirmed send(s) marked failed", settled)
-    return settled
+    return len(fail_unconfirmed(db, cutoff).messages)
 
 
 def retry_message(
@@ -317,17 +382,47 @@ def retry_message(
     *,
     ts_ms: int | None = None,
 ) -> uuid.UUID:
-    """Queue a new copy of a failed or unknown outgoing text message; returns the copy's id.
+    """A supervisor's "send again": a new queued copy of a failed or unknown outgoing text
+    message (``copy_for_resend``); returns the copy's id.
 
-    A copy, not a re-queue: "failed" is terminal and statuses never move backwards (every
-    desktop already shows the failed bubble, with its reason), and an "unknown" original may
-    still be settled by a late receipt, so it must keep its identity. The agent sees the old
-    bubble and the new one, as in solo mode's "send again". Only supervisors may do it.
+    Only supervisors may do it: a team's policy, kept here rather than in the store's shared
+    verb, which any caller (the engine's automations, solo mode) uses with its own policy.
     """
     from sync.domain.ids import uuid7
 
     if not principal.is_supervisor:
-        raise RetryRefused("only a supervisor may send a message again")
+        raise RetryRefused("only a supervisor may send a message again", "supervisor_only")
+    now = int(time.time() * 1000) if ts_ms is None else ts_ms
+    copy = uuid.UUID(uuid7(now))
+    copy_for_resend(
+        conn,
+        message_id,
+        copy,
+        workspace_id=principal.workspace_id,
+        author_user_id=principal.user_id,
+        ts_ms=now,
+    )
+    return copy
+
+
+def copy_for_resend(
+    conn: Connection,
+    message_id: uuid.UUID,
+    copy_id: uuid.UUID,
+    *,
+    workspace_id: int,
+    author_user_id: int | None,
+    ts_ms: int,
+    due_ms: int | None = None,
+) -> None:
+    """Queue ``copy_id``, a new copy of a failed or unknown outgoing text message, in
+    ``conn``'s transaction (queuing the same ``copy_id`` again does nothing).
+
+    A copy, not a re-queue: "failed" is terminal and statuses never move backwards (every
+    desktop already shows the failed bubble, with its reason), and an "unknown" original may
+    still be settled by a late receipt, so it must keep its identity. The agent sees the old
+    bubble and the new one, as in solo mode's "send again".
+    """
     row = conn.execute(
         text(
             "SELECT m.account_id, m.conversation_id, m.direction, m.type, m.body, m.status,"
@@ -336,30 +431,30 @@ def retry_message(
             " WHERE m.id = :id AND m.workspace_id = :ws AND c.workspace_id = :ws"
             " AND NOT m.deleted"
         ),
-        {"id": message_id, "ws": principal.workspace_id},
+        {"id": message_id, "ws": workspace_id},
     ).first()
     if row is None:
-        raise RetryRefused("that message does not exist")
+        raise RetryRefused("that message does not exist", "gone")
     account_id, conversation_id, direction, type_, body, status, reply_to, chat_key = row
     if direction != Direction.OUT.value or status not in (
         DeliveryStatus.FAILED.value,
         DeliveryStatus.UNKNOWN.value,
     ):
-        raise RetryRefused("only a message that failed or may not have been sent can be resent")
+        raise RetryRefused(
+            "only a message that failed or may not have been sent can be resent", "not_resendable"
+        )
     if type_ != MessageType.TEXT.value or not body:
-        raise RetryRefused("only text messages can be sent again")
-    now = int(time.time() * 1000) if ts_ms is None else ts_ms
-    copy = uuid.UUID(uuid7(now))
+        raise RetryRefused("only text messages can be sent again", "text_only")
     enqueue_send(
         conn,
-        message_id=copy,
-        workspace_id=principal.workspace_id,
+        message_id=copy_id,
+        workspace_id=workspace_id,
         account_id=int(account_id),
         conversation_id=int(conversation_id),
         recipient=str(chat_key),
         body=str(body),
-        author_user_id=principal.user_id,
+        author_user_id=author_user_id,
         reply_to=reply_to,
-        ts_ms=now,
+        ts_ms=ts_ms,
+        due_ms=due_ms,
     )
-    return copy

@@ -312,7 +312,9 @@ async def test_a_send_cut_short_by_shutdown_becomes_unknown_not_resent(db: Datab
     assert (await message(db, queued.id)).status is DeliveryStatus.UNKNOWN
 
 
-async def test_a_slow_send_holds_back_the_next_message_of_its_number(db: Database) -> None:
+async def test_a_slow_send_holds_back_the_next_message_of_its_conversation(
+    db: Database,
+) -> None:
     account, conversation = _setup_number(db)
     provider = RecordingProvider(account).then(HANG)
 
@@ -321,7 +323,7 @@ async def test_a_slow_send_holds_back_the_next_message_of_its_number(db: Databas
         await asyncio.wait_for(provider.hanging.wait(), 5)
         second = await engine.send_text(conversation, "segunda")
         # The dispatcher is busy with the first; asked for another send now, the engine has
-        # none it may make: the second waits behind the first of its number.
+        # none it may make: the second waits behind the first of its conversation.
         assert await engine.dispatch_once() is False
         assert [m.client_id for m in provider.calls] == [first.id]
         provider.release()
@@ -363,7 +365,9 @@ async def test_an_echo_of_our_own_message_before_the_answer_is_merged_into_it(
 # --- ordering and readiness --------------------------------------------------------------------
 
 
-async def test_messages_to_one_number_go_out_in_order_even_through_retries(db: Database) -> None:
+async def test_messages_to_one_conversation_go_out_in_order_even_through_retries(
+    db: Database,
+) -> None:
     account, conversation = _setup_number(db)
     provider = RecordingProvider(account).then(None, RateLimited(retry_after=0.05), None)
 

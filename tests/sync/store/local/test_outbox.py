@@ -126,20 +126,27 @@ def test_a_message_to_a_missing_conversation_is_refused(cache: LocalCache) -> No
     assert _outbox(cache) == []
 
 
-def test_claims_go_oldest_first_one_at_a_time_per_number(cache: LocalCache) -> None:
+def test_claims_go_oldest_first_one_at_a_time_per_conversation(cache: LocalCache) -> None:
+    # Per conversation, not per number (as on the team server): a conversation's messages keep
+    # their order, and one slow conversation does not hold up the number's others.
     shop, garage = add_account(cache, "Loja"), add_account(cache, "Oficina")
     shop_chat, garage_chat = _conversation(cache, shop), _conversation(cache, garage)
+    other_chat = _conversation(cache, shop, "+55 11 98888-0002")
     s1, _ = outbox.enqueue_text(cache, shop_chat, "loja 1", now_ms=NOW)
     g1, _ = outbox.enqueue_text(cache, garage_chat, "oficina 1", now_ms=NOW + 1)
     s2, _ = outbox.enqueue_text(cache, shop_chat, "loja 2", now_ms=NOW + 2)
+    o1, _ = outbox.enqueue_text(cache, other_chat, "outra conversa", now_ms=NOW + 3)
 
     first = outbox.claim_next(cache, now_ms=NOW + 10)
     second = outbox.claim_next(cache, now_ms=NOW + 10)
-    # Both numbers have a message in flight: the shop's second waits for its first.
+    # The shop's other conversation goes ahead of the shop's second message...
+    other = outbox.claim_next(cache, now_ms=NOW + 10)
+    # ...which waits for its conversation's first, still in flight.
     third = outbox.claim_next(cache, now_ms=NOW + 10)
 
-    assert first is not None and second is not None
+    assert first is not None and second is not None and other is not None
     assert [first.message.client_id, second.message.client_id] == [s1.id, g1.id]
+    assert other.message.client_id == o1.id
     assert third is None
     assert message_row(cache, s1.id).status == "sending"
     assert message_row(cache, s2.id).status == "queued"
@@ -151,7 +158,9 @@ def test_claims_go_oldest_first_one_at_a_time_per_number(cache: LocalCache) -> N
     assert fourth is not None and fourth.message.client_id == s2.id
 
 
-def test_a_rescheduled_head_blocks_its_number_but_not_the_others(cache: LocalCache) -> None:
+def test_a_rescheduled_head_blocks_its_conversation_but_not_the_others(
+    cache: LocalCache,
+) -> None:
     shop, garage = add_account(cache, "Loja"), add_account(cache, "Oficina")
     shop_chat, garage_chat = _conversation(cache, shop), _conversation(cache, garage)
     s1, _ = outbox.enqueue_text(cache, shop_chat, "loja 1", now_ms=NOW)

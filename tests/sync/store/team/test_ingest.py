@@ -23,7 +23,7 @@ from sync.domain.events import (
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.store.team.database import AgentScope, ServerDatabase
 from sync.store.team.ingest import EnqueueError, enqueue_send, ingest_events, ingest_events_sync
-from sync.store.team.outbox import Claimed, Outcome, claim_next, record_outcome
+from sync.store.team.outbox import Claim, Outcome, claim_next, record_outcome
 from tests.sync.server.seeding import Seeded, add_conversation, enqueue, rows
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def test_a_receipt_with_our_id_settles_an_unknown_send(db: ServerDatabase, seede
     conv = add_conversation(db, seeded, PHONE)
     message_id = enqueue(db, seeded, conv, "Seu bolo está pronto", PHONE)
     claim = claim_next(db, [seeded.account_id], [])
-    assert claim is not None and claim.message_id == message_id
+    assert claim is not None and claim.message_id == str(message_id)
     record_outcome(db, claim, Outcome("unknown", reason="no answer from Meta: ReadTimeout"))
     assert rows(db, "SELECT status, provider_message_id FROM messages") == [("unknown", None)]
     # A receipt for an id we do not know, but carrying our id (biz_opaque_callback_data).
@@ -193,7 +193,7 @@ def test_a_receipt_before_the_send_answer_is_kept_and_sent_does_not_undo_it(
     assert rows(db, "SELECT count(*) FROM outbox") == [(0,)]
 
 
-def _claim(db: ServerDatabase, seeded: Seeded, body: str) -> tuple[uuid.UUID, Claimed]:
+def _claim(db: ServerDatabase, seeded: Seeded, body: str) -> tuple[uuid.UUID, Claim]:
     conv = add_conversation(db, seeded, PHONE)
     message_id = enqueue(db, seeded, conv, body, PHONE)
     claim = claim_next(db, [seeded.account_id], [])
