@@ -17,8 +17,10 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from sync import faults
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import Message, TemplateRef
+from sync.engine.pacing import Pacer, PacingConfig, pacing_for
 from sync.providers.base import (
     AuthError,
+    Capabilities,
     DeliveryUnknown,
     NotSent,
     PermanentSendError,
@@ -33,6 +35,8 @@ from sync.wakeup import wait_event
 log = logging.getLogger(__name__)
 
 InboundListener = Callable[[IngestResult], Awaitable[None]]
+# How a number is paced, from its adapter's capabilities (None: not paced).
+PacingChoice = Callable[[Capabilities], PacingConfig | None] | None
 
 # Transient failures back off exponentially with jitter, capped, so a provider outage never
 # turns into a storm of retries.
@@ -44,9 +48,11 @@ _IDLE_POLL_S = 5.0
 class Engine:
     """Ingest, outbox and adapters for a set of numbers sharing one database.
 
-    ``clock`` (epoch seconds) dates what is queued and when a retry is due; ``sleep`` is what the
-    dispatcher waits on between passes (asyncio's by default). A test hands in a fake clock's
-    ``now`` and ``sleep`` to move the dispatcher's time by hand.
+    ``clock`` (epoch seconds) dates what is queued and when a retry is due, and drives pacing;
+    ``sleep`` is what the dispatcher waits on between passes (asyncio's by default). A test hands
+    in a fake clock's ``now`` and ``sleep`` to move the dispatcher's time by hand. ``pacing``
+    gives each number its limits from its adapter's capabilities (``pacing_for``, the team
+    server's defaults: per number and per customer); None sends as fast as messages come.
     """
 
     def __init__(
@@ -56,15 +62,21 @@ class Engine:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] | None = None,
+        pacing: PacingChoice = pacing_for,
     ) -> None:
         self._db = db
         self._adapters = dict(adapters)
         self._clock = clock
         self._sleep = sleep
+        self._pacing = pacing
         self._wake = asyncio.Event()
         self._dispatcher: asyncio.Task[None] | None = None
         self._inbound_listeners: list[InboundListener] = []
         self._rng = random.Random()
+        # Per number and per customer, as the team server paces (sync/engine/pacing.py).
+        self.pacer = Pacer(clock=clock, rng=self._rng)
+        for adapter in self._adapters.values():
+            self._configure_pacing(adapter)
         self._passes = 0
         # (the first pass that may answer, its future): see ``idle``.
         self._idle_waiters: list[tuple[int, asyncio.Future[None]]] = []
@@ -107,10 +119,13 @@ class Engine:
         if self._dispatcher is not None:
             raise RuntimeError("adapters are set before the engine starts")
         self._adapters = dict(adapters)
+        for adapter in self._adapters.values():
+            self._configure_pacing(adapter)
 
     async def add_adapter(self, adapter: ProviderAdapter) -> None:
         """Add a number while running (the user just added it): started at once if we are."""
         self._adapters[adapter.account_id] = adapter
+        self._configure_pacing(adapter)
         if self._dispatcher is not None:
             await adapter.start(self._sink)
             self._wake.set()
@@ -178,11 +193,18 @@ class Engine:
 
     async def dispatch_once(self) -> bool:
         """Send the next due message, if any; True when one was handled."""
+        blocked_numbers, blocked_pairs, _ = self.pacer.blocked()
+        ready = self._ready_accounts() - blocked_numbers
+        if not ready:
+            return False
         claimed = await self._db.run(
-            outbox.claim_next, now_ms=self._now_ms(), account_ids=self._ready_accounts()
+            outbox.claim_next, now_ms=self._now_ms(), account_ids=ready, blocked=blocked_pairs
         )
         if claimed is None:
             return False
+        if self._pacing is not None:
+            # Counted when claimed, before the call: a send that fails still spent its slot.
+            self.pacer.take(claimed.account_id, claimed.recipient)
         message = claimed.message
         self._db.publish(claimed.changes)
         faults.point("dispatch.after_claim")
@@ -190,9 +212,12 @@ class Engine:
         try:
             result = await adapter.send(message)
         except (RateLimited, NotSent) as exc:
-            delay = (
-                exc.retry_after if isinstance(exc, RateLimited) else self._backoff(claimed.attempts)
-            )
+            if isinstance(exc, RateLimited):
+                delay = exc.retry_after
+                # The provider asked the number to slow down: all of it waits, not one message.
+                self.pacer.pause(message.account_id, delay)
+            else:
+                delay = self._backoff(claimed.attempts)
             changes = await self._db.run(
                 outbox.reschedule, message.client_id, self._now_ms() + int(delay * 1000), exc.code
             )
@@ -219,6 +244,11 @@ class Engine:
         self._db.publish(changes)
         return True
 
+    def _configure_pacing(self, adapter: ProviderAdapter) -> None:
+        config = self._pacing(adapter.capabilities) if self._pacing is not None else None
+        if config is not None:
+            self.pacer.configure(adapter.account_id, config)
+
     def _ready_accounts(self) -> frozenset[int]:
         return frozenset(aid for aid, a in self._adapters.items() if a.ready_to_send())
 
@@ -236,17 +266,24 @@ class Engine:
             try:
                 if await self.dispatch_once():
                     continue
-                due = await self._db.run(outbox.next_due_ms, account_ids=self._ready_accounts())
+                blocked_numbers, blocked_pairs, freed_at = self.pacer.blocked()
+                due = await self._db.run(
+                    outbox.next_due_ms,
+                    account_ids=self._ready_accounts() - blocked_numbers,
+                    blocked=blocked_pairs,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("outbox dispatcher error")
-                due = None
+                due = freed_at = None
             else:
                 self._answer_idle(this_pass)
             timeout = _IDLE_POLL_S
             if due is not None:
                 timeout = max(0.01, min(timeout, (due - self._now_ms()) / 1000))
+            if freed_at is not None:  # a paced number or customer may send again then
+                timeout = max(0.01, min(timeout, freed_at - self._clock()))
             await wait_event(self._wake, timeout, sleep=self._sleep)
 
     def _answer_idle(self, this_pass: int) -> None:

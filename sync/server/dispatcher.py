@@ -44,6 +44,7 @@ from sqlalchemy.exc import DBAPIError
 
 from sync import faults
 from sync.domain.events import ProviderEvent
+from sync.engine.pacing import Pacer, pacing_for
 from sync.providers.base import (
     AuthError,
     CheckedAdapter,
@@ -54,7 +55,6 @@ from sync.providers.base import (
     RateLimited,
 )
 from sync.server.credentials import ServerKey, join_account
-from sync.server.pacing import Pacer, PacingConfig
 from sync.store.team.database import ServerDatabase
 from sync.store.team.ingest import (
     ingest_events,
@@ -322,9 +322,7 @@ class Dispatcher:
                     )
                     adapter = self._factory(account, self._http)
                     caps = adapter.capabilities
-                    pacing = PacingConfig.default_for(
-                        caps.sends_per_second, qr_linked=caps.needs_qr_link
-                    ).with_overrides(pacing_settings)
+                    pacing = pacing_for(caps).with_overrides(pacing_settings)
                 except Exception as exc:
                     # Errors of accounts and the key name fields, never values.
                     log.warning("number %s cannot send: %s", account_id, _describe(exc))
@@ -506,9 +504,9 @@ def _drop(conn: Connection) -> None:
 
 
 def _describe(exc: BaseException) -> str:
+    from sync.engine.pacing import PacingConfigError
     from sync.providers.accounts import AccountConfigError
     from sync.server.credentials import ServerKeyError
-    from sync.server.pacing import PacingConfigError
 
     if isinstance(exc, AccountConfigError | ServerKeyError | PacingConfigError):
         return str(exc)

@@ -14,9 +14,10 @@ import pytest
 from sync.domain.changes import ChangeSet
 from sync.domain.messages import Message
 from sync.domain.models import ConnectionState, DeliveryStatus
-from sync.engine import service
+from sync.engine import pacing, service
 from sync.engine.demo_workspace import DemoShape, demo_adapters, seed_demo_workspace
-from sync.engine.service import Engine
+from sync.engine.pacing import PacingConfig
+from sync.engine.service import Engine, PacingChoice
 from sync.providers.base import (
     AuthError,
     DeliveryUnknown,
@@ -69,13 +70,21 @@ def _setup_number(db: Database, name: str = "Loja", phone: str = PHONE) -> tuple
 
 @contextlib.asynccontextmanager
 async def running(
-    db: Database, adapters: Mapping[int, ProviderAdapter], *, clock: FakeClock | None = None
+    db: Database,
+    adapters: Mapping[int, ProviderAdapter],
+    *,
+    clock: FakeClock | None = None,
+    pacing: PacingChoice = None,
 ) -> AsyncIterator[Engine]:
-    """The engine started (on ``clock`` when given) and closed at the end."""
+    """The engine started (on ``clock`` when given) and closed at the end.
+
+    Unpaced unless ``pacing`` says otherwise: the other rules are tested at full speed, and
+    pacing on the fake clock by the tests that are about it.
+    """
     engine = (
-        Engine(db, adapters)
+        Engine(db, adapters, pacing=pacing)
         if clock is None
-        else Engine(db, adapters, clock=clock.now, sleep=clock.sleep)
+        else Engine(db, adapters, clock=clock.now, sleep=clock.sleep, pacing=pacing)
     )
     await engine.start()
     try:
@@ -451,6 +460,90 @@ async def test_the_dispatcher_does_not_spin_behind_a_rescheduled_message(db: Dat
         assert len(provider.calls) == 1
 
     assert passes == 5, f"{passes} dispatch passes in 25 s with nothing due (one per 5 s poll)"
+
+
+# --- pacing ------------------------------------------------------------------------------------
+
+
+def _customers(db: Database, account: int, count: int) -> list[int]:
+    """``count`` more conversations of ``account``, one customer each."""
+    phones = [f"+55 11 97000-{i:04d}" for i in range(count)]
+    db.run_sync(
+        apply_events,
+        [inbound(account, f"wamid.pace.{i}", phone=phone) for i, phone in enumerate(phones)],
+    )
+    return [db.run_sync(conversation_id_for, account, phone) for phone in phones]
+
+
+async def _sent_per_second(
+    engine: Engine, clock: FakeClock, provider: RecordingProvider, seconds: float
+) -> list[int]:
+    """How many sends each second of fake time saw, stepping the clock as ``_passes_over``."""
+    counts = []
+    for _ in range(round(seconds)):
+        before = len(provider.calls)
+        await _passes_over(engine, clock, 1.0)
+        counts.append(len(provider.calls) - before)
+    return counts
+
+
+async def test_solo_mode_paces_each_number(db: Database) -> None:
+    account, _ = _setup_number(db)
+    chats = _customers(db, account, 8)
+    provider = RecordingProvider(account)
+    clock = FakeClock(start=BASE_TS)
+    two_per_second = PacingConfig(per_second=2.0, burst=1.0, recipient_interval_s=0.0)
+
+    async with running(
+        db, {account: provider}, clock=clock, pacing=lambda caps: two_per_second
+    ) as engine:
+        for chat in chats:
+            await engine.send_text(chat, "promoção")
+        await eventually(lambda: len(provider.calls) == 1)
+        await eventually(lambda: clock.pending == 1, message="the dispatcher waits for a slot")
+        per_second = await _sent_per_second(engine, clock, provider, 5)
+
+    # Eight customers, one each, at two a second: the first at once, the rest two per second.
+    assert per_second == [2, 2, 2, 1, 0], per_second
+    assert len(provider.calls) == 8
+
+
+async def test_solo_mode_paces_each_customer_with_the_default_limits(db: Database) -> None:
+    account, conversation = _setup_number(db)
+    provider = RecordingProvider(account)
+    clock = FakeClock(start=BASE_TS)
+    limits = pacing.pacing_for(provider.capabilities)
+    assert limits.recipient_burst == 5 and limits.recipient_interval_s == 6.0
+
+    async with running(db, {account: provider}, clock=clock, pacing=pacing.pacing_for) as engine:
+        for i in range(7):
+            await engine.send_text(conversation, f"mensagem {i}")
+        await eventually(lambda: len(provider.calls) == 5)
+        await idle(engine)
+        assert len(provider.calls) == 5  # a burst of five goes at once; the rest wait
+        per_second = await _sent_per_second(engine, clock, provider, 13)
+
+    # Then one every 6 s to that customer (Meta's pair rate limit), in the order typed.
+    assert per_second == [0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 0], per_second
+    assert [m.text for m in provider.calls] == [f"mensagem {i}" for i in range(7)]
+
+
+async def test_a_rate_limit_holds_the_whole_number_back(db: Database) -> None:
+    account, conversation = _setup_number(db)
+    (other,) = _customers(db, account, 1)
+    provider = RecordingProvider(account).then(RateLimited(retry_after=10))
+    clock = FakeClock(start=BASE_TS)
+
+    async with running(db, {account: provider}, clock=clock, pacing=pacing.pacing_for) as engine:
+        await engine.send_text(conversation, "primeira")
+        await eventually(lambda: len(provider.calls) == 1)
+        await engine.send_text(other, "outra conversa")
+        await idle(engine)
+        assert len(provider.calls) == 1  # another customer, but the same number: it waits
+        per_second = await _sent_per_second(engine, clock, provider, 11)
+
+    # Both go once the 10 s the provider asked for are over.
+    assert sum(per_second[:9]) == 0 and sum(per_second) == 2, per_second
 
 
 # --- the demo provider -------------------------------------------------------------------------

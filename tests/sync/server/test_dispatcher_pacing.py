@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from sync.server.pacing import Pacer, PacingConfig, PacingConfigError, TokenBucket
+from sync.engine.pacing import Pacer, PacingConfig, PacingConfigError, TokenBucket
 from tests.fakes.clock import FakeClock
 
 

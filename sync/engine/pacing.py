@@ -1,4 +1,4 @@
-"""How fast the team server's dispatcher may send: per number, and per recipient.
+"""How fast a dispatcher may send: per number, and per recipient (solo and team alike).
 
 Two limits, both token buckets on an injectable clock (seconds, monotonic):
 
@@ -11,7 +11,8 @@ Two limits, both token buckets on an injectable clock (seconds, monotonic):
   (error 131056, "pair rate limit"); a burst of a few replies in a conversation goes at once, a
   longer run to one customer is spaced out.
 
-Every setting can be changed per number in its ``accounts.config`` under ``"pacing"``::
+In a team every setting can be changed per number in its ``accounts.config`` under
+``"pacing"``; the solo engine uses the defaults (``pacing_for``) unless its caller hands others::
 
     {"pacing": {"per_second": 0.5, "burst": 1, "jitter_s": 2.0,
                 "recipient_interval_s": 6.0, "recipient_burst": 5}}
@@ -27,7 +28,10 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from sync.providers.base import Capabilities
 
 # Meta's pair rate limit: about one message every 6 s to one user; a few at once are tolerated.
 RECIPIENT_INTERVAL_S: Final = 6.0
@@ -95,6 +99,14 @@ class PacingConfig:
         values["burst"] = max(1.0, values["burst"])
         values["recipient_burst"] = max(1.0, values["recipient_burst"])
         return PacingConfig(**values)
+
+
+def pacing_for(capabilities: Capabilities) -> PacingConfig:
+    """The default limits of a number whose adapter declares ``capabilities`` (one rule for the
+    solo engine and the team server)."""
+    return PacingConfig.default_for(
+        capabilities.sends_per_second, qr_linked=capabilities.needs_qr_link
+    )
 
 
 class TokenBucket:
