@@ -5,13 +5,21 @@ A delivery status only moves forward (``DeliveryStatus.can_become``). A copy of 
 sends that a QR provider reports back ("from me") names that send instead of becoming a second
 bubble (``_adopt_echo``, as the team server's ingest does). Everything one batch of events
 changes commits in one transaction, together with its full-text index entries.
+
+A batch the cache cannot take (a value past SQLite's limits, an event for a number that does
+not exist) raises ``UnstorableEvents`` with nothing written: the callers (the group commit, the
+receiver) need no knowledge of sqlcipher3's exceptions to tell "bad input" from "retry later".
+Anything else (disk full, database closed or locked) is raised as it is: the same events may be
+stored once the cache is back.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+import sqlcipher3
 
 from sync.domain.changes import ChangeSet
 from sync.domain.events import (
@@ -25,6 +33,7 @@ from sync.domain.events import (
     ReactionEvent,
     RevokeEvent,
     StatusEvent,
+    UnstorableEvents,
     clean_event,
 )
 from sync.domain.ids import uuid7
@@ -49,6 +58,19 @@ __all__ = ["IngestResult", "apply_events"]
 # the message back before (or instead of) answering the send.
 _AWAITING_ID = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
 
+# Errors that come from the events' values, not from the disk or the database's state: storing
+# the same events again fails again. (OverflowError: an integer past 64 bits; ValueError and
+# TypeError: a value the driver cannot bind, an infinite timestamp; IntegrityError: a reference
+# the schema refuses.) OperationalError ("database is locked", I/O) and ProgrammingError (closed)
+# are left out on purpose: they mean "not now".
+_VALUE_ERRORS: Final[tuple[type[Exception], ...]] = (
+    ValueError,
+    OverflowError,
+    TypeError,
+    sqlcipher3.IntegrityError,
+    sqlcipher3.DataError,
+)
+
 
 def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestResult:
     """Persist a batch of provider events in one transaction.
@@ -56,6 +78,9 @@ def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestRe
     Every text is cleaned first (``clean_event``: no NUL, U+FFFD for a lone surrogate), always
     and before the write: a value the cache cannot encode must never fail the batch, and a NUL
     must never reach the full-text index.
+
+    Raises ``UnstorableEvents`` (nothing of the batch written) for a value the cache cannot take
+    or an event of a number that does not exist; other errors as they are.
     """
     events = [clean_event(event) for event in events]
     accounts: set[int] = set()
@@ -66,6 +91,7 @@ def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestRe
     try:
         cursor.execute("BEGIN")
         try:
+            _require_numbers(cursor, {event.account_id for event in events})
             for event in events:
                 if isinstance(event, MessageEvent):
                     stored = _store_message(cursor, event)
@@ -104,6 +130,11 @@ def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestRe
                         if msg is not None:
                             messages.add(msg)
             cursor.execute("COMMIT")
+        except _VALUE_ERRORS as exc:
+            cursor.execute("ROLLBACK")
+            raise UnstorableEvents(
+                f"the events hold a value the cache refuses ({type(exc).__name__})"
+            ) from exc
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
@@ -113,6 +144,24 @@ def apply_events(cache: LocalCache, events: Sequence[ProviderEvent]) -> IngestRe
         ChangeSet(frozenset(accounts), frozenset(conversations), frozenset(messages)),
         new_inbound,
     )
+
+
+def _require_numbers(cursor: Any, account_ids: set[int]) -> None:
+    """Refuse the batch when an event names a number the cache does not hold (removed while
+    its webhooks were on the way): as the team's store does, and before anything is written,
+    whatever the event's kind (a receipt or a connection event would otherwise vanish quietly
+    while a message failed on its foreign key)."""
+    if not account_ids:
+        return
+    wanted = sorted(account_ids)
+    marks = ",".join("?" * len(wanted))
+    found = {
+        int(row[0])
+        for row in cursor.execute(f"SELECT id FROM accounts WHERE id IN ({marks})", wanted)
+    }
+    missing = [a for a in wanted if a not in found]
+    if missing:
+        raise UnstorableEvents(f"events for numbers that do not exist: {missing}")
 
 
 def _store_message(cursor: Any, event: MessageEvent) -> tuple[str, int] | None:

@@ -66,6 +66,17 @@ _AWAITING_ID = (DeliveryStatus.SENDING.value, DeliveryStatus.UNKNOWN.value)
 # deadlock_detected, serialization_failure: the batch is simply written again.
 _RETRYABLE = frozenset({"40P01", "40001"})
 _TRIES = 3
+# Errors that come from the events' values (psycopg's DataError: a number out of range, a value
+# the column's type refuses; the driver's own ValueError/OverflowError/TypeError when binding):
+# storing them again fails again, so they become ``UnstorableEvents`` (the receiver answers
+# 422). Everything else (a connection refused or lost, a pool timeout, a server shutting down)
+# means "not now" and is raised as it is (the receiver answers 503 and the provider retries).
+_VALUE_ERRORS: Final[tuple[type[Exception], ...]] = (
+    DataError,
+    ValueError,
+    OverflowError,
+    TypeError,
+)
 
 # Every statement is parsed into a ``TextClause`` once per process, not once per call (the bind
 # parameter scan is a regular expression: a sizeable share of an ingest's Python time).
@@ -95,7 +106,7 @@ def ingest_events_sync(db: ServerDatabase, events: Sequence[ProviderEvent]) -> I
             with db.system() as conn:
                 result = apply_events(conn, events)
             return result
-        except (DataError, ValueError, OverflowError, TypeError) as exc:
+        except _VALUE_ERRORS as exc:
             raise UnstorableEvents(
                 f"the events hold a value the database refuses ({type(exc).__name__})"
             ) from None
@@ -140,17 +151,21 @@ def apply_events(conn: Connection, events: Sequence[ProviderEvent]) -> IngestRes
     and before the write: Postgres refuses both in ``text`` and ``jsonb``, and a refused batch
     would be answered 5xx and redelivered by the provider for days.
 
-    Returns what changed (nothing for a redelivery) and the new customer messages.
+    Returns what changed (nothing for a redelivery) and the new customer messages. Raises
+    ``UnstorableEvents`` for an event of a number that does not exist (or was removed).
     """
     events = [clean_event(event) for event in events]
     workspaces = _workspaces(conn, {e.account_id for e in events})
+    missing = sorted({e.account_id for e in events} - workspaces.keys())
+    if missing:
+        # A number removed while its webhooks were on the way: the batch is refused before
+        # anything is written, as the local cache does (the store contract), and the group
+        # commit then fails only the call that carried it.
+        raise UnstorableEvents(f"events for numbers that do not exist: {missing}")
     changed = _Changed()
     run: list[tuple[int, MessageEvent]] = []
     for event in events:
-        ws = workspaces.get(event.account_id)
-        if ws is None:
-            log.warning("events for number %s ignored: no such number", event.account_id)
-            continue
+        ws = workspaces[event.account_id]
         if isinstance(event, MessageEvent) and _plain_inbound(event):
             run.append((ws, event))
             continue

@@ -11,16 +11,26 @@ engine's clock would.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from sync.domain.events import EditEvent, MessageEvent, ReactionEvent, RevokeEvent, StatusEvent
+from sync.domain.events import (
+    ConnectionEvent,
+    EditEvent,
+    MessageEvent,
+    ProviderEvent,
+    ReactionEvent,
+    RevokeEvent,
+    StatusEvent,
+    UnstorableEvents,
+)
 from sync.domain.ids import chat_key_for_phone, uuid7
 from sync.domain.messages import TemplateRef
-from sync.domain.models import DeliveryStatus, Direction, MessageType
+from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.domain.outbox import (
     INTERRUPTED_REASON,
     UNCONFIRMED_REASON,
@@ -245,6 +255,57 @@ async def test_nul_and_lone_surrogates_are_cleaned(probe: StoreProbe) -> None:
     seen = probe.message(message_id)
     assert seen is not None and seen.body == "bolo de \ufffd fubá"
     assert probe.conversation(seen.conversation_id).preview == "bolo de \ufffd fubá"
+
+
+# What no store can take, however often it is tried. Each is the second event of a batch whose
+# first is good: the store must refuse the whole batch (``UnstorableEvents``, so the receiver
+# answers 422 rather than 503) and keep nothing of it, so the group commit can retry the good
+# calls of a batch without the bad one and never store half a webhook.
+_GONE = 10_000  # added to a real number's id: a number that does not exist
+
+
+def _past_64_bits(account: int) -> ProviderEvent:
+    return replace(customer(account, "w.bad"), timestamp=10**30)
+
+
+def _infinite_time(account: int) -> ProviderEvent:
+    return customer(account, "w.bad", ts=float("inf"))
+
+
+def _message_of_no_number(account: int) -> ProviderEvent:
+    return customer(account + _GONE, "w.bad")
+
+
+def _receipt_of_no_number(account: int) -> ProviderEvent:
+    return receipt(account + _GONE, "w.1", DeliveryStatus.READ)
+
+
+def _connection_of_no_number(account: int) -> ProviderEvent:
+    return ConnectionEvent(account + _GONE, ConnectionState.CONNECTED)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _past_64_bits,
+        _infinite_time,
+        _message_of_no_number,
+        _receipt_of_no_number,
+        _connection_of_no_number,
+    ],
+)
+async def test_a_value_the_store_cannot_take_is_unstorable_and_nothing_of_its_batch_is_kept(
+    probe: StoreProbe, bad: Callable[[int], ProviderEvent]
+) -> None:
+    account = probe.number()
+
+    with pytest.raises(UnstorableEvents):
+        await probe.store.ingest([customer(account, "w.1", "bom dia"), bad(account)])
+
+    assert probe.count(account) == 0
+    # The store is not hurt: the good event alone goes in.
+    stored = await probe.store.ingest([customer(account, "w.1", "bom dia")])
+    assert len(stored.new_inbound) == 1 and probe.count(account) == 1
 
 
 async def test_the_preview_follows_the_newest_message_and_a_late_older_one_does_not_replace_it(

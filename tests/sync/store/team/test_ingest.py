@@ -384,8 +384,12 @@ def test_a_send_outcomes_reason_is_cleaned(db: ServerDatabase, seeded: Seeded) -
     ]
 
 
-def test_events_of_unknown_numbers_are_ignored(db: ServerDatabase, seeded: Seeded) -> None:
-    ingest_events_sync(db, [inbound(seeded.account_id + 999, "w.x", "x")])
+def test_events_of_unknown_numbers_are_unstorable(db: ServerDatabase, seeded: Seeded) -> None:
+    with pytest.raises(UnstorableEvents):
+        ingest_events_sync(
+            db,
+            [inbound(seeded.account_id, "w.ok", "x"), inbound(seeded.account_id + 999, "w.x", "x")],
+        )
     assert rows(db, "SELECT count(*) FROM messages") == [(0,)]
 
 
