@@ -58,6 +58,7 @@ class Workspace:
 
         from sync.engine.ingest_queue import IngestQueue
         from sync.providers.directory import StaticDirectory
+        from sync.store.local.store import LocalStore
 
         self._db = db
         self._engine = engine
@@ -68,7 +69,9 @@ class Workspace:
             timeout=httpx.Timeout(HTTP_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         )
         self.directory: StaticDirectory = StaticDirectory()
-        self.ingest: IngestQueue = IngestQueue(db)
+        self.ingest: IngestQueue = IngestQueue(LocalStore(db))
+        # The views repaint from what each group commit changed (the store only writes).
+        self.ingest.add_listener(lambda result: db.publish(result.changes))
         self.adapters: dict[int, ProviderAdapter] = {}
         self._listeners: list[EventsListener] = []
         self._receiver: WebhookReceiver | None = None

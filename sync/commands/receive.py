@@ -72,6 +72,7 @@ async def _serve(
     from sync.store.local.cache_errors import CacheOpenError
     from sync.store.local.cache_key import CacheKeyError, resolve_cache_key
     from sync.store.local.database import Database
+    from sync.store.local.store import LocalStore
     from sync.store.secrets import AccountSecrets
 
     paths = resolve_paths(args.data_dir, args.key_file)
@@ -99,7 +100,8 @@ async def _serve(
     secrets = AccountSecrets(cache_path, key_file=paths.key_file, keyring_backend=backend)
     directory = StaticDirectory()
     refresher = _DirectoryRefresher(db, secrets, directory)
-    queue = IngestQueue(db)
+    # No listener: nothing in this process shows the cache (the app reads it when it opens).
+    queue = IngestQueue(LocalStore(db))
     try:
         await refresher.refresh()
         receiver = WebhookReceiver(directory, queue.submit)

@@ -60,12 +60,13 @@ def build_app(
     dispatch: bool = True,
 ) -> Starlette:
     """The server app for ``config``; ``http`` is the client adapters use (tests hand one in)."""
+    from sync.engine.ingest_queue import IngestQueue
     from sync.ingress.receiver import WebhookReceiver
     from sync.providers.directory import StaticDirectory
     from sync.server.dispatcher import Dispatcher
-    from sync.server.pg_ingest_queue import PgIngestQueue
     from sync.server.pokes import PokeHub
     from sync.server.sync_api import sync_routes
+    from sync.store.team.store import TeamStore
 
     config.require("database_url", "secret_key")
     key = ServerKey(config.secret_key)
@@ -73,7 +74,7 @@ def build_app(
     directory = StaticDirectory()
     state: dict[str, Any] = {}
 
-    queue = PgIngestQueue(db)
+    queue = IngestQueue(TeamStore(db))
 
     async def sink(events: Sequence[ProviderEvent]) -> None:
         await queue.submit(events)

@@ -17,6 +17,7 @@ from sync.engine.ingest_queue import IngestQueue
 from sync.ingress.receiver import WebhookReceiver
 from sync.providers.directory import StaticDirectory
 from sync.store.local.database import Database
+from sync.store.local.store import LocalStore
 from tests.fakes.loopback import serve
 from tests.sync.helpers import scalar
 from tests.sync.server.conftest import Numbers
@@ -65,7 +66,7 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running(db: Database, numbers: Numbers) -> AsyncIterator[Running]:
-    queue = IngestQueue(db)
+    queue = IngestQueue(LocalStore(db))
     receiver = WebhookReceiver(
         StaticDirectory(numbers.all()),
         queue.submit,

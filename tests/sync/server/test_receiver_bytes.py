@@ -33,6 +33,7 @@ from sync.server.credentials import ServerKey, generate_key
 from sync.store.local.cache_key import CacheKey
 from sync.store.local.database import Database
 from sync.store.local.local_cache import LocalCache
+from sync.store.local.store import LocalStore
 from sync.store.team.database import ServerDatabase
 from tests.fakes.loopback import serve
 from tests.sync.server.conftest import add_numbers
@@ -101,7 +102,7 @@ def _local_receiver(folder: Path) -> Iterator[Target]:
     db.open_sync()
     numbers = db.run_sync(add_numbers)
     # Wired as sync/commands/receive.py wires it: the group-commit queue is the sink.
-    receiver = WebhookReceiver(StaticDirectory(numbers.all()), IngestQueue(db).submit)
+    receiver = WebhookReceiver(StaticDirectory(numbers.all()), IngestQueue(LocalStore(db)).submit)
 
     def rows(provider_id: str) -> list[tuple[str, str]]:
         return db.run_sync(_local_rows, provider_id)

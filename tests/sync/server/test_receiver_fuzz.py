@@ -40,6 +40,7 @@ from sync.providers.directory import StaticDirectory
 from sync.store.local.cache_key import CacheKey
 from sync.store.local.database import Database
 from sync.store.local.local_cache import LocalCache
+from sync.store.local.store import LocalStore
 from tests.sync.server.conftest import add_numbers
 from tests.sync.server.mutations import (
     Call,
@@ -188,7 +189,7 @@ def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness
     try:
 
         async def build() -> tuple[httpx.AsyncClient, IngestQueue]:
-            queue = IngestQueue(db)
+            queue = IngestQueue(LocalStore(db))
 
             async def sink(events: Sequence[ProviderEvent]) -> Any:
                 sink_calls.append(len(events))

@@ -22,6 +22,7 @@ from sync.engine.ingest_queue import IngestQueue
 from sync.ingress.receiver import WebhookReceiver
 from sync.providers.directory import StaticDirectory
 from sync.store.local.database import Database
+from sync.store.local.store import LocalStore
 from tests.fakes.loopback import serve
 from tests.sync.server.conftest import Numbers
 from tests.sync.server.payloads import (
@@ -47,7 +48,7 @@ SECRET_TEXT = "cartão 4111 1111 1111 1111"  # inside broken items: must never r
 @contextlib.asynccontextmanager
 async def receiving(db: Database, numbers: Numbers) -> AsyncIterator[httpx.AsyncClient]:
     """What ``caixa receive`` serves: the receiver over the cache's group-commit queue."""
-    queue = IngestQueue(db)
+    queue = IngestQueue(LocalStore(db))
     receiver = WebhookReceiver(StaticDirectory(numbers.all()), queue.submit)
     try:
         with serve(receiver.app) as base_url:

@@ -28,6 +28,7 @@ from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey, generate_key
 from sync.store.local.database import Database
 from sync.store.local.search import search_messages
+from sync.store.local.store import LocalStore
 from sync.store.team.database import ServerDatabase
 from tests.fakes.loopback import serve
 from tests.sync.helpers import scalar
@@ -91,7 +92,7 @@ async def test_the_local_cache_stores_the_message_cleaned(
 ) -> None:
     route, body, headers = _call(provider)
     # What ``caixa receive`` serves: the receiver over the cache's group-commit queue.
-    queue = IngestQueue(db)
+    queue = IngestQueue(LocalStore(db))
     receiver = WebhookReceiver(StaticDirectory(numbers.all()), queue.submit)
     try:
         with serve(receiver.app) as base_url:

@@ -8,14 +8,21 @@ rows the protocol has no verb for (numbers). One ``StoreProbe`` per kind of stor
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from sync.store.local import queries
+from sync.store.local.cache_key import CacheKey
 from sync.store.local.database import Database
+from sync.store.local.local_cache import CACHE_FILE_NAME
 from sync.store.local.store import LocalStore
 from sync.store.team.database import ServerDatabase
 from sync.store.team.store import TeamStore
@@ -77,14 +84,47 @@ class StoreProbe(Protocol):
     def another_store(self) -> Store:
         """A second store on the same data, as another task or process would have."""
 
+    def down_store(self) -> Store:
+        """A store on the same data that cannot reach it (a closed cache, a Postgres that
+        refuses connections): every write fails with the driver's "unavailable" error."""
+
+
+@contextlib.contextmanager
+def open_probe(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreProbe]:
+    """A fresh, empty store of ``kind`` ("local" or "team"), with its probe."""
+    if kind == "local":
+        key = CacheKey.generate()
+        db = Database(tmp_path / CACHE_FILE_NAME, key)
+        db.open_sync()
+        local = LocalProbe(db, key)
+        try:
+            yield local
+        finally:
+            local.close()
+            db.close_sync()
+    else:
+        # Postgres starts only for the team cases (and once per session).
+        pg = request.getfixturevalue("pg_database")
+        team = TeamProbe(request.getfixturevalue("server_db"), pg.app_url)
+        try:
+            yield team
+        finally:
+            team.close()
+
 
 class LocalProbe:
     """The SQLCipher cache, through its one database thread."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, key: CacheKey) -> None:
         self.db = db
         self.store: Store = LocalStore(db)
+        self._key = key
         self._numbers = 0
+        self._others: list[Database] = []
+
+    def close(self) -> None:
+        for other in self._others:
+            other.close_sync()
 
     def _one(self, sql: str, *params: Any) -> Any:
         def read(cache: LocalCache) -> Any:
@@ -141,6 +181,15 @@ class LocalProbe:
         # Solo mode has one database thread per file, which serialises every claim: a second
         # store is a second object over that same thread.
         return LocalStore(self.db)
+
+    def down_store(self) -> Store:
+        # Its own thread and connection on the same file, closed under it: what a cache whose
+        # connection broke raises (sqlcipher3's ProgrammingError), and not the probe's own.
+        other = Database(self.db.path, self._key)
+        other.open_sync()
+        other.run_sync(lambda cache: cache.close())
+        self._others.append(other)
+        return LocalStore(other)
 
 
 class TeamProbe:
@@ -215,5 +264,13 @@ class TeamProbe:
     def another_store(self) -> Store:
         # Its own pool, so its claims run on other connections, as another server's would.
         other = ServerDatabase(self._url, pool_size=4)
+        self._others.append(other)
+        return TeamStore(other)
+
+    def down_store(self) -> Store:
+        # The same database, reached on a port nobody listens on: psycopg's OperationalError,
+        # what a Postgres that is down or unreachable gives.
+        dead = make_url(self._url).set(host="127.0.0.1", port=1).render_as_string(False)
+        other = ServerDatabase(dead, pool_size=1)
         self._others.append(other)
         return TeamStore(other)

@@ -38,10 +38,7 @@ from sync.domain.outbox import (
     Outcome,
     SendRefused,
 )
-from sync.store.local.cache_key import CacheKey
-from sync.store.local.database import Database
-from sync.store.local.local_cache import CACHE_FILE_NAME
-from tests.sync.store.store_probes import LocalProbe, StoreProbe, TeamProbe
+from tests.sync.store.store_probes import StoreProbe, open_probe
 
 if TYPE_CHECKING:
     from sync.engine.store import Store
@@ -58,21 +55,8 @@ BIA = "+55 11 98888-0002"
 @pytest.fixture(params=["local", "team"])
 def probe(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreProbe]:
     """A fresh, empty store of each kind, with its probe."""
-    if request.param == "local":
-        db = Database(tmp_path / CACHE_FILE_NAME, CacheKey.generate())
-        db.open_sync()
-        try:
-            yield LocalProbe(db)
-        finally:
-            db.close_sync()
-    else:
-        # Postgres starts only for the team cases (and once per session).
-        pg = request.getfixturevalue("pg_database")
-        team = TeamProbe(request.getfixturevalue("server_db"), pg.app_url)
-        try:
-            yield team
-        finally:
-            team.close()
+    with open_probe(request.param, request, tmp_path) as opened:
+        yield opened
 
 
 # --- events, as adapters normalize them ------------------------------------------------------

@@ -2,13 +2,13 @@
 
 A webhook group's plain inbound messages are written together (``pg_ingest._store_inbound``);
 these tests hold that to what storing the events one by one gives, including redeliveries inside
-one group, names and previews folding in order, LID and echo events breaking a run, a
-redelivery racing its original in another transaction, and the group-commit queue's fallbacks.
+one group, names and previews folding in order, LID and echo events breaking a run, and a
+redelivery racing its original in another transaction. (The group commit over this store is
+tested with the local one's: ``tests/sync/engine/test_ingest_queue.py``.)
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,6 @@ from sqlalchemy import text
 
 from sync.domain.events import ContactEvent, MessageEvent, ProviderEvent, StatusEvent
 from sync.domain.models import DeliveryStatus, Direction, MessageType
-from sync.server.pg_ingest_queue import PgIngestQueue
 from sync.store.team.database import ServerDatabase
 from sync.store.team.ingest import apply_events, ingest_events_sync
 from tests.polling import wait_until
@@ -270,33 +269,3 @@ def test_a_redelivery_racing_its_original_in_another_transaction_is_stored_once(
     conversations, messages = state(db, a)
     assert [m[0] for m in messages] == ["w.race", "w.race.2"]
     assert [(c[0], c[9]) for c in conversations] == [(PHONES[0], 2)]  # not counted twice
-
-
-@pytest.mark.anyio
-async def test_the_queue_stores_a_lone_surrogate_and_keeps_neighbours_of_a_bad_post(
-    db: ServerDatabase, seeded: Seeded
-) -> None:
-    a = seeded.account_id
-    queue = PgIngestQueue(db)
-    try:
-        outcomes = await asyncio.gather(
-            queue.submit([message(a, "w.ok", "bom dia")]),
-            queue.submit([message(a, "w.half", "bolo \ud83c")]),
-            queue.submit([message(a, "w.huge", "x", timestamp=1e300)]),
-            queue.submit([message(a, "w.ok.2", "boa tarde", chat_key=PHONES[1])]),
-            return_exceptions=True,
-        )
-    finally:
-        await queue.aclose()
-    assert [type(o).__name__ for o in outcomes] == [
-        "NoneType",
-        "NoneType",
-        "UnstorableEvents",
-        "NoneType",
-    ]
-    _, messages = state(db, a)
-    assert {m[0]: m[5] for m in messages} == {
-        "w.ok": "bom dia",
-        "w.half": "bolo \ufffd",
-        "w.ok.2": "boa tarde",
-    }
