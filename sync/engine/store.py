@@ -52,7 +52,12 @@ class Store(Protocol):
           from the number (the phone, or us) marks the conversation read.
 
         Returns what changed (empty when nothing did) and the new customer messages, for
-        automations.
+        automations. Raises ``UnstorableEvents`` when an event holds a value the store cannot
+        take (an integer past 64 bits, an infinite time) or names a number that does not exist:
+        nothing of the batch is kept, and trying again would fail again. Any other error means
+        the store could not write now (disk, connection): nothing of the batch is kept either,
+        and the same events may be tried later. The group commit (``ingest_queue.py``) relies
+        on exactly this split and knows no driver's exceptions.
         """
         ...
 
