@@ -223,7 +223,7 @@ def with_generated_secrets(account: ProviderAccount) -> ProviderAccount:
     """``account`` with a fresh random webhook secret when Evolution's was left empty.
 
     Evolution does not sign its webhooks, so Caixa makes a per-account secret and has Evolution
-    send it back as the ``x-caixa-webhook-token`` header (see ``evolution.py``).
+    send it back as the ``x-caixa-webhook-token`` header (see ``evolution/webhook.py``).
     """
     if isinstance(account, EvolutionAccount) and not account.webhook_secret:
         import dataclasses

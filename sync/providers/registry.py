@@ -1,9 +1,10 @@
-"""Every provider Caixa knows, by kind. Adding a provider = one file + one line here.
+"""Every provider Caixa knows, by kind. Adding a provider = one package + one line here.
 
-Modules are named, not imported: a provider's module (and what it imports) loads the first time
-that provider is used, so starting the app on demo numbers never pays for Meta's or Evolution's.
-Each module defines one adapter class (``ADAPTER``, implementing ``ProviderAdapter``) and, when
-the provider calls us back, ``parse_webhook`` (see ``base.py``).
+Packages are named, not imported: a provider's package (and what it imports) loads the first
+time that provider is used, so starting the app on demo numbers never pays for Meta's or
+Evolution's. Each package's ``adapter`` module defines one adapter class (``ADAPTER``,
+implementing ``ProviderAdapter``) and, when the provider calls us back, its ``webhook`` module
+``parse_webhook`` (see ``base.py``).
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ WEBHOOK_PROVIDERS: Final = ("meta", "evolution", "gateway")
 WebhookParser = Callable[[WebhookRequest, Sequence[Any]], WebhookResult]
 
 
-def provider_module(kind: str) -> Any:
-    """The module of provider ``kind``; ``KeyError`` for a kind Caixa does not know."""
-    return importlib.import_module(PROVIDER_MODULES[kind])
+def provider_module(kind: str, module: str) -> Any:
+    """Module ``module`` of provider ``kind``'s package; ``KeyError`` for an unknown kind."""
+    return importlib.import_module(f"{PROVIDER_MODULES[kind]}.{module}")
 
 
 def adapter_class(kind: str) -> type:
     """The adapter class of provider ``kind``."""
-    cls: type = provider_module(kind).ADAPTER
+    cls: type = provider_module(kind, "adapter").ADAPTER
     return cls
 
 
@@ -49,7 +50,7 @@ def webhook_parser(kind: str) -> WebhookParser:
     """The pure webhook parser of provider ``kind`` (one of ``WEBHOOK_PROVIDERS``)."""
     if kind not in WEBHOOK_PROVIDERS:
         raise KeyError(kind)
-    parser: WebhookParser = provider_module(kind).parse_webhook
+    parser: WebhookParser = provider_module(kind, "webhook").parse_webhook
     return parser
 
 

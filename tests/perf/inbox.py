@@ -48,7 +48,7 @@ from sqlalchemy import event
 
 from sync.engine.demo_workspace import DEMO_SEED
 from sync.providers.demo import DemoProvider
-from sync.providers.demo_corpus import PROFILES, DemoConversation, generate_history
+from sync.providers.demo.corpus import PROFILES, DemoConversation, generate_history
 from sync.store.local import queries
 from sync.store.local.bulk import load_history
 from sync.store.local.cache_key import CacheKey, KeyFileStore

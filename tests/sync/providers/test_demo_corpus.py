@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import pytest
 
 from sync.domain.models import DeliveryStatus, Direction, MessageType
-from sync.providers.demo_corpus import (
+from sync.providers.demo.corpus import (
     PROFILES,
     TEMPLATE_KEYS,
     BusinessProfile,

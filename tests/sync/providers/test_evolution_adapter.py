@@ -30,6 +30,7 @@ from sync.providers.evolution import (
     WEBHOOK_TOKEN_HEADER,
     EvolutionAdapter,
     ReconnectPolicy,
+    error_for,
     parse_webhook,
     webhook_url_for,
 )
@@ -518,26 +519,22 @@ async def test_validation_and_missing_instance_are_permanent(
             await h.adapter.send(h.outgoing())
 
 
-@pytest.mark.anyio
-async def test_whatsapp_rate_overlimit_and_retry_after_dates(
-    server: tuple[FakeEvolution, str],
-) -> None:
-    async with harness(server=server) as h:
-        response = httpx.Response(
-            400,
-            json={
-                "status": 400,
-                "error": "Bad Request",
-                "response": {"message": ["Error: rate-overlimit"]},
-            },
-        )
-        error = h.adapter._error(response, sending=True)
-        assert isinstance(error, RateLimited) and error.retry_after == 60
-        dated = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
-        late = h.adapter._error(dated, sending=True)
-        assert isinstance(late, RateLimited) and late.retry_after == 0
-        plain = h.adapter._error(httpx.Response(429), sending=True)
-        assert isinstance(plain, RateLimited) and plain.retry_after == 30
+def test_whatsapp_rate_overlimit_and_retry_after_dates() -> None:
+    response = httpx.Response(
+        400,
+        json={
+            "status": 400,
+            "error": "Bad Request",
+            "response": {"message": ["Error: rate-overlimit"]},
+        },
+    )
+    error = error_for(response, sending=True)
+    assert isinstance(error, RateLimited) and error.retry_after == 60
+    dated = httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    late = error_for(dated, sending=True)
+    assert isinstance(late, RateLimited) and late.retry_after == 0
+    plain = error_for(httpx.Response(429), sending=True)
+    assert isinstance(plain, RateLimited) and plain.retry_after == 30
 
 
 @pytest.mark.anyio
@@ -691,7 +688,7 @@ async def test_start_never_raises_for_provider_trouble() -> None:
         event = seen[-1]
         assert isinstance(event, ConnectionEvent) and event.state is ConnectionState.OFFLINE
         assert "reach" in event.reason
-        assert adapter._reconnect_task is not None  # and it will keep trying, gently
+        assert adapter._link.reconnect_task is not None  # and it will keep trying, gently
         await adapter.aclose()
 
 

@@ -107,7 +107,7 @@ def opened(h: EvolutionHarness) -> list[Any]:
 
 
 async def settle(h: EvolutionHarness) -> None:
-    task = h.adapter._reconnect_task
+    task = h.adapter._link.reconnect_task
     if task is not None:
         await asyncio.wait_for(task, 5)
 
@@ -165,10 +165,10 @@ async def test_one_attempt_in_flight_and_stop_on_open(server: tuple[FakeEvolutio
         h.fake.instances[INSTANCE].state = "close"
         h.adapter.observe(drop(h))
         await backing_off(rig)
-        task = h.adapter._reconnect_task
+        task = h.adapter._link.reconnect_task
         for code in (428, 408, 503, 440):
             h.adapter.observe(drop(h, code))
-        assert h.adapter._reconnect_task is task and len(rig.sleeper.delays) == 1
+        assert h.adapter._link.reconnect_task is task and len(rig.sleeper.delays) == 1
         await h.fake.reopen(INSTANCE)  # Evolution reconnected by itself
         h.adapter.observe(opened(h))
         assert h.adapter.ready_to_send()
@@ -234,13 +234,13 @@ async def test_logout_or_ban_stops_reconnecting(
         h.fake.instances[INSTANCE].state = "close"
         h.adapter.observe(drop(h, 428))
         await backing_off(rig)
-        task = h.adapter._reconnect_task
+        task = h.adapter._link.reconnect_task
         h.adapter.observe(drop(h, code))
         assert (await ended(task)).cancelled()
         assert h.adapter.needs_repair and h.adapter.state is state and h.adapter.reason
         # a late transient close does not restart the loop: the re-pair is sticky
         h.adapter.observe(drop(h, 428))
-        assert h.adapter._reconnect_task is None and h.adapter.needs_repair
+        assert h.adapter._link.reconnect_task is None and h.adapter.needs_repair
         assert h.fake.calls["GET /instance/connect"] == 0
 
 
@@ -292,7 +292,7 @@ async def test_a_bad_session_needs_a_new_pairing_and_is_not_reconnected(
         h.adapter.observe(drop(h, 500))
         assert h.adapter.needs_repair and h.adapter.reason == REASON_BAD_SESSION
         assert h.adapter.state is ConnectionState.NEEDS_REPAIR
-        assert h.adapter._reconnect_task is None  # reconnecting on broken keys cannot succeed
+        assert h.adapter._link.reconnect_task is None  # reconnecting on broken keys cannot succeed
 
 
 @pytest.mark.anyio
@@ -303,7 +303,7 @@ async def test_restart_required_and_connecting_need_no_nudge(
     async with harness(server=server, **rig.options) as h:
         h.adapter.observe(drop(h, 515))
         assert h.adapter.state is ConnectionState.CONNECTING
-        assert h.adapter._reconnect_task is None and not h.adapter.ready_to_send()
+        assert h.adapter._link.reconnect_task is None and not h.adapter.ready_to_send()
 
 
 @pytest.mark.anyio
@@ -313,7 +313,7 @@ async def test_other_accounts_and_messages_are_ignored(server: tuple[FakeEvoluti
         h.adapter.observe([ConnectionEvent(99, ConnectionState.OFFLINE, reason="x")])
         message = MessageEvent(7, "3A1", "5511", "5511", Direction.IN, 1.0, MessageType.TEXT)
         h.adapter.observe([message])
-        assert h.adapter.ready_to_send() and h.adapter._reconnect_task is None
+        assert h.adapter.ready_to_send() and h.adapter._link.reconnect_task is None
 
 
 @pytest.mark.anyio
@@ -335,11 +335,11 @@ async def test_aclose_cancels_the_loop(server: tuple[FakeEvolution, str]) -> Non
         h.fake.instances[INSTANCE].state = "close"
         h.adapter.observe(drop(h))
         await backing_off(rig)
-        task = h.adapter._reconnect_task
+        task = h.adapter._link.reconnect_task
         await h.adapter.aclose()
         assert task is not None and task.cancelled() and not h.adapter.ready_to_send()
         h.adapter.observe(drop(h))
-        assert h.adapter._reconnect_task is None
+        assert h.adapter._link.reconnect_task is None
 
 
 def test_observe_outside_a_loop_does_not_fail() -> None:

@@ -27,7 +27,7 @@ from sync.domain.events import (
 )
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.base import WebhookAuthError, WebhookPayloadError, WebhookRejected
-from sync.providers.evolution import _parse_webhook, parse_webhook
+from sync.providers.evolution.webhook import _parse_webhook, parse_webhook
 from tests.sync.providers.harness_evolution import (
     GROUP,
     INSTANCE,
@@ -881,7 +881,7 @@ def test_every_list_event_keeps_its_valid_items(
 def test_a_parser_bug_on_one_item_skips_that_item_only(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from sync.providers import evolution
+    from sync.providers.evolution import webhook as evolution
 
     real = evolution._classify
 

@@ -33,7 +33,7 @@ def _assert_secret_free(h: GatewayHarness, *texts: str) -> None:
 
 def test_the_registry_knows_the_gateway() -> None:
     assert adapter_class("gateway") is GatewayAdapter
-    assert webhook_parser("gateway").__module__ == "sync.providers.gateway"
+    assert webhook_parser("gateway").__module__ == "sync.providers.gateway.webhook"
 
 
 async def test_the_adapter_implements_the_protocols_and_declares_what_it_can_do() -> None:

@@ -622,7 +622,7 @@ def test_a_call_is_one_event_so_a_broken_one_is_refused_whole(
     with pytest.raises(WebhookPayloadError, match="'data' object"):
         parse("message", [_text_message(), {"messageId": "X"}])
     # A parser bug on that one object refuses the call too (never a 5xx, never half stored).
-    from sync.providers import gateway
+    from sync.providers.gateway import webhook as gateway
 
     def buggy(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("a customer's text")

@@ -1034,7 +1034,7 @@ def test_one_valid_message_among_broken_items_of_every_kind_comes_through(
 def test_a_parser_bug_on_one_item_skips_that_item_only(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from sync.providers import meta_cloud
+    from sync.providers.meta_cloud import webhook as meta_cloud
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise KeyError("a customer's text")

@@ -24,7 +24,7 @@ from sync.domain.models import ConnectionState, DeliveryStatus, Direction, Messa
 from sync.providers.base import Capabilities, EventSink, PermanentSendError, SendResult
 
 if TYPE_CHECKING:
-    from sync.providers.demo_corpus import DemoCustomer
+    from sync.providers.demo.corpus import DemoCustomer
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class DemoTiming:
 
 
 class DemoProvider:
-    """A demo number: customers from ``demo_corpus`` talking to the agent."""
+    """A demo number: customers from ``corpus`` talking to the agent."""
 
     kind: ClassVar[str] = "demo"
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -82,7 +82,7 @@ class DemoProvider:
     ) -> None:
         self.account_id = account_id
         self._rng = random.Random(f"demo-live:{seed}:{account_id}")
-        from sync.providers.demo_corpus import LiveCustomers  # a large module: load on use
+        from sync.providers.demo.corpus import LiveCustomers  # a large module: load on use
 
         self._live = LiveCustomers(profile_index, customers, self._rng)
         self._customers = {chat_key_for_phone(c.phone): c for c in customers}

@@ -1,0 +1,22 @@
+"""The built-in demo provider: fictitious customers who write, answer and read, with no network.
+
+It is also the model for a new provider: ``adapter`` holds one class implementing
+``ProviderAdapter`` with its ``Capabilities`` as data; ``corpus`` makes the demo's conversations
+from ``sync/demo_data/`` (loaded only when a demo number starts: it is large).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sync.providers.exports import lazy_exports
+
+if TYPE_CHECKING:
+    from sync.providers.demo.adapter import DemoProvider, DemoTiming
+
+# Loaded on first use (see ``sync/providers/exports.py``).
+__all__ = [
+    "DemoProvider",
+    "DemoTiming",
+]
+__getattr__, __dir__ = lazy_exports(__name__, __all__)

@@ -1,0 +1,69 @@
+"""The gateway's error answers, and the adapter errors they mean."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Final
+
+import httpx
+
+from sync.providers.base import NotSent, PermanentSendError
+from sync.providers.gateway.values import json_or_none
+
+# 429 without a Retry-After: the gateway documents no limit, so wait a little while.
+DEFAULT_RETRY_AFTER_S: Final = 10.0
+ERROR_DETAIL_MAX = 200
+NOT_CONNECTED = re.compile(
+    r"not\s*(?:connected|ready|open|logged)|disconnected|no\s+session|connection\s+closed"
+    r"|socket\s+(?:is\s+)?(?:closed|not)|qr",
+    re.IGNORECASE,
+)
+INVALID_NUMBER = re.compile(
+    r"invalid|not\s+(?:on|registered|exist)|doesn.?t\s+exist|does\s+not\s+exist|unknown\s+number",
+    re.IGNORECASE,
+)
+
+
+class NotConnected(NotSent):
+    """The gateway answered that its WhatsApp socket is not open (409, 425, 503 or its words).
+
+    409 also answers creating an instance that exists: ``status`` tells them apart.
+    """
+
+    def __init__(self, detail: str, status: int) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class InstanceGone(PermanentSendError):
+    """404: no such instance (or, for ``/qrcode``, no QR yet)."""
+
+
+def retry_after(response: httpx.Response) -> float:
+    """Retry-After in seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP date)."""
+    value = response.headers.get("retry-after", "").strip()
+    if value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                when = parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                seconds = math.nan
+            else:
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                seconds = (when - datetime.now(UTC)).total_seconds()
+        if math.isfinite(seconds):
+            return max(seconds, 0.0)
+    body = json_or_none(response)
+    if isinstance(body, Mapping):
+        for key in ("retryAfter", "retry_after"):
+            raw = body.get(key)
+            if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 <= raw < 86400:
+                return float(raw)
+    return DEFAULT_RETRY_AFTER_S
