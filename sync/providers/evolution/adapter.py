@@ -32,6 +32,7 @@ from sync.domain.events import AccountRemovedEvent, ConnectionEvent, ProviderEve
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import ConnectionState, MessageType
 from sync.providers.accounts import EvolutionAccount, Secret
+from sync.providers.baileys import message_timestamp
 from sync.providers.base import (
     AccountInfo,
     AuthError,
@@ -51,10 +52,8 @@ from sync.providers.evolution.connection import (
     ReconnectPolicy,
 )
 from sync.providers.evolution.errors import error_for, scrub, why
-from sync.providers.evolution.jids import jid_user, phone_of
 from sync.providers.evolution.limits import MAX_DOCUMENT_BYTES, MAX_MEDIA_BYTES, MAX_TEXT
 from sync.providers.evolution.socket import EventSocket
-from sync.providers.evolution.values import dict_of, id_of, long_of, num_of, str_of, timestamp_of
 from sync.providers.evolution.webhook import (
     WEBHOOK_EVENTS,
     WEBHOOK_TOKEN_HEADER,
@@ -62,6 +61,8 @@ from sync.providers.evolution.webhook import (
     normalize_event,
     normalize_records,
 )
+from sync.providers.json_fields import dict_of, long_of, num_of, str_of
+from sync.providers.whatsapp_ids import jid_for_chat, jid_user, message_id_of, phone_of_jid
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +283,7 @@ class EvolutionAdapter:
         result = await self.connect(phone="" if created else digits)
         if result is None:  # already open: nothing to scan
             self._link.end_pairing()
-            own = phone_of(str_of(row.get("ownerJid")))
+            own = phone_of_jid(str_of(row.get("ownerJid")))
             self._link.apply(ConnectionEvent(self.account_id, ConnectionState.CONNECTED, phone=own))
             await self._push([self._link.snapshot()])
             return QrEvent(self.account_id)
@@ -444,7 +445,7 @@ class EvolutionAdapter:
         if row is None:
             self._link.reason = REASON_NOT_LINKED
             return AccountInfo(state=ConnectionState.NEEDS_REPAIR)
-        phone = phone_of(str_of(row.get("ownerJid")))
+        phone = phone_of_jid(str_of(row.get("ownerJid")))
         if phone:
             self._link.phone = phone
         state = await self.connection_state()
@@ -489,7 +490,7 @@ class EvolutionAdapter:
                 f"{message.type.value} messages cannot be sent through Evolution (QR-linked)"
             )
         key = dict_of((dict_of(answer) or {}).get("key")) or {}
-        provider_id = id_of(key.get("id"))
+        provider_id = message_id_of(key.get("id"))
         if not provider_id:
             raise DeliveryUnknown("Evolution took the message but named no id")
         return SendResult(provider_id)
@@ -543,11 +544,11 @@ class EvolutionAdapter:
             raise NotSent(exc.detail) from None
         records = _records(found)
         key = dict_of(records[0].get("key")) if records else None
-        if key is None or id_of(key.get("id")) != message.reply_to:
-            key = {"id": message.reply_to, "remoteJid": _jid_for(number), "fromMe": False}
+        if key is None or message_id_of(key.get("id")) != message.reply_to:
+            key = {"id": message.reply_to, "remoteJid": jid_for_chat(number), "fromMe": False}
         target = {
             "id": message.reply_to,
-            "remoteJid": str_of(key.get("remoteJid")) or _jid_for(number),
+            "remoteJid": str_of(key.get("remoteJid")) or jid_for_chat(number),
             "fromMe": key.get("fromMe") is True,
         }
         participant = str_of(key.get("participant"))
@@ -559,7 +560,7 @@ class EvolutionAdapter:
         """``POST /chat/markMessageAsRead`` for these inbound messages of one chat."""
         if not provider_message_ids:
             return
-        jid = _jid_for(chat_key)
+        jid = jid_for_chat(chat_key)
         # WORKAROUND(evolution): markMessageAsRead keeps only group and phone JIDs (isPnUser),
         # so a LID chat whose phone is unknown cannot be marked read.
         # https://github.com/EvolutionAPI/evolution-api/blob/2.3.6/src/api/integrations/channel/whatsapp/whatsapp.baileys.service.ts
@@ -616,7 +617,7 @@ class EvolutionAdapter:
                 num_of((dict_of((dict_of(found) or {}).get("messages")) or {}).get("pages")) or 0
             )
             oldest = min(
-                (t for t in (timestamp_of(r.get("messageTimestamp")) for r in batch) if t),
+                (t for t in (message_timestamp(r.get("messageTimestamp")) for r in batch) if t),
                 default=None,
             )
             if not batch or page >= pages or (since is not None and oldest and oldest < since):
@@ -625,7 +626,7 @@ class EvolutionAdapter:
         records = records[:limit]
         if since is not None:
             records = [
-                r for r in records if (timestamp_of(r.get("messageTimestamp")) or 0) >= since
+                r for r in records if (message_timestamp(r.get("messageTimestamp")) or 0) >= since
             ]
         records.reverse()  # oldest first: previews end on the newest message
         events = normalize_records(self.account_id, records, own_phone=self._link.phone)
@@ -734,12 +735,6 @@ def _target(message: OutgoingMessage) -> str:
     if digits and digits == message.chat_key:
         return digits
     raise PermanentSendError("the message has no recipient")
-
-
-def _jid_for(chat: str) -> str:
-    if "@" in chat:
-        return chat
-    return f"{''.join(ch for ch in chat if ch.isdigit())}@s.whatsapp.net"
 
 
 def _filename(link: str, path: str, kind: MessageType) -> str:

@@ -7,10 +7,7 @@ Error bodies: ``src/main.ts`` (``{status, error, response: {message}}``) and
 
 from __future__ import annotations
 
-import contextlib
 import json
-import time
-from email.utils import parsedate_to_datetime
 from typing import Any, Final
 
 import httpx
@@ -24,7 +21,8 @@ from sync.providers.base import (
     ProviderError,
     RateLimited,
 )
-from sync.providers.evolution.values import dict_of
+from sync.providers.http import json_object, json_value, retry_after
+from sync.providers.json_fields import dict_of
 
 
 def error_for(
@@ -107,9 +105,8 @@ def is_validation(lowered: str) -> bool:
 
 def error_messages(response: httpx.Response) -> list[Any]:
     """The ``message`` (or list of them) of an Evolution error answer."""
-    try:
-        body = response.json()
-    except ValueError:
+    body = json_value(response)
+    if body is None:
         return [response.text[:200]] if response.text else []
     record = dict_of(body) or {}
     inner = dict_of(record.get("response"))
@@ -139,24 +136,8 @@ def message_text(message: Any) -> str:
 
 def evolution_shaped(response: httpx.Response) -> bool:
     """Whether the answer is Evolution's own error body (not a proxy's page)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return False
-    return isinstance(body, dict) and "status" in body and "response" in body
-
-
-def retry_after(response: httpx.Response, default: float) -> float:
-    """Seconds to wait before retrying, from ``Retry-After``; ``default`` without one."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return default
-    if value.isdigit():
-        return float(value)
-    with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
-        moment = parsedate_to_datetime(value)
-        return max(0.0, moment.timestamp() - time.time())
-    return default
+    body = json_object(response)
+    return body is not None and "status" in body and "response" in body
 
 
 def scrub(text: str, account: EvolutionAccount | None = None) -> str:

@@ -33,6 +33,7 @@ from sync.domain.events import (
     StatusEvent,
 )
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
+from sync.providers import baileys
 from sync.providers.accounts import EvolutionAccount
 from sync.providers.base import (
     WebhookAuthError,
@@ -44,14 +45,14 @@ from sync.providers.base import (
     parse_failure,
 )
 from sync.providers.evolution.connection import REASON_LOGGED_OUT, REASON_QR_EXPIRED, close_event
-from sync.providers.evolution.jids import ignored_chat, is_group, jid_user, lid_of, phone_of
-from sync.providers.evolution.values import (
-    dict_of,
-    id_of,
-    long_of,
-    num_of,
-    str_of,
-    timestamp_of,
+from sync.providers.json_fields import dict_of, long_of, str_of
+from sync.providers.whatsapp_ids import (
+    is_group_jid,
+    is_ignored_chat,
+    jid_user,
+    lid_of_jid,
+    message_id_of,
+    phone_of_jid,
 )
 
 log = logging.getLogger(__name__)
@@ -260,9 +261,9 @@ def _chat_of(key: Mapping[str, Any], own: str) -> _Chat | None:
     ``remoteJid`` to the phone and kept the LID in ``previousRemoteJid``.
     """
     remote = str_of(key.get("remoteJid")).strip()
-    if not remote or ignored_chat(remote):
+    if not remote or is_ignored_chat(remote):
         return None
-    if is_group(remote):
+    if is_group_jid(remote):
         return _Chat(remote, "", remote, True)
     candidates = [
         remote,
@@ -270,18 +271,18 @@ def _chat_of(key: Mapping[str, Any], own: str) -> _Chat | None:
         str_of(key.get("senderPn")),
         str_of(key.get("previousRemoteJid")),
     ]
-    previous = lid_of(candidates[3])
+    previous = lid_of_jid(candidates[3])
     chat_jid = str_of(key.get("previousRemoteJid")) if previous else remote
     phone = ""
     for jid in candidates:
-        digits = phone_of(jid)
+        digits = phone_of_jid(jid)
         # The alternate of our own echo can be our own number (sender_pn): never our own chat.
-        if digits and (digits != own or phone_of(remote) == own):
+        if digits and (digits != own or phone_of_jid(remote) == own):
             phone = digits
             break
     if phone:
         return _Chat(phone, phone, chat_jid, False)
-    lid = next((lid_of(j) for j in candidates if lid_of(j)), "")
+    lid = next((lid_of_jid(j) for j in candidates if lid_of_jid(j)), "")
     if lid:
         return _Chat(lid, "", chat_jid, False)
     if "@" not in remote:
@@ -299,261 +300,10 @@ def _sender_phone(key: Mapping[str, Any], item: Mapping[str, Any], chat: _Chat) 
         key.get("participant"),
         item.get("participant"),
     ):
-        digits = phone_of(str_of(jid))
+        digits = phone_of_jid(str_of(jid))
         if digits:
             return digits
     return ""
-
-
-# --- message content (Baileys WAProto Message) ------------------------------------------------
-
-# Baileys src/Utils/messages.ts, normalizeMessageContent: FutureProofMessage wrappers whose
-# ``message`` holds the real content. ``editedMessage`` is handled apart (it carries an edit).
-_WRAPPERS: Final = (
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage",
-    "associatedChildMessage",
-    "groupMentionedMessage",
-    "botInvokeMessage",
-    "lottieStickerMessage",
-    "groupStatusMessage",
-    "groupStatusMessageV2",
-)
-# Content that acts on another message, never a bubble of its own.
-_SILENT: Final = frozenset(
-    {
-        "pollUpdateMessage",
-        "encReactionMessage",
-        "keepInChatMessage",
-        "pinInChatMessage",
-        "senderKeyDistributionMessage",
-        "fastRatchetKeySenderKeyDistributionMessage",
-        "messageContextInfo",
-        "encEventResponseMessage",
-        "encCommentMessage",
-    }
-)
-_MEDIA: Final[dict[str, MessageType]] = {
-    "imageMessage": MessageType.IMAGE,
-    "videoMessage": MessageType.VIDEO,
-    "ptvMessage": MessageType.VIDEO,
-    "audioMessage": MessageType.AUDIO,
-    "documentMessage": MessageType.DOCUMENT,
-    "stickerMessage": MessageType.STICKER,
-}
-_POLLS: Final = (
-    "pollCreationMessage",
-    "pollCreationMessageV2",
-    "pollCreationMessageV3",
-    "pollCreationMessageV5",
-)
-# protocolMessage.type (WAProto.proto, Message.ProtocolMessage.Type). Protobuf JSON names the
-# enum (toJSON, as in messages.edited) or numbers it (a plain copy, as in messages.upsert).
-_REVOKE: Final = frozenset({0, "REVOKE"})
-_EDIT: Final = frozenset({14, "MESSAGE_EDIT"})
-
-
-def _inner(content: Mapping[str, Any], wrapper: str) -> dict[str, Any] | None:
-    """The ``message`` inside a FutureProofMessage wrapper, when there is one."""
-    part = dict_of(content.get(wrapper))
-    return dict_of(part.get("message")) if part is not None else None
-
-
-def _unwrap(content: dict[str, Any]) -> dict[str, Any]:
-    for _ in range(8):  # bounded: a hostile body can nest wrappers forever
-        for wrapper in _WRAPPERS:
-            inner = _inner(content, wrapper)
-            if inner is not None:
-                content = inner
-                break
-        else:
-            return content
-    return content
-
-
-def _protocol_of(content: dict[str, Any]) -> dict[str, Any] | None:
-    """A ProtocolMessage (edit, revoke, ...), bare or inside Baileys' ``editedMessage``."""
-    protocol = dict_of(content.get("protocolMessage"))
-    if protocol is None:
-        edited = _inner(content, "editedMessage")
-        protocol = dict_of(edited.get("protocolMessage")) if edited is not None else None
-    return protocol
-
-
-def _content_key(content: Mapping[str, Any]) -> str:
-    # Baileys getContentType: the first key that is 'conversation' or names a ...Message.
-    for name, value in content.items():
-        if name in _SILENT or value is None:
-            continue
-        if name == "conversation" or "Message" in name:
-            return name
-    return ""
-
-
-def _text_of(content: Mapping[str, Any]) -> str:
-    """The text of a text message or the caption of a media message (an edit's new text)."""
-    content = _unwrap(dict(content))
-    if isinstance(content.get("conversation"), str):
-        return str_of(content["conversation"])
-    extended = dict_of(content.get("extendedTextMessage"))
-    if extended is not None:
-        return str_of(extended.get("text"))
-    for name in _MEDIA:
-        media = dict_of(content.get(name))
-        if media is not None:
-            return str_of(media.get("caption"))
-    return ""
-
-
-def _context_of(content: Mapping[str, Any], item: Mapping[str, Any]) -> dict[str, Any]:
-    # prepareMessage moves an extendedTextMessage's contextInfo to the record's top level.
-    for value in content.values():
-        context = dict_of(dict_of(value) and value.get("contextInfo"))
-        if context:
-            return context
-    return dict_of(item.get("contextInfo")) or {}
-
-
-def _media_info(name: str, media: Mapping[str, Any], message: Mapping[str, Any]) -> dict[str, Any]:
-    info: dict[str, Any] = {"provider_type": name}
-    for field, out in (("mimetype", "mime_type"), ("fileName", "filename"), ("url", "url")):
-        value = str_of(media.get(field))
-        if value:
-            info[out] = value
-    size = long_of(media.get("fileLength"))
-    if size is not None and size >= 0:
-        info["size"] = int(size)
-    seconds = num_of(media.get("seconds"))
-    if seconds is not None and seconds >= 0:
-        info["seconds"] = seconds
-    if name == "audioMessage":
-        info["voice"] = media.get("ptt") is True
-    if name == "ptvMessage":
-        info["round"] = True
-    if media.get("gifPlayback") is True:
-        info["gif"] = True
-    media_url = str_of(message.get("mediaUrl"))  # Evolution's S3 copy, when S3 is configured
-    if media_url:
-        info["media_url"] = media_url
-    return info
-
-
-_WAID = re.compile(r"waid=(\d{5,20})")
-
-
-def _contact_card(card: Mapping[str, Any]) -> dict[str, Any]:
-    vcard = str_of(card.get("vcard"))[:20_000]
-    return {
-        "name": str_of(card.get("displayName")),
-        "vcard": vcard,
-        "phones": _WAID.findall(vcard),
-    }
-
-
-def _location(location: Mapping[str, Any], live: bool) -> dict[str, Any] | None:
-    latitude = num_of(location.get("degreesLatitude"))
-    longitude = num_of(location.get("degreesLongitude"))
-    if latitude is None or longitude is None:
-        return None
-    out: dict[str, Any] = {"latitude": latitude, "longitude": longitude}
-    for field in ("name", "address", "url", "comment", "caption"):
-        value = str_of(location.get(field))
-        if value:
-            out[field] = value
-    if live:
-        out["live"] = True
-    return out
-
-
-@dataclass(slots=True)
-class _Content:
-    type: MessageType
-    text: str = ""
-    caption: str = ""
-    media: dict[str, Any] | None = None
-    location: dict[str, Any] | None = None
-    contacts: list[dict[str, Any]] | None = None
-    interactive: dict[str, Any] | None = None
-
-
-def _classify(name: str, content: Mapping[str, Any]) -> _Content:
-    value = content.get(name)
-    part = dict_of(value) or {}
-    if name == "conversation":
-        return _Content(MessageType.TEXT, text=str_of(value))
-    if name == "extendedTextMessage":
-        return _Content(MessageType.TEXT, text=str_of(part.get("text")))
-    if name in _MEDIA:
-        kind = _MEDIA[name]
-        caption = "" if kind in (MessageType.AUDIO, MessageType.STICKER) else part.get("caption")
-        return _Content(kind, caption=str_of(caption), media=_media_info(name, part, content))
-    if name in ("locationMessage", "liveLocationMessage"):
-        place = _location(part, live=name == "liveLocationMessage")
-        if place is not None:
-            return _Content(
-                MessageType.LOCATION, location=place, caption=str_of(part.get("caption"))
-            )
-    if name == "contactMessage":
-        return _Content(MessageType.CONTACTS, contacts=[_contact_card(part)])
-    if name == "contactsArrayMessage":
-        cards = part.get("contacts")
-        listed = (
-            [_contact_card(c) for c in cards if isinstance(c, dict)][:100]
-            if isinstance(cards, list)
-            else []
-        )
-        return _Content(MessageType.CONTACTS, text=str_of(part.get("displayName")), contacts=listed)
-    if name == "buttonsResponseMessage":
-        title = str_of(part.get("selectedDisplayText"))
-        reply = {"type": "button_reply", "id": str_of(part.get("selectedButtonId")), "title": title}
-        return _Content(MessageType.INTERACTIVE, text=title, interactive=reply)
-    if name == "templateButtonReplyMessage":
-        title = str_of(part.get("selectedDisplayText"))
-        reply = {"type": "button_reply", "id": str_of(part.get("selectedId")), "title": title}
-        return _Content(MessageType.INTERACTIVE, text=title, interactive=reply)
-    if name == "listResponseMessage":
-        title = str_of(part.get("title"))
-        selected = dict_of(part.get("singleSelectReply")) or {}
-        reply = {
-            "type": "list_reply",
-            "id": str_of(selected.get("selectedRowId")),
-            "title": title,
-            "description": str_of(part.get("description")),
-        }
-        return _Content(MessageType.INTERACTIVE, text=title, interactive=reply)
-    if name == "interactiveResponseMessage":
-        body = str_of((dict_of(part.get("body")) or {}).get("text"))
-        flow = dict_of(part.get("nativeFlowResponseMessage")) or {}
-        # The same keys as Meta's nfm_reply (meta_cloud/webhook.py), so a Flow's answer reads alike.
-        reply = {
-            "type": "nfm_reply",
-            "name": str_of(flow.get("name")),
-            "body": body,
-            "response_json": str_of(flow.get("paramsJson"))[:20_000],
-        }
-        return _Content(MessageType.INTERACTIVE, text=body, interactive=reply)
-    if name == "buttonsMessage":
-        return _Content(MessageType.INTERACTIVE, text=str_of(part.get("contentText")))
-    if name == "listMessage":
-        text = str_of(part.get("description")) or str_of(part.get("title"))
-        return _Content(MessageType.INTERACTIVE, text=text)
-    if name == "interactiveMessage":
-        body = str_of((dict_of(part.get("body")) or {}).get("text"))
-        return _Content(MessageType.INTERACTIVE, text=body)
-    if name == "templateMessage":
-        hydrated = dict_of(part.get("hydratedTemplate")) or dict_of(
-            part.get("hydratedFourRowTemplate")
-        )
-        return _Content(
-            MessageType.TEMPLATE, text=str_of((hydrated or {}).get("hydratedContentText"))
-        )
-    unknown = _Content(MessageType.UNKNOWN, media={"provider_type": name or "unknown"})
-    if name in _POLLS:
-        unknown.text = str_of(part.get("name"))
-    return unknown
 
 
 # --- one message record (messages.upsert / send.message / messages.set / findMessages) ---------
@@ -563,7 +313,7 @@ def _normalize_message(account_id: int, item: Mapping[str, Any], own: str) -> li
     key = dict_of(item.get("key"))
     if key is None:
         raise WebhookPayloadError("a message has no 'key'")
-    message_id = id_of(key.get("id"))
+    message_id = message_id_of(key.get("id"))
     if not message_id:
         raise WebhookPayloadError("a message key has no usable 'id'")
     if not str_of(key.get("remoteJid")).strip():
@@ -571,29 +321,38 @@ def _normalize_message(account_id: int, item: Mapping[str, Any], own: str) -> li
     chat = _chat_of(key, own)
     if chat is None:
         return []  # status@broadcast, broadcast lists, newsletters
-    timestamp = timestamp_of(item.get("messageTimestamp"))
+    timestamp = baileys.message_timestamp(item.get("messageTimestamp"))
     if timestamp is None:
         raise WebhookPayloadError("a message has no valid 'messageTimestamp'")
     from_me = key.get("fromMe") is True
     direction = Direction.OUT if from_me else Direction.IN
-    raw = item.get("message")
-    content = _unwrap(raw) if isinstance(raw, dict) else {}
+    raw = dict_of(item.get("message"))
+    content = baileys.unwrap(raw) if raw is not None else {}
 
-    protocol = _protocol_of(content)
+    protocol = baileys.protocol_of(content)
     if protocol is not None:
         return _protocol_event(account_id, protocol, key, timestamp, own, sent_by_us=from_me)
-    name = _content_key(content)
+    name = baileys.content_type(content)
     if name == "reactionMessage":
-        return _reaction(account_id, dict_of(content[name]) or {}, key, item, chat, timestamp, own)
-    if not name and content and all(k in _SILENT for k in content):
+        return _reaction(account_id, content, key, item, chat, timestamp)
+    if not name and baileys.only_silent(content):
         return []  # only control parts (poll votes, key distribution): nothing to show
     if name:
-        parsed = _classify(name, content)
+        parsed = baileys.parse_content(name, content)
     else:  # no content Caixa can read: a placeholder, never dropped
         provider_type = str_of(item.get("messageType"))[:100] or "unknown"
-        parsed = _Content(MessageType.UNKNOWN, media={"provider_type": provider_type})
-    context = _context_of(content, item)
-    reply_to = id_of(context.get("stanzaId")) or None
+        parsed = baileys.Content(MessageType.UNKNOWN, media={"provider_type": provider_type})
+    media_url = str_of(content.get("mediaUrl"))
+    if parsed.media is not None and media_url and name in baileys.MEDIA_TYPES:
+        # Evolution's copy of the media in its S3 bucket, when one is configured: Evolution
+        # adds it to the message (whatsapp.baileys.service.ts, prepareMessage).
+        parsed.media["media_url"] = media_url
+    # WORKAROUND(evolution): prepareMessage moves an extendedTextMessage's contextInfo to the
+    # record's top level, so the quoted message is looked for there too.
+    # https://github.com/EvolutionAPI/evolution-api/blob/2.3.6/src/api/integrations/channel/whatsapp/whatsapp.baileys.service.ts
+    reply_to = baileys.reply_to_of(content) or message_id_of(
+        (dict_of(item.get("contextInfo")) or {}).get("stanzaId")
+    )
     push_name = str_of(item.get("pushName"))
     if from_me and push_name == "Você":  # prepareMessage's placeholder for our own messages
         push_name = ""
@@ -610,7 +369,7 @@ def _normalize_message(account_id: int, item: Mapping[str, Any], own: str) -> li
             sender_name=push_name,
             sender_phone="" if from_me else _sender_phone(key, item, chat),
             is_group=chat.is_group,
-            reply_to=reply_to,
+            reply_to=reply_to or None,
             media=parsed.media,
             chat_jid=chat.jid,
             caption=parsed.caption,
@@ -623,23 +382,23 @@ def _normalize_message(account_id: int, item: Mapping[str, Any], own: str) -> li
 
 def _reaction(
     account_id: int,
-    reaction: Mapping[str, Any],
+    content: Mapping[str, Any],
     key: Mapping[str, Any],
     item: Mapping[str, Any],
     chat: _Chat,
     timestamp: float,
-    own: str,
 ) -> list[ProviderEvent]:
-    target = id_of((dict_of(reaction.get("key")) or {}).get("id"))
-    if not target:
+    reaction = baileys.reaction_of(content)
+    if reaction is None:
         return []  # a reaction to nothing: no bubble either way
+    target, emoji = reaction
     from_me = key.get("fromMe") is True
     return [
         ReactionEvent(
             account_id=account_id,
-            provider_message_id=id_of(key.get("id")),
+            provider_message_id=message_id_of(key.get("id")),
             target_message_id=target,
-            emoji=str_of(reaction.get("text"))[:64],
+            emoji=emoji,
             chat_key=chat.key,
             chat_phone=chat.phone,
             direction=Direction.OUT if from_me else Direction.IN,
@@ -668,32 +427,30 @@ def _protocol_event(
     process-message.ts, MESSAGE_EDIT): a customer's edit names OUR jid as ``remoteJid``. Such a
     chat is left empty; the target id alone identifies the message.
     """
-    kind = protocol.get("type")
-    if not isinstance(kind, int | str) or isinstance(kind, bool):
-        return []
-    if kind not in _REVOKE and kind not in _EDIT:
+    action = baileys.protocol_action(protocol)
+    if action is None:
         return []  # history sync notices, key shares, ephemeral settings...
-    target_key = dict_of(protocol.get("key")) or {}
-    target = id_of(target_key.get("id"))
+    kind, target, new_text = action
     if not target:
         raise WebhookPayloadError("an edit or delete names no message")
+    target_key = dict_of(protocol.get("key")) or {}
     if outer_key is not None:
         chat = _chat_of(outer_key, own)
         if chat is None:
             return []
         direction = Direction.OUT if outer_key.get("fromMe") is True else Direction.IN
-        provider_id = id_of(outer_key.get("id"))
+        provider_id = message_id_of(outer_key.get("id"))
     else:
         remote = str_of(target_key.get("remoteJid"))
-        if own and jid_user(remote) == own and not is_group(remote):
+        if own and jid_user(remote) == own and not is_group_jid(remote):
             chat, direction = _Chat("", "", "", False), Direction.IN
         else:
             chat = _chat_of(target_key, own) or _Chat("", "", "", False)
             mine = sent_by_us or target_key.get("fromMe") is True
             direction = Direction.OUT if mine else Direction.IN
         provider_id = ""
-        timestamp = timestamp_of(protocol.get("timestampMs")) or 0.0
-    if kind in _REVOKE:
+        timestamp = baileys.message_timestamp(protocol.get("timestampMs")) or 0.0
+    if kind == "revoke":
         return [
             RevokeEvent(
                 account_id=account_id,
@@ -706,12 +463,11 @@ def _protocol_event(
                 chat_jid=chat.jid,
             )
         ]
-    edited = dict_of(protocol.get("editedMessage")) or {}
     return [
         EditEvent(
             account_id=account_id,
             target_message_id=target,
-            text=_text_of(edited),
+            text=new_text,
             chat_key=chat.key,
             chat_phone=chat.phone,
             timestamp=timestamp,
@@ -743,11 +499,15 @@ def _receipt(account_id: int, item: Mapping[str, Any]) -> list[ProviderEvent]:
     needed (a LID chat's receipt may name the LID where the message was stored under a phone).
     """
     key = dict_of(item.get("key")) or {}
-    message_id = id_of(item.get("keyId")) or id_of(key.get("id")) or id_of(item.get("messageId"))
+    message_id = (
+        message_id_of(item.get("keyId"))
+        or message_id_of(key.get("id"))
+        or message_id_of(item.get("messageId"))
+    )
     if not message_id:
         raise WebhookPayloadError("messages.update: no message id")
     remote = str_of(item.get("remoteJid")) or str_of(key.get("remoteJid"))
-    if ignored_chat(remote):
+    if is_ignored_chat(remote):
         return []
     raw = item.get("status")
     if raw is None:  # Baileys' own {key, update: {status}} shape
@@ -780,7 +540,7 @@ def _receipt(account_id: int, item: Mapping[str, Any]) -> list[ProviderEvent]:
             # local time labelled as UTC): 0 says "unknown".
             0.0,
             error="WhatsApp reported an error for this message" if name == "ERROR" else None,
-            chat_phone=phone_of(remote),
+            chat_phone=phone_of_jid(remote),
         )
     ]
 
@@ -789,7 +549,7 @@ def _deleted(account_id: int, item: Mapping[str, Any], own: str) -> list[Provide
     """messages.delete: Baileys' key of the revoked message (revoke received), or Evolution's
     stored message row with its ``key`` (deleteMessageForEveryone through the API)."""
     key = dict_of(item.get("key")) or item
-    target = id_of(key.get("id"))
+    target = message_id_of(key.get("id"))
     if not target:
         raise WebhookPayloadError("messages.delete: no message id")
     remote = str_of(key.get("remoteJid"))
@@ -816,7 +576,7 @@ def _connection(account_id: int, data: Mapping[str, Any]) -> list[ProviderEvent]
     if state == "open":
         return [
             ConnectionEvent(
-                account_id, ConnectionState.CONNECTED, phone=phone_of(str_of(data.get("wuid")))
+                account_id, ConnectionState.CONNECTED, phone=phone_of_jid(str_of(data.get("wuid")))
             )
         ]
     if state == "connecting":
@@ -863,13 +623,13 @@ def _contact(account_id: int, item: Mapping[str, Any]) -> list[ProviderEvent]:
     """contacts.upsert / contacts.update: ``{remoteJid, pushName, profilePicUrl}``; Baileys'
     own ``{id, lid, phoneNumber, name, notify}`` fields are read too when present."""
     jid = str_of(item.get("remoteJid")) or str_of(item.get("id"))
-    if not jid or "@" not in jid or ignored_chat(jid):
+    if not jid or "@" not in jid or is_ignored_chat(jid):
         return []
     alternates = [
         str_of(item.get(f)) for f in ("remoteJidAlt", "phoneNumber", "senderPn", "lid", "jid")
     ]
-    phone = next((p for p in (phone_of(j) for j in [jid, *alternates]) if p), "")
-    lid = next((x for x in (lid_of(j) for j in [jid, *alternates]) if x), "")
+    phone = next((p for p in (phone_of_jid(j) for j in [jid, *alternates]) if p), "")
+    lid = next((x for x in (lid_of_jid(j) for j in [jid, *alternates]) if x), "")
     name = ""
     for field in ("pushName", "name", "notify", "verifiedName"):
         name = str_of(item.get(field)).strip()
@@ -877,7 +637,7 @@ def _contact(account_id: int, item: Mapping[str, Any]) -> list[ProviderEvent]:
             break
     if name == jid_user(jid):
         name = ""  # contactHandle's fallback is the JID's digits, not a name (and maybe a LID's)
-    if is_group(jid):
+    if is_group_jid(jid):
         return [ContactEvent(account_id, chat_key=jid, jid=jid, name=name)]
     chat_key = phone or lid or jid
     return [ContactEvent(account_id, chat_key=chat_key, phone=phone, jid=jid, lid=lid, name=name)]
@@ -908,7 +668,7 @@ def normalize_records(
                 if status is not None and (best is None or best.can_become(status)):
                     best = status
             if best is not None and best.rank > DeliveryStatus.SENT.rank:
-                out.append(StatusEvent(account_id, id_of(key.get("id")), best, 0.0))
+                out.append(StatusEvent(account_id, message_id_of(key.get("id")), best, 0.0))
     return out
 
 

@@ -51,11 +51,11 @@ from sync.providers.gateway.errors import (
     NOT_CONNECTED,
     InstanceGone,
     NotConnected,
-    retry_after,
+    retry_wait,
 )
-from sync.providers.gateway.jids import parse_jid
 from sync.providers.gateway.limits import MAX_TEXT_LENGTH
-from sync.providers.gateway.values import error_text, find_str, json_or_none, qr_of
+from sync.providers.gateway.values import error_text, find_str, jid_of, qr_of
+from sync.providers.http import json_value
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ class GatewayAdapter:
 
     async def _status(self) -> Status:
         response = await self._call("GET", f"{self._path}/status", self._instance_token())
-        return parse_status(json_or_none(response))
+        return parse_status(json_value(response))
 
     async def request_pairing(self, *, phone: str = "") -> QrEvent:
         """Create the instance if needed (master token), connect, and return the first QR.
@@ -279,7 +279,7 @@ class GatewayAdapter:
         if self._account.master_token:
             await self._ensure_instance()
         body = {"phone": "".join(ch for ch in phone if ch.isdigit())} if phone else None
-        answer = json_or_none(
+        answer = json_value(
             await self._call("POST", f"{self._path}/connect", self._instance_token(), json=body)
         )
         from_connect = qr_of(answer)
@@ -299,7 +299,7 @@ class GatewayAdapter:
             response = await self._call("GET", f"{self._path}/qrcode", self._instance_token())
         except (InstanceGone, NotConnected):
             return None  # 404 "no QR yet" / 409 "not ready yet": ask again
-        data = json_or_none(response)
+        data = json_value(response)
         qr_code, pairing_code = qr_of(data)
         if qr_code or pairing_code:
             return QrEvent(self.account_id, qr_code=qr_code, pairing_code=pairing_code)
@@ -310,7 +310,7 @@ class GatewayAdapter:
 
     async def _ensure_instance(self) -> None:
         master = self._account.master_token
-        listing = json_or_none(await self._call("GET", "/api/instances", master))
+        listing = json_value(await self._call("GET", "/api/instances", master))
         if self._account.instance in _instance_ids(listing):
             return
         body: dict[str, Any] = {"instanceId": self._account.instance}
@@ -322,7 +322,7 @@ class GatewayAdapter:
             if exc.status != 409:
                 raise
             return  # made meanwhile (another window, another device): reuse it
-        token = find_str(json_or_none(created), ("token",), ("instanceToken",), ("data", "token"))
+        token = find_str(json_value(created), ("token",), ("instanceToken",), ("data", "token"))
         if token and not self._account.instance_token:
             self._issued_token = Secret(token)
 
@@ -374,7 +374,7 @@ class GatewayAdapter:
             raise NotSent(exc.detail) from None
         except InstanceGone as exc:
             raise PermanentSendError(exc.detail) from None
-        data = json_or_none(response)
+        data = json_value(response)
         if isinstance(data, Mapping) and data.get("success") is False:
             detail = self._scrub(error_text(data) or "the gateway did not send it")
             if NOT_CONNECTED.search(detail):
@@ -451,11 +451,11 @@ class GatewayAdapter:
         status = response.status_code
         if status < 300:
             return response
-        detail = self._scrub(error_text(json_or_none(response)) or f"HTTP {status}")
+        detail = self._scrub(error_text(json_value(response)) or f"HTTP {status}")
         if status in (401, 403):
             raise AuthError(f"HTTP {status}: {detail}")
         if status == 429:
-            raise RateLimited(f"HTTP 429: {detail}", retry_after=retry_after(response))
+            raise RateLimited(f"HTTP 429: {detail}", retry_after=retry_wait(response))
         if status == 404:
             raise InstanceGone(f"HTTP 404: {detail}")
         if status in (409, 425, 503) or (status < 500 and NOT_CONNECTED.search(detail)):
@@ -476,11 +476,11 @@ def _recipient(message: OutgoingMessage) -> str:
         if not _PHONE_DIGITS.match(digits):
             raise PermanentSendError("invalid recipient: not a phone number with country code")
         return digits
-    jid = parse_jid(message.chat_key)
+    jid = jid_of(message.chat_key)
     if jid is not None and (jid.is_group or jid.is_lid):
         return jid.normalized
-    if jid is not None and jid.is_phone and _PHONE_DIGITS.match(jid.user):
-        return jid.user
+    if jid is not None and _PHONE_DIGITS.match(jid.phone):
+        return jid.phone
     raise PermanentSendError("invalid recipient: no phone number or chat id")
 
 

@@ -21,8 +21,7 @@ from sync.domain.events import ConnectionEvent, ProviderEvent, QrEvent
 from sync.domain.models import ConnectionState
 from sync.providers.base import AuthError, ProviderError
 from sync.providers.gateway.errors import InstanceGone
-from sync.providers.gateway.jids import parse_jid
-from sync.providers.gateway.values import clean, find_str
+from sync.providers.gateway.values import clean, find_str, jid_of
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +192,8 @@ def phone_of_me(data: Mapping[str, Any]) -> str:
         if isinstance(value, Mapping):
             found = phone_of_me(value) if key == "info" else phone_of_wid(value)
         elif isinstance(value, str) and ("@" in value or key in ("phone", "number")):
-            jid = parse_jid(value)
-            found = jid.user if jid is not None and jid.is_phone else ""
+            jid = jid_of(value)
+            found = jid.phone if jid is not None else ""
         else:
             found = ""
         if found:
@@ -206,11 +205,11 @@ def phone_of_wid(wid: Mapping[str, Any]) -> str:
     """The phone of a whatsapp-web.js WID object (never a LID's digits)."""
     server, user = wid.get("server"), wid.get("user")
     if isinstance(server, str) and isinstance(user, str):
-        jid = parse_jid(f"{user}@{server}")
+        jid = jid_of(f"{user}@{server}")
     else:
         serialized = find_str(wid, ("_serialized",), ("id",), ("jid",))
-        jid = parse_jid(serialized) if "@" in serialized else None
-    return jid.user if jid is not None and jid.is_phone else ""
+        jid = jid_of(serialized) if "@" in serialized else None
+    return jid.phone if jid is not None else ""
 
 
 def reason_parts(data: Any) -> tuple[str, int | None]:

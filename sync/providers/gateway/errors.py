@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Final
 
 import httpx
 
 from sync.providers.base import NotSent, PermanentSendError
-from sync.providers.gateway.values import json_or_none
+from sync.providers.http import json_value, retry_after
 
 # 429 without a Retry-After: the gateway documents no limit, so wait a little while.
 DEFAULT_RETRY_AFTER_S: Final = 10.0
@@ -43,27 +40,18 @@ class InstanceGone(PermanentSendError):
     """404: no such instance (or, for ``/qrcode``, no QR yet)."""
 
 
-def retry_after(response: httpx.Response) -> float:
-    """Retry-After in seconds (RFC 9110 §10.2.3: delay-seconds or an HTTP date)."""
-    value = response.headers.get("retry-after", "").strip()
-    if value:
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                seconds = math.nan
-            else:
-                if when.tzinfo is None:
-                    when = when.replace(tzinfo=UTC)
-                seconds = (when - datetime.now(UTC)).total_seconds()
-        if math.isfinite(seconds):
-            return max(seconds, 0.0)
-    body = json_or_none(response)
+def retry_wait(response: httpx.Response) -> float:
+    """Seconds to wait after a 429: ``Retry-After`` when valid (``sync.providers.http``), else
+    the ``retryAfter`` the gateway may put in its JSON body, else ``DEFAULT_RETRY_AFTER_S``."""
+    hint = _body_hint(response)
+    return retry_after(response, DEFAULT_RETRY_AFTER_S if hint is None else hint)
+
+
+def _body_hint(response: httpx.Response) -> float | None:
+    body = json_value(response)
     if isinstance(body, Mapping):
         for key in ("retryAfter", "retry_after"):
             raw = body.get(key)
             if isinstance(raw, int | float) and not isinstance(raw, bool) and 0 <= raw < 86400:
                 return float(raw)
-    return DEFAULT_RETRY_AFTER_S
+    return None

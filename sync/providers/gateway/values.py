@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from sync.providers.gateway.limits import MAX_FIELD_TEXT, MAX_QR_IMAGE
+from sync.providers.whatsapp_ids import Jid, parse_jid, phone_jid
 
 
 def clean(value: Any, limit: int = MAX_FIELD_TEXT) -> str:
@@ -22,14 +21,6 @@ def clean(value: Any, limit: int = MAX_FIELD_TEXT) -> str:
     if not isinstance(value, str):
         return ""
     return value[:limit] if len(value) > limit else value
-
-
-def json_or_none(response: httpx.Response) -> Any:
-    """The answer's JSON value, or None when it is not JSON."""
-    try:
-        return response.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
 
 
 def error_text(data: Any) -> str:
@@ -165,3 +156,10 @@ def id_of(value: Any) -> str:
     if isinstance(value, Mapping):
         return first_str(value.get("id"), value.get("_serialized"))
     return ""
+
+
+def jid_of(value: str) -> Jid | None:
+    """A chat or sender id as the gateway may pass it: a JID of one of WhatsApp's servers, or a
+    bare phone number (whatsapp-web.js' ``from`` is a JID; a hand-written gateway may pass the
+    number itself); None when it is neither."""
+    return parse_jid(value) or phone_jid(value)

@@ -28,6 +28,7 @@ from sync.domain.events import (
 )
 from sync.domain.ids import chat_key_for_phone
 from sync.domain.models import ConnectionState, Direction, MessageType
+from sync.providers import baileys
 from sync.providers.accounts import GatewayAccount
 from sync.providers.base import (
     WebhookAuthError,
@@ -41,7 +42,6 @@ from sync.providers.gateway.connection import (
     parse_status,
     phone_of_me,
 )
-from sync.providers.gateway.jids import parse_jid
 from sync.providers.gateway.limits import MAX_ID
 from sync.providers.gateway.values import (
     clean,
@@ -50,6 +50,7 @@ from sync.providers.gateway.values import (
     find_str,
     first_str,
     id_of,
+    jid_of,
     number,
     qr_of,
     str_at,
@@ -171,8 +172,8 @@ def _normalize(
     if name == "ready":
         phone = phone_of_me(data) if isinstance(data, Mapping) else ""
         if not phone and isinstance(data, str):
-            jid = parse_jid(data)
-            phone = jid.user if jid is not None and jid.is_phone else ""
+            jid = jid_of(data)
+            phone = jid.phone if jid is not None else ""
         return [ConnectionEvent(aid, ConnectionState.CONNECTED, phone=phone)]
     if name == "auth_failure":
         message = data if isinstance(data, str) else error_text(data)
@@ -225,27 +226,6 @@ class _Content:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-# Baileys content keys (WAProto.proto ``Message``) → our types.
-_MEDIA_KEYS: Final[dict[str, MessageType]] = {
-    "imageMessage": MessageType.IMAGE,
-    "videoMessage": MessageType.VIDEO,
-    "ptvMessage": MessageType.VIDEO,
-    "audioMessage": MessageType.AUDIO,
-    "documentMessage": MessageType.DOCUMENT,
-    "stickerMessage": MessageType.STICKER,
-}
-# normalizeMessageContent's wrappers (src/Utils/messages.ts), unwrapped the same way.
-_WRAPPERS: Final = (
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "documentWithCaptionMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "editedMessage",
-    "associatedChildMessage",
-    "groupStatusMessage",
-    "groupStatusMessageV2",
-)
 # whatsapp-web.js Message.type (Constants.js MessageTypes) → our types.
 _WWEBJS_TYPES: Final[dict[str, MessageType]] = {
     "chat": MessageType.TEXT,
@@ -281,119 +261,35 @@ def _placeholder(provider_type: str) -> _Content:
     return _Content(type=MessageType.UNKNOWN, media={"provider_type": provider_type or "unknown"})
 
 
-def _unwrap(content: Mapping[str, Any]) -> Mapping[str, Any]:
-    for _ in range(5):  # as many levels as Baileys unwraps
-        inner = next(
-            (content[k].get("message") for k in _WRAPPERS if isinstance(content.get(k), Mapping)),
-            None,
-        )
-        if not isinstance(inner, Mapping):
-            break
-        content = inner
-    return content
-
-
-def _baileys_content(content: Mapping[str, Any]) -> _Content:
-    """A Baileys ``proto.IMessage`` (the ``message`` of a ``WAMessage``), normalized."""
-    content = _unwrap(content)
-    # getContentType: the first key that is 'conversation' or contains 'Message', except the
-    # senderKeyDistributionMessage that rides along group messages.
-    key = next(
-        (
-            k
-            for k in content
-            if (k == "conversation" or "Message" in k) and k != "senderKeyDistributionMessage"
-        ),
-        "",
-    )
-    value = content.get(key)
-    if key == "conversation":
-        return _Content(text=clean(value))
-    if not isinstance(value, Mapping):
-        return _placeholder(key)
-    reply_to = str_at(value, "contextInfo", "stanzaId")[:MAX_ID] or None
-    if key == "extendedTextMessage":
-        return _Content(text=str_at(value, "text"), reply_to=reply_to)
-    if key in _MEDIA_KEYS:
-        type_ = _MEDIA_KEYS[key]
-        media: dict[str, Any] = {"provider_type": key}
-        for field_name, out in (("mimetype", "mime_type"), ("fileName", "filename")):
-            found = str_at(value, field_name)
-            if found:
-                media[out] = found[:300]
-        if key == "audioMessage" and value.get("ptt") is True:
-            media["voice"] = True
-        seconds = number(value.get("seconds"))
-        if seconds is not None:
-            media["seconds"] = seconds
-        return _Content(
-            type=type_, caption=str_at(value, "caption"), media=media, reply_to=reply_to
-        )
-    if key in ("locationMessage", "liveLocationMessage"):
-        lat, lng = number(value.get("degreesLatitude")), number(value.get("degreesLongitude"))
-        if lat is None or lng is None:
-            return _placeholder(key)
-        location = {
-            "latitude": lat,
-            "longitude": lng,
-            "name": str_at(value, "name"),
-            "address": str_at(value, "address"),
-        }
-        return _Content(type=MessageType.LOCATION, location=location, reply_to=reply_to)
-    if key == "contactMessage":
-        contact = {"name": str_at(value, "displayName"), "vcard": str_at(value, "vcard")}
-        return _Content(type=MessageType.CONTACTS, contacts=[contact], reply_to=reply_to)
-    if key == "contactsArrayMessage":
-        raw = value.get("contacts")
-        contacts = [
-            {"name": str_at(c, "displayName"), "vcard": str_at(c, "vcard")}
-            for c in (raw if isinstance(raw, list) else [])[:100]
-            if isinstance(c, Mapping)
-        ]
-        return _Content(type=MessageType.CONTACTS, contacts=contacts, reply_to=reply_to)
-    if key == "buttonsResponseMessage":
-        title = str_at(value, "selectedDisplayText")
-        interactive = {
-            "type": "button_reply",
-            "id": str_at(value, "selectedButtonId"),
-            "title": title,
-        }
-        return _Content(
-            type=MessageType.INTERACTIVE, text=title, interactive=interactive, reply_to=reply_to
-        )
-    if key == "templateButtonReplyMessage":
-        title = str_at(value, "selectedDisplayText")
-        interactive = {"type": "button_reply", "id": str_at(value, "selectedId"), "title": title}
-        return _Content(
-            type=MessageType.INTERACTIVE, text=title, interactive=interactive, reply_to=reply_to
-        )
-    if key == "listResponseMessage":
-        title = str_at(value, "title")
-        interactive = {
-            "type": "list_reply",
-            "id": str_at(value, "singleSelectReply", "selectedRowId"),
-            "title": title,
-            "description": str_at(value, "description"),
-        }
-        return _Content(
-            type=MessageType.INTERACTIVE, text=title, interactive=interactive, reply_to=reply_to
-        )
-    if key == "reactionMessage":
-        target = str_at(value, "key", "id")[:MAX_ID]
-        if not target:
-            return _placeholder(key)
-        return _Content(reaction=(target, str_at(value, "text")[:64]))
-    if key == "protocolMessage":
-        target = str_at(value, "key", "id")[:MAX_ID]
-        kind = value.get("type")
-        if target and kind in (0, "REVOKE"):
-            return _Content(revoked=target)
-        edited = value.get("editedMessage")
-        if target and kind in (14, "MESSAGE_EDIT") and isinstance(edited, Mapping):
-            new = _baileys_content(edited)
-            return _Content(edited=(target, new.text or new.caption))
+def _baileys_content(message: Mapping[str, Any]) -> _Content:
+    """A Baileys ``proto.IMessage`` (the ``message`` of a ``WAMessage``), read by
+    ``sync.providers.baileys`` as Evolution's are."""
+    content = baileys.unwrap(message)
+    protocol = baileys.protocol_of(content)
+    if protocol is not None:
+        action = baileys.protocol_action(protocol)
+        if action is not None and action[0] == "revoke":
+            return _Content(revoked=action[1])
+        if action is not None and action[0] == "edit":
+            return _Content(edited=(action[1], action[2]))
         return _Content(type=MessageType.UNKNOWN, extra={"skip": True})  # key shares, syncs
-    return _placeholder(key)
+    name = baileys.content_type(content)
+    if name == "reactionMessage":
+        reaction = baileys.reaction_of(content)
+        return _Content(reaction=reaction) if reaction is not None else _placeholder(name)
+    if not name and baileys.only_silent(content):
+        return _Content(type=MessageType.UNKNOWN, extra={"skip": True})  # control parts only
+    parsed = baileys.parse_content(name, content)
+    return _Content(
+        type=parsed.type,
+        text=parsed.text,
+        caption=parsed.caption,
+        media=parsed.media,
+        location=parsed.location,
+        contacts=parsed.contacts,
+        interactive=parsed.interactive,
+        reply_to=baileys.reply_to_of(content) or None,
+    )
 
 
 def _wwebjs_content(data: Mapping[str, Any], body: str) -> _Content:
@@ -506,10 +402,10 @@ def _message_events(aid: int, data: Any, sent_at: float | None) -> list[Provider
     to_raw = first_str(data.get("to"))
     # whatsapp-web.js (Message.js): ``from`` is the sender, so for our own messages the chat is
     # ``to``; Baileys' ``key.remoteJid`` is always the chat. Take ``to`` only when it is a chat.
-    chat_raw = to_raw if from_me and to_raw and parse_jid(to_raw) is not None else sender_raw
+    chat_raw = to_raw if from_me and to_raw and jid_of(to_raw) is not None else sender_raw
     if not chat_raw:
         raise WebhookPayloadError("a message event needs 'from'")
-    chat = parse_jid(clean(chat_raw, 200))
+    chat = jid_of(clean(chat_raw, 200))
     if chat is None:
         raise WebhookPayloadError("'from' is not a WhatsApp chat id")
     if chat.ignored:
@@ -542,7 +438,7 @@ def _message_events(aid: int, data: Any, sent_at: float | None) -> list[Provider
 
     # The phone: from a phone JID, or (LID chats) from an alternate phone JID the gateway passed
     # (Baileys 7 ``key.remoteJidAlt``); never from LID digits.
-    chat_phone = chat.user if chat.is_phone else ""
+    chat_phone = chat.phone
     if chat.is_lid:
         for alt in (
             data.get("remoteJidAlt"),
@@ -551,9 +447,9 @@ def _message_events(aid: int, data: Any, sent_at: float | None) -> list[Provider
             key.get("senderPn"),
             data.get("fromAlt"),
         ):
-            alt_jid = parse_jid(alt) if isinstance(alt, str) else None
-            if alt_jid is not None and alt_jid.is_phone:
-                chat_phone = alt_jid.user
+            alt_jid = jid_of(alt) if isinstance(alt, str) else None
+            if alt_jid is not None and alt_jid.phone:
+                chat_phone = alt_jid.phone
                 break
     if chat.is_group:
         chat_key = chat.normalized
@@ -565,9 +461,9 @@ def _message_events(aid: int, data: Any, sent_at: float | None) -> list[Provider
     sender_phone = ""
     if chat.is_group:
         author_raw = first_str(data.get("author"), data.get("participant"), key.get("participant"))
-        author = parse_jid(author_raw) if author_raw else None
-        if author is not None and author.is_phone:
-            sender_phone = author.user
+        author = jid_of(author_raw) if author_raw else None
+        if author is not None and author.phone:
+            sender_phone = author.phone
         else:
             alt_raw = first_str(
                 data.get("participantAlt"),
@@ -575,9 +471,9 @@ def _message_events(aid: int, data: Any, sent_at: float | None) -> list[Provider
                 data.get("participantPn"),
                 key.get("participantPn"),
             )
-            alt = parse_jid(alt_raw) if alt_raw else None
-            if alt is not None and alt.is_phone:
-                sender_phone = alt.user
+            alt = jid_of(alt_raw) if alt_raw else None
+            if alt is not None and alt.phone:
+                sender_phone = alt.phone
     elif not from_me:
         sender_phone = chat_phone
 

@@ -27,6 +27,7 @@ from sync.providers.base import (
     RateLimited,
     SendResult,
 )
+from sync.providers.http import json_object
 from sync.providers.meta_cloud.errors import (
     InvalidMessage,
     MediaCorrupt,
@@ -39,7 +40,8 @@ from sync.providers.meta_cloud.limits import MEDIA_DOWNLOAD_MAX, MEDIA_URL_TTL, 
 from sync.providers.meta_cloud.media import ExpiredUrl, FetchedMedia, ResolvedMedia, same_digest
 from sync.providers.meta_cloud.payloads import build_payload
 from sync.providers.meta_cloud.templates import TemplateInfo, template_info
-from sync.providers.meta_cloud.values import ascii_digits, clean, int_or_none, json_object
+from sync.providers.meta_cloud.values import clean, int_or_none
+from sync.providers.whatsapp_ids import ascii_digits
 
 
 class MetaCloudAdapter:

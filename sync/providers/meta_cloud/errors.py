@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 import re
-import time
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Final
 
 import httpx
@@ -20,6 +17,7 @@ from sync.providers.base import (
     ProviderError,
     RateLimited,
 )
+from sync.providers.http import json_object, retry_after
 from sync.providers.meta_cloud.values import clean, clip, int_or_none, is_number
 
 
@@ -159,11 +157,8 @@ def graph_error(response: httpx.Response) -> GraphError:
     code: int | None = None
     subcode: int | None = None
     message = details = ""
-    try:
-        data = json.loads(response.content)
-    except (ValueError, RecursionError):
-        data = None
-    error = data.get("error") if isinstance(data, dict) else None
+    data = json_object(response)
+    error = data.get("error") if data is not None else None
     if isinstance(error, dict):
         code = int_or_none(error.get("code"))
         subcode = int_or_none(error.get("error_subcode"))
@@ -177,24 +172,18 @@ def graph_error(response: httpx.Response) -> GraphError:
 
 
 def _retry_after(response: httpx.Response, default: float) -> float:
-    """Seconds to wait: ``Retry-After`` when given, else Meta's usage header, else ``default``.
+    """Seconds to wait: ``Retry-After`` when given, else Meta's usage header, else ``default``
+    (``sync.providers.http.retry_after`` reads the header and bounds the result)."""
+    return retry_after(response, _usage_wait(response, default))
+
+
+def _usage_wait(response: httpx.Response, default: float) -> float:
+    """The wait Meta's usage header announces, when it is longer than ``default``.
 
     ``x-business-use-case-usage`` carries ``estimated_time_to_regain_access`` in minutes per
     business id ([OAS] component header ``x-business-use-case-usage``; Graph API rate limiting
     docs: https://developers.facebook.com/docs/graph-api/overview/rate-limiting).
     """
-    header = response.headers.get("retry-after", "").strip()
-    if header:
-        try:
-            seconds = float(header)
-            if math.isfinite(seconds) and seconds >= 0:
-                return max(seconds, 1.0)
-        except ValueError:
-            try:
-                when = parsedate_to_datetime(header).timestamp()
-                return max(when - time.time(), 1.0)
-            except (TypeError, ValueError, OverflowError):
-                pass
     minutes = 0.0
     usage = response.headers.get("x-business-use-case-usage", "")
     if usage:
@@ -209,9 +198,7 @@ def _retry_after(response: httpx.Response, default: float) -> float:
                         value = item.get("estimated_time_to_regain_access")
                         if is_number(value):
                             minutes = max(minutes, float(value))
-    if minutes > 0:
-        return max(minutes * 60.0, default)
-    return default
+    return max(minutes * 60.0, default) if minutes > 0 else default
 
 
 def raise_for_error(response: httpx.Response) -> None:

@@ -36,7 +36,7 @@ from sync.providers.meta_cloud.limits import (
     TEXT_MAX,
 )
 from sync.providers.meta_cloud.templates import LANGUAGE, TEMPLATE_NAME
-from sync.providers.meta_cloud.values import ascii_digits
+from sync.providers.whatsapp_ids import ascii_digits
 
 _PHONE_DIGITS = re.compile(r"[0-9]{6,15}")  # E.164: at most 15 digits
 _GROUP_ID = re.compile(r"[A-Za-z0-9_\-=]{8,200}")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any, TypeGuard
-
-import httpx
 
 
 def clip(text: str, limit: int) -> str:
@@ -39,20 +36,6 @@ def int_or_none(value: object) -> int | None:
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 19:
         return int(value)
     return None
-
-
-def ascii_digits(text: str) -> str:
-    """The ASCII digits of ``text``."""
-    return "".join(ch for ch in text if "0" <= ch <= "9")
-
-
-def json_object(response: httpx.Response) -> dict[str, Any] | None:
-    """The answer's body as a JSON object, or None when it is not one."""
-    try:
-        data = json.loads(response.content)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def as_list(value: object) -> list[Any]:

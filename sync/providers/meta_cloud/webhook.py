@@ -8,7 +8,6 @@ import hmac
 import json
 import logging
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
@@ -33,7 +32,8 @@ from sync.providers.base import (
     log_skipped_item,
     parse_failure,
 )
-from sync.providers.meta_cloud.values import as_list, ascii_digits, clean, clip, is_number
+from sync.providers.meta_cloud.values import as_list, clean, clip, is_number
+from sync.providers.whatsapp_ids import ascii_digits, phone_digits
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,6 @@ _MEDIA_TYPES: Final[dict[str, MessageType]] = {
     "document": MessageType.DOCUMENT,
     "sticker": MessageType.STICKER,
 }
-_PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()\-.]{3,40}")
 
 
 def parse_webhook(request: WebhookRequest, accounts: Sequence[MetaAccount]) -> WebhookResult:
@@ -319,13 +318,6 @@ def _timestamp(value: object) -> float:
     return seconds
 
 
-def _phone_digits(value: str) -> str:
-    """Digits of a phone (``16505551234`` or ``+1 650...``); "" for ids that are not phones."""
-    if _PHONE_LIKE.fullmatch(value):
-        return ascii_digits(value)
-    return ""
-
-
 def _message_events(
     account: MetaAccount,
     item: dict[str, Any],
@@ -341,7 +333,7 @@ def _message_events(
     timestamp = _timestamp(item.get("timestamp"))
     sender_raw = clean(item.get("from")).strip()
     sender_id = clean(item.get("from_user_id")).strip()
-    sender_phone = _phone_digits(sender_raw)
+    sender_phone = phone_digits(sender_raw)
     group_id = clean(item.get("group_id")).strip()
     if echo:
         # smb_message_echoes: "from" is the business, "to" the customer ([HOOKS]).
@@ -357,7 +349,7 @@ def _message_events(
         sender_name = names.get(sender_raw) or names.get(sender_id) or ""
         if not sender_name and single_name and len(senders) <= 1:
             sender_name = single_name
-    peer_phone = _phone_digits(peer_raw)
+    peer_phone = phone_digits(peer_raw)
     if group_id:
         chat_key = chat_jid = group_id
         chat_phone = ""
@@ -697,7 +689,7 @@ def _status_event(account: MetaAccount, item: dict[str, Any]) -> StatusEvent | N
         timestamp=timestamp,
         error=error,
         client_ref=opaque or None,
-        chat_phone="" if is_group else _phone_digits(recipient),
+        chat_phone="" if is_group else phone_digits(recipient),
     )
 
 

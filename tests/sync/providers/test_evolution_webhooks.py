@@ -881,16 +881,16 @@ def test_every_list_event_keeps_its_valid_items(
 def test_a_parser_bug_on_one_item_skips_that_item_only(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from sync.providers.evolution import webhook as evolution
+    from sync.providers import baileys
 
-    real = evolution._classify
+    real = baileys.parse_content
 
     def buggy(name: str, content: Any) -> Any:
         if name == "imageMessage":
             raise ZeroDivisionError(SECRET_TEXT)
         return real(name, content)
 
-    monkeypatch.setattr(evolution, "_classify", buggy)
+    monkeypatch.setattr(baileys, "parse_content", buggy)
     data = [message_record({"imageMessage": MEDIA}, msg_id="3AIMG"), message_record(msg_id="3AOK")]
     with caplog.at_level(logging.WARNING, logger="sync.providers.evolution"):
         events = parse(body("messages.upsert", data))

@@ -447,7 +447,8 @@ def test_baileys_content_objects() -> None:
     }
     card = _baileys({"contactMessage": {"displayName": "Bia", "vcard": "BEGIN:VCARD\nEND:VCARD"}})
     assert card.type is MessageType.CONTACTS
-    assert card.contacts == [{"name": "Bia", "vcard": "BEGIN:VCARD\nEND:VCARD"}]
+    # Read by sync.providers.baileys, as Evolution's are: the vCard's WhatsApp ids come along.
+    assert card.contacts == [{"name": "Bia", "vcard": "BEGIN:VCARD\nEND:VCARD", "phones": []}]
     button = _baileys(
         {"buttonsResponseMessage": {"selectedButtonId": "sim", "selectedDisplayText": "Sim"}}
     )

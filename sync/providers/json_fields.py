@@ -1,11 +1,13 @@
-"""Small typed readers of Evolution's JSON: a hostile body must not reach a TypeError."""
+"""Small typed readers of a provider's JSON: a hostile body must never reach a TypeError.
+
+Each takes whatever a field holds and gives the type asked for, or an empty value. Used where
+bodies follow Baileys' shapes (Evolution, the gateway's WAMessages, ``baileys.py``).
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
-
-from sync.providers.evolution.limits import MAX_ID
 
 
 def str_of(value: Any) -> str:
@@ -56,19 +58,3 @@ def long_of(value: Any) -> float | None:
             high -= 2**32
         return float(high * 2**32 + (low & 0xFFFFFFFF))
     return num_of(value)
-
-
-def timestamp_of(value: Any) -> float | None:
-    """Epoch seconds from Baileys' ``messageTimestamp`` (seconds; milliseconds are tolerated)."""
-    seconds = long_of(value)
-    if seconds is None or seconds <= 0:
-        return None
-    if seconds > 1e11:  # milliseconds (e.g. a protocolMessage's timestampMs)
-        seconds /= 1000.0
-    return seconds if seconds < 1e10 else None
-
-
-def id_of(value: Any) -> str:
-    """A message id, or "" when absent, empty or longer than ``MAX_ID``."""
-    text = str_of(value).strip()
-    return text if 0 < len(text) <= MAX_ID else ""
