@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sync.providers.demo.provider import PROVIDER
 from sync.providers.exports import lazy_exports
 
 if TYPE_CHECKING:
     from sync.providers.demo.adapter import DemoProvider, DemoTiming
 
-# Loaded on first use (see ``sync/providers/exports.py``).
+# The declaration is loaded with the package; the rest on first use (``exports.py``).
 __all__ = [
+    "PROVIDER",
     "DemoProvider",
     "DemoTiming",
 ]

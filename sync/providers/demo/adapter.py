@@ -1,7 +1,7 @@
 """The built-in demo provider: fictitious customers who write, answer and read, with no network.
 
-It is also the model for a new adapter: one class implementing ``ProviderAdapter``, its
-``Capabilities`` as data, events pushed into the sink, and one line in ``registry.py``.
+It is also the model for a new adapter: one class implementing ``ProviderAdapter``, with the
+``Capabilities`` its package declares (``provider.py``), pushing events into the sink.
 Timings come from ``DemoTiming`` so tests can run the same behaviour a hundred times faster.
 """
 
@@ -22,6 +22,7 @@ from sync.domain.ids import chat_key_for_phone
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.base import Capabilities, EventSink, PermanentSendError, SendResult
+from sync.providers.demo.provider import PROVIDER
 
 if TYPE_CHECKING:
     from sync.providers.demo.corpus import DemoCustomer
@@ -60,15 +61,8 @@ class DemoTiming:
 class DemoProvider:
     """A demo number: customers from ``corpus`` talking to the agent."""
 
-    kind: ClassVar[str] = "demo"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        templates=False,
-        max_text_length=4096,
-        sends_per_second=20.0,
-        needs_qr_link=False,
-        media=True,
-        echoes_client_ref=True,
-    )
+    kind: ClassVar[str] = PROVIDER.kind
+    capabilities: ClassVar[Capabilities] = PROVIDER.capabilities
 
     def __init__(
         self,
@@ -197,6 +191,3 @@ class DemoProvider:
             sender_phone=customer.phone,
             media=media,
         )
-
-
-ADAPTER = DemoProvider

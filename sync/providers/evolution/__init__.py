@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sync.providers.evolution.account import EvolutionAccount
+from sync.providers.evolution.provider import PROVIDER
 from sync.providers.exports import lazy_exports
 
 if TYPE_CHECKING:
@@ -34,12 +36,12 @@ if TYPE_CHECKING:
         WEBHOOK_TOKEN_HEADER,
         normalize_records,
         parse_webhook,
-        webhook_url_for,
     )
 
-# Loaded on first use (see ``sync/providers/exports.py``).
+# The declaration is loaded with the package; the rest on first use (``exports.py``).
 __all__ = [
     "MAX_TEXT",
+    "PROVIDER",
     "REASON_BAD_SESSION",
     "REASON_LOGGED_OUT",
     "REASON_NOT_LINKED",
@@ -47,6 +49,7 @@ __all__ = [
     "REASON_QR_UNASKED",
     "WEBHOOK_EVENTS",
     "WEBHOOK_TOKEN_HEADER",
+    "EvolutionAccount",
     "EvolutionAdapter",
     "EvolutionLink",
     "NumberCheck",
@@ -54,6 +57,5 @@ __all__ = [
     "error_for",
     "normalize_records",
     "parse_webhook",
-    "webhook_url_for",
 ]
 __getattr__, __dir__ = lazy_exports(__name__, __all__)

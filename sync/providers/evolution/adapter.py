@@ -31,13 +31,14 @@ import httpx
 from sync.domain.events import AccountRemovedEvent, ConnectionEvent, ProviderEvent, QrEvent
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import ConnectionState, MessageType
-from sync.providers.accounts import EvolutionAccount, Secret
+from sync.providers.accounts import Secret
 from sync.providers.baileys import message_timestamp
 from sync.providers.base import (
     AccountInfo,
     AuthError,
     Capabilities,
     DeliveryUnknown,
+    EventObserver,
     EventSink,
     NotSent,
     PermanentSendError,
@@ -45,6 +46,7 @@ from sync.providers.base import (
     SendResult,
     WebhookRejected,
 )
+from sync.providers.evolution.account import EvolutionAccount
 from sync.providers.evolution.connection import (
     REASON_NOT_LINKED,
     REPAIR_REASONS,
@@ -53,6 +55,7 @@ from sync.providers.evolution.connection import (
 )
 from sync.providers.evolution.errors import error_for, scrub, why
 from sync.providers.evolution.limits import MAX_DOCUMENT_BYTES, MAX_MEDIA_BYTES, MAX_TEXT
+from sync.providers.evolution.provider import PROVIDER
 from sync.providers.evolution.socket import EventSocket
 from sync.providers.evolution.webhook import (
     WEBHOOK_EVENTS,
@@ -83,23 +86,15 @@ class NumberCheck:
 class EvolutionAdapter:
     """One QR-linked number on an Evolution API server (``QrLinkAdapter``)."""
 
-    kind: ClassVar[str] = "evolution"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        templates=False,  # templates are Meta's; a linked phone sends free text at any time
-        max_text_length=MAX_TEXT,
-        # A linked personal number sending fast is what WhatsApp bans: stay at a human pace.
-        sends_per_second=1.0,
-        needs_qr_link=True,
-        media=True,
-        echoes_client_ref=False,
-    )
+    kind: ClassVar[str] = PROVIDER.kind
+    capabilities: ClassVar[Capabilities] = PROVIDER.capabilities
 
     def __init__(
         self,
         account: EvolutionAccount,
         http: httpx.AsyncClient,
         *,
-        webhook_url: str | None,
+        webhook_url: str = "",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
@@ -107,7 +102,7 @@ class EvolutionAdapter:
         backfill_after_link: float = 20.0,
         backfill_limit: int = 500,
         socket_events: bool = True,
-        observer: Callable[[Sequence[ProviderEvent]], None] | None = None,
+        observer: EventObserver | None = None,
     ) -> None:
         self.account_id = account.account_id
         self._account = account
@@ -786,6 +781,3 @@ def _qr_from(account_id: int, record: Mapping[str, Any]) -> QrEvent:
         qr_code=str_of(record.get("code")),
         pairing_code=str_of(record.get("pairingCode")),
     )
-
-
-ADAPTER = EvolutionAdapter

@@ -12,7 +12,6 @@ from typing import Any, Final
 
 import httpx
 
-from sync.providers.accounts import EvolutionAccount
 from sync.providers.base import (
     AuthError,
     DeliveryUnknown,
@@ -21,6 +20,7 @@ from sync.providers.base import (
     ProviderError,
     RateLimited,
 )
+from sync.providers.evolution.account import EvolutionAccount
 from sync.providers.http import json_object, json_value, retry_after
 from sync.providers.json_fields import dict_of
 

@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from sync.providers.accounts import EvolutionAccount
 from sync.providers.base import ProviderError
+from sync.providers.evolution.account import EvolutionAccount
 from sync.providers.evolution.connection import ReconnectPolicy
 from sync.providers.evolution.errors import scrub
 

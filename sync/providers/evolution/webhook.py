@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote
 
 from sync.domain.events import (
     AccountRemovedEvent,
@@ -34,7 +33,6 @@ from sync.domain.events import (
 )
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers import baileys
-from sync.providers.accounts import EvolutionAccount
 from sync.providers.base import (
     WebhookAuthError,
     WebhookPayloadError,
@@ -44,6 +42,7 @@ from sync.providers.base import (
     log_skipped_item,
     parse_failure,
 )
+from sync.providers.evolution.account import EvolutionAccount
 from sync.providers.evolution.connection import REASON_LOGGED_OUT, REASON_QR_EXPIRED, close_event
 from sync.providers.json_fields import dict_of, long_of, str_of
 from sync.providers.whatsapp_ids import (
@@ -670,8 +669,3 @@ def normalize_records(
             if best is not None and best.rank > DeliveryStatus.SENT.rank:
                 out.append(StatusEvent(account_id, message_id_of(key.get("id")), best, 0.0))
     return out
-
-
-def webhook_url_for(receiver_base: str, instance: str) -> str:
-    """The URL Evolution should POST this instance's events to (the receiver's route)."""
-    return f"{receiver_base.rstrip('/')}/hooks/evolution/{quote(instance, safe='')}"

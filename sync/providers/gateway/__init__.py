@@ -57,6 +57,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sync.providers.exports import lazy_exports
+from sync.providers.gateway.account import GatewayAccount
+from sync.providers.gateway.provider import PROVIDER
 
 if TYPE_CHECKING:
     from sync.providers.gateway.adapter import QR_POLL_EVERY_S, QR_POLL_TRIES, GatewayAdapter
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
     from sync.providers.gateway.limits import MAX_TEXT_LENGTH
     from sync.providers.gateway.webhook import parse_webhook
 
-# Loaded on first use (see ``sync/providers/exports.py``).
+# The declaration is loaded with the package; the rest on first use (``exports.py``).
 __all__ = [
     "DEFAULT_RETRY_AFTER_S",
     "HEARTBEAT_MAX_AGE_S",
@@ -83,12 +85,14 @@ __all__ = [
     "LIVENESS_PERIOD_S",
     "MAX_TEXT_LENGTH",
     "OPEN_SETTLE_S",
+    "PROVIDER",
     "QR_POLL_EVERY_S",
     "QR_POLL_TRIES",
     "RECONNECT_BASE_S",
     "RECONNECT_CAP_S",
     "RECONNECT_WAIT_S",
     "STABLE_OPEN_S",
+    "GatewayAccount",
     "GatewayAdapter",
     "GatewayLink",
     "parse_webhook",

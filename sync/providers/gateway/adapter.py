@@ -31,12 +31,13 @@ import httpx
 from sync.domain.events import ConnectionEvent, ProviderEvent, QrEvent
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import ConnectionState, MessageType
-from sync.providers.accounts import GatewayAccount, Secret
+from sync.providers.accounts import Secret
 from sync.providers.base import (
     AccountInfo,
     AuthError,
     Capabilities,
     DeliveryUnknown,
+    EventObserver,
     EventSink,
     NotSent,
     PermanentSendError,
@@ -44,6 +45,7 @@ from sync.providers.base import (
     RateLimited,
     SendResult,
 )
+from sync.providers.gateway.account import GatewayAccount
 from sync.providers.gateway.connection import GatewayLink, Status, parse_status
 from sync.providers.gateway.errors import (
     ERROR_DETAIL_MAX,
@@ -54,6 +56,7 @@ from sync.providers.gateway.errors import (
     retry_wait,
 )
 from sync.providers.gateway.limits import MAX_TEXT_LENGTH
+from sync.providers.gateway.provider import PROVIDER
 from sync.providers.gateway.values import error_text, find_str, jid_of, qr_of
 from sync.providers.http import json_value
 
@@ -88,19 +91,8 @@ class GatewayAdapter:
     address; a gateway configured otherwise ignores it).
     """
 
-    kind: ClassVar[str] = "gateway"
-    # Text only: the design's ``/send`` takes ``{to, message}`` and nothing else (no media, no
-    # quoted reply, no templates); ``reply_to`` is not carried. It echoes no client reference.
-    # One send per second: Baileys has no limit of its own, but fast bursts from a linked
-    # device are what gets numbers banned.
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        templates=False,
-        max_text_length=MAX_TEXT_LENGTH,
-        sends_per_second=1.0,
-        needs_qr_link=True,
-        media=False,
-        echoes_client_ref=False,
-    )
+    kind: ClassVar[str] = PROVIDER.kind
+    capabilities: ClassVar[Capabilities] = PROVIDER.capabilities
 
     def __init__(
         self,
@@ -111,7 +103,11 @@ class GatewayAdapter:
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         rng: Callable[[], float] = random.random,
         webhook_url: str = "",
+        observer: EventObserver | None = None,
     ) -> None:
+        # Every event of the gateway reaches Caixa through the receiver, whose observers see
+        # it: ``observer`` is unused (see ``AdapterFactory``).
+        del observer
         self.account_id = account.account_id
         self._account = account
         self._http = http
@@ -154,6 +150,12 @@ class GatewayAdapter:
     def phone(self) -> str:
         """The linked phone's digits, once the gateway said (``ready`` or a status)."""
         return self._link.phone
+
+    @property
+    def issued_secrets(self) -> dict[str, Secret]:
+        """The account's secrets the gateway issued (the instance token, when this adapter made
+        the instance with the master token), by field name, for the caller to keep."""
+        return {"instance_token": self._issued_token} if self._issued_token else {}
 
     @property
     def issued_instance_token(self) -> Secret | None:
@@ -524,6 +526,3 @@ def _instance_ids(data: Any) -> set[str]:
                 if name:
                     found.add(name)
     return found
-
-
-ADAPTER = GatewayAdapter

@@ -29,13 +29,13 @@ from sync.domain.events import (
 from sync.domain.ids import chat_key_for_phone
 from sync.domain.models import ConnectionState, Direction, MessageType
 from sync.providers import baileys
-from sync.providers.accounts import GatewayAccount
 from sync.providers.base import (
     WebhookAuthError,
     WebhookPayloadError,
     WebhookRequest,
     WebhookResult,
 )
+from sync.providers.gateway.account import GatewayAccount
 from sync.providers.gateway.connection import (
     HEARTBEAT_REASON,
     classify_disconnect,

@@ -29,6 +29,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sync.providers.exports import lazy_exports
+from sync.providers.meta_cloud.account import MetaAccount
+from sync.providers.meta_cloud.provider import PROVIDER
 
 if TYPE_CHECKING:
     from sync.providers.meta_cloud.adapter import MetaCloudAdapter
@@ -61,10 +63,11 @@ if TYPE_CHECKING:
         service_window,
     )
 
-# Loaded on first use (see ``sync/providers/exports.py``).
+# The declaration is loaded with the package; the rest on first use (``exports.py``).
 __all__ = [
     "CUSTOMER_SERVICE_WINDOW",
     "MEDIA_URL_TTL",
+    "PROVIDER",
     "TEXT_MAX",
     "AccountBlocked",
     "AccountNotReady",
@@ -76,6 +79,7 @@ __all__ = [
     "MediaCorrupt",
     "MediaRejected",
     "MediaUnavailable",
+    "MetaAccount",
     "MetaCloudAdapter",
     "NumberNotRegistered",
     "ServiceWindow",

@@ -16,18 +16,19 @@ import httpx
 from sync.domain.events import AccountRemovedEvent, ConnectionEvent, ProviderEvent
 from sync.domain.messages import MediaRef, OutgoingMessage
 from sync.domain.models import ConnectionState
-from sync.providers.accounts import MetaAccount
 from sync.providers.base import (
     AccountInfo,
     AuthError,
     Capabilities,
     DeliveryUnknown,
+    EventObserver,
     EventSink,
     NotSent,
     RateLimited,
     SendResult,
 )
 from sync.providers.http import json_object
+from sync.providers.meta_cloud.account import MetaAccount
 from sync.providers.meta_cloud.errors import (
     InvalidMessage,
     MediaCorrupt,
@@ -36,9 +37,10 @@ from sync.providers.meta_cloud.errors import (
     graph_error,
     raise_for_error,
 )
-from sync.providers.meta_cloud.limits import MEDIA_DOWNLOAD_MAX, MEDIA_URL_TTL, TEXT_MAX
+from sync.providers.meta_cloud.limits import MEDIA_DOWNLOAD_MAX, MEDIA_URL_TTL
 from sync.providers.meta_cloud.media import ExpiredUrl, FetchedMedia, ResolvedMedia, same_digest
 from sync.providers.meta_cloud.payloads import build_payload
+from sync.providers.meta_cloud.provider import PROVIDER
 from sync.providers.meta_cloud.templates import TemplateInfo, template_info
 from sync.providers.meta_cloud.values import clean, int_or_none
 from sync.providers.whatsapp_ids import ascii_digits
@@ -53,25 +55,22 @@ class MetaCloudAdapter:
     ``biz_opaque_callback_data``, which Meta echoes in every status webhook of that message.
     """
 
-    kind: ClassVar[str] = "meta"
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        templates=True,
-        max_text_length=TEXT_MAX,
-        # Cloud API throughput: "up to 80 messages per second" by default per number.
-        # https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput
-        sends_per_second=80.0,
-        needs_qr_link=False,
-        media=True,
-        echoes_client_ref=True,
-    )
+    kind: ClassVar[str] = PROVIDER.kind
+    capabilities: ClassVar[Capabilities] = PROVIDER.capabilities
 
     def __init__(
         self,
         account: MetaAccount,
         http: httpx.AsyncClient,
         *,
+        webhook_url: str = "",
+        observer: EventObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # Meta's webhook address is set in the app's dashboard, not through the API, and every
+        # event reaches Caixa through the receiver: ``webhook_url`` and ``observer`` are unused
+        # (see ``AdapterFactory``).
+        del webhook_url, observer
         self._account = account
         self._http = http
         self._clock = clock
@@ -415,6 +414,3 @@ class MetaCloudAdapter:
         if parts.scheme == "https" and parts.netloc:
             return True
         return (parts.scheme, parts.netloc) == (base.scheme, base.netloc)
-
-
-ADAPTER = MetaCloudAdapter

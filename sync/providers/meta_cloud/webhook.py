@@ -22,7 +22,6 @@ from sync.domain.events import (
     StatusEvent,
 )
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
-from sync.providers.accounts import MetaAccount
 from sync.providers.base import (
     WebhookAuthError,
     WebhookPayloadError,
@@ -32,6 +31,7 @@ from sync.providers.base import (
     log_skipped_item,
     parse_failure,
 )
+from sync.providers.meta_cloud.account import MetaAccount
 from sync.providers.meta_cloud.values import as_list, clean, clip, is_number
 from sync.providers.whatsapp_ids import ascii_digits, phone_digits
 

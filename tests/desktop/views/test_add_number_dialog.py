@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from desktop.views.add_number_dialog import AddNumberDialog, AddNumberPresenter
-from sync.providers.accounts import MetaAccount, ProviderAccount
-from sync.providers.meta_cloud import MetaCloudAdapter
+from sync.providers.accounts import ProviderAccount
+from sync.providers.meta_cloud import MetaAccount, MetaCloudAdapter
 from sync.store.local.accounts import add_provider_account, list_account_summaries
 from sync.store.local.cache_key import CacheKey
 from sync.store.local.local_cache import LocalCache

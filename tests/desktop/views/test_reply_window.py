@@ -13,7 +13,8 @@ from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.events import MessageEvent
 from sync.domain.models import Direction, MessageType
-from sync.providers.accounts import MetaAccount, Secret
+from sync.providers.accounts import Secret
+from sync.providers.meta_cloud import MetaAccount
 from sync.store.local import queries
 from sync.store.local.cache_key import CacheKey
 from tests.desktop.gui import close_inbox

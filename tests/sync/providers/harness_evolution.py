@@ -24,9 +24,9 @@ import httpx
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import MessageType
-from sync.providers.accounts import EvolutionAccount, Secret
+from sync.providers.accounts import Secret
 from sync.providers.base import WebhookRequest
-from sync.providers.evolution import EvolutionAdapter
+from sync.providers.evolution import EvolutionAccount, EvolutionAdapter
 from tests.fakes.evolution_server import FakeEvolution
 
 API_KEY = "evo-global-key-5f1c2a"

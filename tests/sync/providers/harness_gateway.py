@@ -36,8 +36,8 @@ import uvicorn
 from sync.domain.events import ConnectionEvent, ProviderEvent
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import ConnectionState, MessageType
-from sync.providers.accounts import GatewayAccount, Secret
-from sync.providers.gateway import HEARTBEAT_REASON, OPEN_SETTLE_S, GatewayAdapter
+from sync.providers.accounts import Secret
+from sync.providers.gateway import HEARTBEAT_REASON, OPEN_SETTLE_S, GatewayAccount, GatewayAdapter
 from tests.fakes.clock import FakeClock
 from tests.fakes.gateway_server import FakeGateway
 from tests.fakes.loopback import serve

@@ -23,8 +23,8 @@ import httpx
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import OutgoingMessage
 from sync.domain.models import MessageType
-from sync.providers.accounts import MetaAccount, Secret
-from sync.providers.meta_cloud import MetaCloudAdapter
+from sync.providers.accounts import Secret
+from sync.providers.meta_cloud import MetaAccount, MetaCloudAdapter
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
 

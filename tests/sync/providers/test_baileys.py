@@ -14,9 +14,10 @@ import pytest
 from sync.domain.events import EditEvent, MessageEvent, ReactionEvent, RevokeEvent
 from sync.domain.models import MessageType
 from sync.providers import baileys
-from sync.providers.accounts import GatewayAccount, Secret
+from sync.providers.accounts import Secret
 from sync.providers.base import WebhookRequest
 from sync.providers.evolution import parse_webhook as parse_evolution
+from sync.providers.gateway import GatewayAccount
 from sync.providers.gateway import parse_webhook as parse_gateway
 from tests.sync.providers.harness_evolution import body, evolution_account, message_record, request
 

@@ -30,7 +30,7 @@ from sync.providers.base import (
 
 pytestmark = pytest.mark.anyio
 
-REAL_PROVIDERS = [kind for kind in registry.PROVIDER_MODULES if kind != "demo"]
+REAL_PROVIDERS = list(registry.account_kinds())
 
 
 @pytest.fixture(params=REAL_PROVIDERS)
@@ -62,12 +62,13 @@ def test_every_registered_provider_has_a_harness() -> None:
 
 
 def test_the_registry_names_each_adapter_by_its_kind() -> None:
-    for kind in registry.PROVIDER_MODULES:
+    for kind in registry.kinds():
         cls = registry.adapter_class(kind)
         assert cls.kind == kind
+        assert cls.capabilities is registry.provider(kind).capabilities
         assert isinstance(cls.capabilities, Capabilities)
-    for kind in registry.WEBHOOK_PROVIDERS:
-        assert callable(registry.webhook_parser(kind))
+    for spec in registry.webhook_providers():
+        assert callable(registry.webhook_parser(spec.kind))
 
 
 async def test_adapter_implements_the_protocol_and_hides_secrets(harness: Any) -> None:

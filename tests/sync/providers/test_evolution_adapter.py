@@ -32,9 +32,9 @@ from sync.providers.evolution import (
     ReconnectPolicy,
     error_for,
     parse_webhook,
-    webhook_url_for,
 )
 from sync.providers.http import RETRY_AFTER_MIN
+from sync.providers.registry import hook_url
 from tests.fakes.evolution_server import FakeEvolution
 from tests.polling import eventually
 from tests.sync.providers.harness_evolution import (
@@ -694,9 +694,10 @@ async def test_start_never_raises_for_provider_trouble() -> None:
         await adapter.aclose()
 
 
-def test_webhook_url_for() -> None:
-    assert webhook_url_for("https://caixa.example/", "loja 1") == (
-        "https://caixa.example/hooks/evolution/loja%201"
+def test_the_webhook_address_is_the_receivers_route_for_the_instance() -> None:
+    account = evolution_account("https://evo.example", instance="loja.1")
+    assert hook_url("https://caixa.example/", account) == (
+        "https://caixa.example/hooks/evolution/loja.1"
     )
 
 

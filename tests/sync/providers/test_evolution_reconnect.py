@@ -344,7 +344,7 @@ async def test_aclose_cancels_the_loop(server: tuple[FakeEvolution, str]) -> Non
 
 def test_observe_outside_a_loop_does_not_fail() -> None:
     http: Any = None  # never used: observe makes no call
-    adapter = EvolutionAdapter(evolution_account("http://127.0.0.1:9"), http, webhook_url=None)
+    adapter = EvolutionAdapter(evolution_account("http://127.0.0.1:9"), http, webhook_url="")
     adapter.observe([ConnectionEvent(7, ConnectionState.OFFLINE, reason="x")])
     adapter.observe([QrEvent(7, qr_code="2@x")])
     assert adapter.needs_repair

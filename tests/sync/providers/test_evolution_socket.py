@@ -67,7 +67,7 @@ async def started(base_url: str, seen: Seen, http: httpx.AsyncClient) -> Evoluti
     adapter = EvolutionAdapter(
         evolution_account(base_url),
         http,
-        webhook_url=None,
+        webhook_url="",
         observer=observe,
         sleep=quick_sleep,
         rng=lambda: 1.0,
@@ -182,7 +182,7 @@ def recording(
     return EvolutionAdapter(
         evolution_account(base_url),
         http,
-        webhook_url=None,
+        webhook_url="",
         observer=seen.observe,
         sleep=sleeps,
         rng=lambda: 1.0,

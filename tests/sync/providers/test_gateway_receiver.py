@@ -17,9 +17,15 @@ import pytest
 from sync.domain.events import ConnectionEvent, MessageEvent, ProviderEvent, QrEvent
 from sync.domain.models import ConnectionState
 from sync.ingress.receiver import WebhookReceiver
-from sync.providers.accounts import GatewayAccount, Secret
+from sync.providers.accounts import Secret
 from sync.providers.directory import StaticDirectory
-from sync.providers.gateway import HEARTBEAT_REASON, OPEN_SETTLE_S, GatewayAdapter, parse_webhook
+from sync.providers.gateway import (
+    HEARTBEAT_REASON,
+    OPEN_SETTLE_S,
+    GatewayAccount,
+    GatewayAdapter,
+    parse_webhook,
+)
 from tests.fakes.clock import FakeClock
 from tests.fakes.gateway_server import FakeGateway
 from tests.polling import eventually

@@ -28,7 +28,7 @@ from sync.domain.events import (
 )
 from sync.domain.models import ConnectionState, Direction, MessageType
 from sync.ingress.webhook_request import build_request, combine_headers
-from sync.providers.accounts import GatewayAccount, Secret, account_from_json
+from sync.providers.accounts import Secret, account_from_json
 from sync.providers.base import (
     WebhookAuthError,
     WebhookPayloadError,
@@ -36,7 +36,7 @@ from sync.providers.base import (
     WebhookRequest,
     WebhookResult,
 )
-from sync.providers.gateway import HEARTBEAT_REASON, parse_webhook
+from sync.providers.gateway import HEARTBEAT_REASON, GatewayAccount, parse_webhook
 from tests.sync.server.mutations import TEXTS, json_bytes
 
 INSTANCE = "loja-centro"

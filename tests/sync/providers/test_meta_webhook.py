@@ -23,14 +23,14 @@ from sync.domain.events import (
 )
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers import registry
-from sync.providers.accounts import MetaAccount, Secret
+from sync.providers.accounts import Secret
 from sync.providers.base import (
     WebhookAuthError,
     WebhookPayloadError,
     WebhookRequest,
     WebhookResult,
 )
-from sync.providers.meta_cloud import parse_webhook
+from sync.providers.meta_cloud import MetaAccount, parse_webhook
 from tests.fakes.meta_server import (
     change,
     messages_value,
