@@ -19,7 +19,7 @@ from sync.providers.base import WebhookRequest
 from sync.providers.evolution import parse_webhook as parse_evolution
 from sync.providers.gateway import GatewayAccount
 from sync.providers.gateway import parse_webhook as parse_gateway
-from tests.sync.providers.harness_evolution import body, evolution_account, message_record, request
+from tests.sync.providers.evolution.harness import body, evolution_account, message_record, request
 
 IMAGE = {"imageMessage": {"caption": "foto", "mimetype": "image/jpeg", "fileLength": "2048"}}
 CONTENTS: list[dict[str, Any]] = [

@@ -37,7 +37,7 @@ from sync.providers.http import RETRY_AFTER_MIN
 from sync.providers.registry import hook_url
 from tests.fakes.evolution_server import FakeEvolution
 from tests.polling import eventually
-from tests.sync.providers.harness_evolution import (
+from tests.sync.providers.evolution.harness import (
     API_KEY,
     CUSTOMER,
     INSTANCE,

@@ -21,7 +21,7 @@ from sync.providers.evolution import (
 )
 from tests.fakes.evolution_server import FakeEvolution
 from tests.polling import eventually
-from tests.sync.providers.harness_evolution import (
+from tests.sync.providers.evolution.harness import (
     INSTANCE,
     EvolutionHarness,
     body,

@@ -10,7 +10,7 @@ import pytest
 
 from sync.providers.base import AuthError, NotSent
 from sync.providers.meta_cloud import MEDIA_URL_TTL, MediaCorrupt, MediaUnavailable
-from tests.sync.providers.harness_meta import harness
+from tests.sync.providers.meta_cloud.harness import harness
 
 pytestmark = pytest.mark.anyio
 

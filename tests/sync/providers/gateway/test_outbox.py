@@ -25,7 +25,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.gateway_server import FakeGateway
 from tests.polling import eventually
 from tests.sync.helpers import add_account, conversation_id_for, inbound
-from tests.sync.providers.harness_gateway import (
+from tests.sync.providers.gateway.harness import (
     INSTANCE,
     MASTER,
     TOKEN,

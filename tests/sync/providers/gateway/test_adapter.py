@@ -30,7 +30,7 @@ from sync.providers.gateway import (
     GatewayAdapter,
 )
 from tests.fakes.clock import FakeClock
-from tests.sync.providers.harness_gateway import (
+from tests.sync.providers.gateway.harness import (
     ACCOUNT_ID,
     INSTANCE,
     MASTER,

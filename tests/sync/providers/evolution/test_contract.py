@@ -21,7 +21,7 @@ from sync.providers.base import (
 from sync.providers.evolution import EvolutionAdapter
 from sync.providers.registry import adapter_class, webhook_parser
 from tests.fakes.evolution_server import FakeEvolution
-from tests.sync.providers.harness_evolution import fake_evolution, harness
+from tests.sync.providers.evolution.harness import fake_evolution, harness
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ from tests.fakes.meta_server import (
     text_webhook,
     webhook_body,
 )
-from tests.sync.providers.harness_meta import (
+from tests.sync.providers.meta_cloud.harness import (
     APP_SECRET,
     PHONE_NUMBER_ID,
     VERIFY_TOKEN,
@@ -50,7 +50,7 @@ from tests.sync.providers.harness_meta import (
     make_account,
 )
 
-PAYLOADS = Path(__file__).parent / "payloads" / "meta"
+PAYLOADS = Path(__file__).parent / "payloads"
 ACCOUNT = make_account("https://graph.facebook.com")
 CUSTOMER = "5511987654321"
 W = "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABIYFjNFQjA"
@@ -1060,5 +1060,5 @@ def test_a_parser_bug_on_one_item_skips_that_item_only(
         "Meta webhook: skipped entry[0].changes[0]",
         "Meta webhook: skipped entry[0].changes[1].value.messages[0]",
     ]
-    assert all("(could not be parsed: KeyError at test_meta_webhook.py:" in m for m in skipped)
+    assert all("(could not be parsed: KeyError at test_webhook.py:" in m for m in skipped)
     assert "customer" not in caplog.text

@@ -20,7 +20,7 @@ from sync.providers.base import (
 )
 from sync.providers.gateway import GatewayAdapter
 from sync.providers.registry import adapter_class, webhook_parser
-from tests.sync.providers.harness_gateway import GatewayHarness, harness
+from tests.sync.providers.gateway.harness import GatewayHarness, harness
 
 pytestmark = pytest.mark.anyio
 

@@ -49,7 +49,7 @@ from sync.providers.meta_cloud import (
 )
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook
-from tests.sync.providers.harness_meta import (
+from tests.sync.providers.meta_cloud.harness import (
     ACCESS_TOKEN,
     APP_SECRET,
     CUSTOMER,

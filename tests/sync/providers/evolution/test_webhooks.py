@@ -28,7 +28,7 @@ from sync.domain.events import (
 from sync.domain.models import ConnectionState, DeliveryStatus, Direction, MessageType
 from sync.providers.base import WebhookAuthError, WebhookPayloadError, WebhookRejected
 from sync.providers.evolution.webhook import _parse_webhook, parse_webhook
-from tests.sync.providers.harness_evolution import (
+from tests.sync.providers.evolution.harness import (
     GROUP,
     INSTANCE,
     LID,

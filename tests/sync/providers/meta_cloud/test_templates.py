@@ -19,7 +19,7 @@ from sync.store.local.local_cache import LocalCache
 from sync.store.local.queries import add_account, messages_by_id
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
-from tests.sync.providers.harness_meta import ACCESS_TOKEN, make_account
+from tests.sync.providers.meta_cloud.harness import ACCESS_TOKEN, make_account
 
 pytestmark = pytest.mark.anyio
 

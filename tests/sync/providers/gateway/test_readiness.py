@@ -22,7 +22,7 @@ from sync.providers.gateway import (
 )
 from tests.fakes.clock import FakeClock, settle
 from tests.polling import eventually
-from tests.sync.providers.harness_gateway import (
+from tests.sync.providers.gateway.harness import (
     ACCOUNT_ID,
     INSTANCE,
     TOKEN,

@@ -25,13 +25,18 @@ from sync.domain.events import MessageEvent, to_json
 from sync.providers.base import WebhookAuthError, WebhookPayloadError, WebhookRequest
 from sync.providers.meta_cloud import parse_webhook
 from tests.fakes.meta_server import change, messages_value, signed_webhook, text_item, webhook_body
-from tests.sync.providers.harness_meta import APP_SECRET, PHONE_NUMBER_ID, WABA_ID, make_account
+from tests.sync.providers.meta_cloud.harness import (
+    APP_SECRET,
+    PHONE_NUMBER_ID,
+    WABA_ID,
+    make_account,
+)
 from tests.sync.server.mutations import TEXTS, json_bytes
 
 ACCOUNT = make_account("https://graph.facebook.com")
 SAMPLES = [
     json.loads(p.read_text(encoding="utf-8"))
-    for p in sorted((Path(__file__).parent / "payloads" / "meta").glob("*.json"))
+    for p in sorted((Path(__file__).parent / "payloads").glob("*.json"))
 ]
 
 json_values = st.recursive(

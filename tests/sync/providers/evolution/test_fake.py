@@ -20,7 +20,7 @@ from sync.providers.base import WebhookRejected, WebhookRequest
 from sync.providers.evolution import EvolutionAdapter, parse_webhook
 from tests.fakes.evolution_server import FakeEvolution, create_jid, dotted_event, path_suffix
 from tests.fakes.loopback import serve
-from tests.sync.providers.harness_evolution import (
+from tests.sync.providers.evolution.harness import (
     API_KEY,
     INSTANCE,
     INSTANCE_TOKEN,

@@ -20,7 +20,7 @@ from sync.providers.evolution import EvolutionAdapter
 from tests.fakes.evolution_server import FakeEvolution
 from tests.fakes.loopback import serve
 from tests.polling import eventually
-from tests.sync.providers.harness_evolution import (
+from tests.sync.providers.evolution.harness import (
     API_KEY,
     INSTANCE,
     INSTANCE_TOKEN,
