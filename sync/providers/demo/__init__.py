@@ -1,7 +1,8 @@
 """The built-in demo provider: fictitious customers who write, answer and read, with no network.
 
-It is also the model for a new provider: ``adapter`` holds one class implementing
-``ProviderAdapter`` with its ``Capabilities`` as data; ``corpus`` makes the demo's conversations
+It is also the smallest model of a provider package: ``provider`` declares it (``PROVIDER``:
+no account, no webhooks, its ``Capabilities``), ``adapter`` holds one class implementing
+``ProviderAdapter``; ``corpus`` makes the demo's conversations
 from ``sync/demo_data/`` (loaded only when a demo number starts: it is large).
 """
 

@@ -4,10 +4,10 @@ One Evolution "instance" is one linked WhatsApp number. Wire formats follow the 
 source (``EvolutionAPI/evolution-api``, tag 2.3.6) and Baileys (``WhiskeySockets/Baileys``,
 7.0.0-rc); each module cites the paths in those repositories it reads.
 
-The modules: ``adapter`` (pairing, sending, backfill), ``connection`` (the link's state machine
-and reconnect policy), ``socket`` (events over Socket.IO when no webhook can reach us),
-``webhook`` (pure: Evolution's webhook POSTs as normalized events), ``errors`` (what each error
-answer means), ``limits``.
+The modules: ``provider`` (its declaration, ``PROVIDER``) and ``account``; ``adapter``
+(pairing, sending, backfill), ``connection`` (the link's state machine and reconnect policy),
+``socket`` (events over Socket.IO when no webhook can reach us), ``webhook`` (pure: Evolution's
+webhook POSTs as normalized events), ``errors`` (what each error answer means), ``limits``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ is what Baileys does. The sources this module reads for every wire detail:
   document-with-caption/edited) and ``WAProto/WAProto.proto`` (message content fields,
   ``ProtocolMessage.Type`` REVOKE = 0, MESSAGE_EDIT = 14).
 
-The gateway API (issue 3) is in ``adapter.py``. The gateway POSTs events to the receiver
+``provider.py`` declares the provider (``PROVIDER``), ``account.py`` its account. The gateway
+API (issue 3) is in ``adapter.py``. The gateway POSTs events to the receiver
 (``/hooks/gateway/{instance}``) as ``{event, instanceId, data, timestamp}`` with
 ``Authorization: Bearer <instance token>``; ``webhook.parse_webhook`` turns them into normalized
 events, and ``GatewayAdapter.observe`` hands the connection ones to ``connection.GatewayLink``

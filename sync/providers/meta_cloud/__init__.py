@@ -18,10 +18,12 @@ Wire formats come from Meta's own sources, cited where each is used:
   verification with ``hub.*``; ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body
   keyed with the app secret>``).
 
-The modules: ``adapter`` sends (``payloads`` builds and checks the bodies within ``limits``,
-``templates`` reads the approved templates, ``media`` checks downloads); ``errors`` maps each
-Graph error code to the adapter error it means; ``webhook`` (pure, no I/O) turns what Meta POSTs
-to the receiver into events; ``window`` says whether a free-form reply is still allowed.
+The modules: ``provider`` declares the provider (its ``PROVIDER``: account fields, webhook route,
+capabilities) and ``account`` its account; ``adapter`` sends (``payloads`` builds and checks the
+bodies within ``limits``, ``templates`` reads the approved templates, ``media`` checks
+downloads); ``errors`` maps each Graph error code to the adapter error it means; ``webhook``
+(pure, no I/O) turns what Meta POSTs to the receiver into events; ``window`` says whether a
+free-form reply is still allowed.
 """
 
 from __future__ import annotations
