@@ -176,14 +176,13 @@ class Backend(Protocol):
 def provider_capabilities(kind: str) -> Capabilities | None:
     """What provider ``kind`` declares it can do, without an adapter (None: unknown kind).
 
-    Loads that provider's module on first use (the registry names modules, it does not import
-    them), after the first paint: no window asks before a chat is open.
+    Loads that provider's declaration on first use (the registry names packages, it does not
+    import them; a declaration loads without its adapter), after the first paint: no window
+    asks before a chat is open.
     """
-    from sync.providers.registry import adapter_class
+    from sync.providers import registry
 
     try:
-        cls = adapter_class(kind)
+        return registry.provider(kind).capabilities
     except KeyError:
         return None
-    capabilities: Capabilities = cls.capabilities  # type: ignore[attr-defined]
-    return capabilities

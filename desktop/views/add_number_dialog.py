@@ -1,17 +1,20 @@
 """ "Add a number": which kind, then only what that kind needs; checked before it is saved.
 
-The dialog is a view over ``AddNumberPresenter``. The presenter validates what was typed with
-the same rules as ``caixa accounts add --from-json`` (``sync.providers.accounts``), asks the
-provider whether the credentials work (Meta: the number's display name), and only then saves
-the number (secrets to the keyring). QR-linked numbers go on to the pairing dialog.
+The kinds and their fields are what the providers declare (``ProviderSpec``, read through
+``sync.providers.registry``): this module names no provider, so a new one gets its page without
+a change here (its labels show in English until the tables below translate them). The dialog is
+a view over ``AddNumberPresenter``. The presenter validates what was typed with the same rules
+as ``caixa accounts add --from-json`` (``sync.providers.accounts``), asks the provider whether
+the credentials work (Meta: the number's display name), and only then saves the number (secrets
+to the keyring). QR-linked numbers go on to the pairing dialog.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -27,36 +30,74 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import bridge
+from sync.providers import registry
 from sync.providers.accounts import AccountConfigError, ProviderAccount, account_from_json
 from sync.providers.base import AccountInfo, AuthError, ProviderError
+
+if TYPE_CHECKING:
+    from sync.providers.base import ProviderSpec
 
 Verify = Callable[[ProviderAccount], Awaitable[AccountInfo]]
 Save = Callable[[ProviderAccount], Awaitable[ProviderAccount]]
 
-# (field, secret?) per kind, in the order the form shows them.
-FIELDS: dict[str, tuple[tuple[str, bool], ...]] = {
-    "meta": (
-        ("name", False),
-        ("phone_number_id", False),
-        ("waba_id", False),
-        ("access_token", True),
-        ("app_secret", True),
-        ("verify_token", True),
-    ),
-    "evolution": (
-        ("name", False),
-        ("base_url", False),
-        ("api_key", True),
-        ("instance", False),
-    ),
-    "gateway": (
-        ("name", False),
-        ("base_url", False),
-        ("master_token", True),
-        ("instance_token", True),
-        ("instance", False),
-    ),
-}
+
+def kind_texts(spec: ProviderSpec) -> tuple[str, str]:
+    """The title (with its mnemonic) and the note of a kind of number, in the user's language.
+
+    Keyed by kind; a provider this table does not know yet shows its declared English.
+    """
+    known = {
+        "meta": (
+            QCoreApplication.translate("AddNumberDialog", "&Official (Meta Cloud API)"),
+            QCoreApplication.translate(
+                "AddNumberDialog", "A number registered on Meta's WhatsApp Business Platform."
+            ),
+        ),
+        "evolution": (
+            QCoreApplication.translate("AddNumberDialog", "&QR-linked (Evolution API)"),
+            QCoreApplication.translate(
+                "AddNumberDialog",
+                "Your WhatsApp app linked by scanning a QR code, through Evolution API.",
+            ),
+        ),
+        "gateway": (
+            QCoreApplication.translate("AddNumberDialog", "&VPS gateway"),
+            QCoreApplication.translate(
+                "AddNumberDialog",
+                "Your WhatsApp app linked through your own Caixa gateway on a server.",
+            ),
+        ),
+    }
+    return known.get(spec.kind, (spec.label, spec.description))
+
+
+def field_label(spec: ProviderSpec, name: str) -> str:
+    """The label of account field ``name`` in the user's language (never the field's name).
+
+    Keyed by field name, as providers share names (``base_url``, ``instance``); a field this
+    table does not know yet shows its declared English label.
+    """
+    known = {
+        "name": QCoreApplication.translate("AddNumberDialog", "Name shown in Caixa"),
+        "phone_number_id": QCoreApplication.translate("AddNumberDialog", "Phone number ID"),
+        "waba_id": QCoreApplication.translate("AddNumberDialog", "WhatsApp Business Account ID"),
+        "access_token": QCoreApplication.translate("AddNumberDialog", "Access token"),
+        "app_secret": QCoreApplication.translate("AddNumberDialog", "App secret"),
+        "verify_token": QCoreApplication.translate("AddNumberDialog", "Webhook verify token"),
+        "base_url": QCoreApplication.translate("AddNumberDialog", "Server address"),
+        "api_version": QCoreApplication.translate("AddNumberDialog", "Graph API version"),
+        "api_key": QCoreApplication.translate("AddNumberDialog", "API key"),
+        "instance": QCoreApplication.translate("AddNumberDialog", "Instance name"),
+        "master_token": QCoreApplication.translate("AddNumberDialog", "Master token"),
+        "instance_token": QCoreApplication.translate("AddNumberDialog", "Instance token"),
+        "webhook_secret": QCoreApplication.translate("AddNumberDialog", "Webhook secret"),
+    }
+    if name in known:
+        return known[name]
+    try:
+        return spec.field(name).label
+    except KeyError:
+        return name
 
 
 class AddNumberPresenter(QObject):
@@ -76,18 +117,23 @@ class AddNumberPresenter(QObject):
         """Add the number described by ``values``; None (and ``error``) when it cannot be."""
         if self.busy:
             return None
+        spec = registry.provider(provider)
         data: dict[str, Any] = {"provider": provider}
         data.update({k: v for k, v in values.items() if v.strip()})
-        if provider == "evolution":
-            data.setdefault("instance", _instance_from_name(values.get("name", "")))
+        for field in spec.account_fields:
+            if field.from_name:
+                data.setdefault(field.name, _slug_from_name(values.get("name", "")))
         try:
             account = account_from_json(data)
         except AccountConfigError as exc:
-            self.error.emit(self.tr("Please check the form: %1").replace("%1", str(exc)))
+            reason = self.refusal(spec, exc)
+            self.error.emit(self.tr("Please check the form: %1").replace("%1", reason))
             return None
         self.busy = True
         try:
-            if provider == "meta":  # QR-linked numbers are checked by pairing them
+            # A number linked by QR code is checked by linking it (the pairing dialog, next);
+            # the others are asked who they are before anything is saved.
+            if not spec.capabilities.needs_qr_link:
                 info = await self._verify(account)
                 self.checked.emit(info.display_name or info.phone)
             saved = await self._save(account)
@@ -108,9 +154,30 @@ class AddNumberPresenter(QObject):
         self.added.emit(saved)
         return saved
 
+    def refusal(self, spec: ProviderSpec, error: AccountConfigError) -> str:
+        """Why the form was refused, in the user's language, with the fields' labels (never
+        their internal names: the message of ``error`` is English, for the command line)."""
+        labels = [field_label(spec, name) for name in error.fields] or [spec.label]
+        texts = {
+            "required": self.tr("%1 is required."),
+            "not_text": self.tr("%1 must be text."),
+            "name": self.tr("%1 may be at most 100 characters long."),
+            "url": self.tr("%1 must be an address starting with https:// (or http://)."),
+            "digits": self.tr("%1 must be the number the provider shows, in digits only."),
+            "instance": self.tr(
+                "%1 may hold only letters, digits, dots, hyphens and underscores (up to 100)."
+            ),
+            "api_version": self.tr("%1 must look like v23.0."),
+            "one_of": self.tr("Fill in %1 or %2."),
+        }
+        text = texts.get(error.reason, self.tr("%1 is not valid."))
+        for number, label in enumerate(labels[:2], start=1):
+            text = text.replace(f"%{number}", label)
+        return text
 
-def _instance_from_name(name: str) -> str:
-    """An Evolution instance name made from the name: ``Loja Centro`` → ``caixa-loja-centro``."""
+
+def _slug_from_name(name: str) -> str:
+    """An instance name made from the number's name: ``Loja Centro`` → ``caixa-loja-centro``."""
     import unicodedata
 
     plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
@@ -135,51 +202,24 @@ class AddNumberDialog(QDialog):
         choose_layout = QVBoxLayout(choose)
         choose_layout.addWidget(QLabel(self.tr("How is this number connected?")))
         self.kinds = QButtonGroup(self)
-        for kind, title, note in (
-            (
-                "meta",
-                self.tr("&Official (Meta Cloud API)"),
-                self.tr("A number registered on Meta's WhatsApp Business Platform."),
-            ),
-            (
-                "evolution",
-                self.tr("&QR-linked (Evolution API)"),
-                self.tr("Your WhatsApp app linked by scanning a QR code, through Evolution API."),
-            ),
-            (
-                "gateway",
-                self.tr("&VPS gateway"),
-                self.tr("Your WhatsApp app linked through your own Caixa gateway on a server."),
-            ),
-        ):
+        self.edits: dict[str, dict[str, QLineEdit]] = {}
+        self._form_pages: dict[str, QWidget] = {}
+        self._specs = {kind: registry.provider(kind) for kind in registry.account_kinds()}
+        for spec in self._specs.values():
+            title, note = kind_texts(spec)
             button = QRadioButton(title, choose)
-            button.setProperty("kind", kind)
+            button.setProperty("kind", spec.kind)
             self.kinds.addButton(button)
             choose_layout.addWidget(button)
             hint = QLabel(note, choose)
             hint.setWordWrap(True)
             hint.setContentsMargins(24, 0, 0, 8)
             choose_layout.addWidget(hint)
+            self._add_form_page(spec)
         self.kinds.buttons()[0].setChecked(True)
         choose_layout.addStretch(1)
-        self.pages.addWidget(choose)
-
-        self.edits: dict[str, dict[str, QLineEdit]] = {}
-        self._form_pages: dict[str, QWidget] = {}
-        for kind, fields in FIELDS.items():
-            page = QWidget(self)
-            form = QFormLayout(page)
-            self.edits[kind] = {}
-            for field, secret in fields:
-                edit = QLineEdit(page)
-                if secret:
-                    edit.setEchoMode(QLineEdit.EchoMode.Password)
-                label = self._label(field)
-                edit.setAccessibleName(label)
-                form.addRow(label, edit)
-                self.edits[kind][field] = edit
-            self._form_pages[kind] = page
-            self.pages.addWidget(page)
+        self.pages.insertWidget(0, choose)
+        self.pages.setCurrentWidget(choose)
 
         self.message = QLabel(self)
         self.message.setWordWrap(True)
@@ -201,27 +241,37 @@ class AddNumberDialog(QDialog):
         presenter.added.connect(self._on_presenter_added)
         self.added: ProviderAccount | None = None
 
-    def _label(self, field: str) -> str:
-        labels = {
-            "name": self.tr("Name shown in Caixa"),
-            "phone_number_id": self.tr("Phone number ID"),
-            "waba_id": self.tr("WhatsApp Business Account ID"),
-            "access_token": self.tr("Access token"),
-            "app_secret": self.tr("App secret"),
-            "verify_token": self.tr("Webhook verify token"),
-            "base_url": self.tr("Server address"),
-            "api_key": self.tr("API key"),
-            "instance": self.tr("Instance name"),
-            "master_token": self.tr("Master token"),
-            "instance_token": self.tr("Instance token"),
-        }
-        return labels[field]
+    def _add_form_page(self, spec: ProviderSpec) -> None:
+        """The page of one kind: the fields its provider declares for the form, in order."""
+        page = QWidget(self)
+        form = QFormLayout(page)
+        self.edits[spec.kind] = {}
+        for field in spec.account_fields:
+            if not field.in_form:
+                continue
+            edit = QLineEdit(page)
+            if field.secret:
+                edit.setEchoMode(QLineEdit.EchoMode.Password)
+            label = field_label(spec, field.name)
+            edit.setAccessibleName(label)
+            others = [n for g in spec.one_of if field.name in g for n in g if n != field.name]
+            if field.from_name:
+                edit.setPlaceholderText(self.tr("Made from the name when left empty"))
+            elif others:
+                other = field_label(spec, others[0])
+                edit.setPlaceholderText(self.tr("This or %1 (one is enough)").replace("%1", other))
+            elif not field.required:
+                edit.setPlaceholderText(self.tr("Optional"))
+            form.addRow(label, edit)
+            self.edits[spec.kind][field.name] = edit
+        self._form_pages[spec.kind] = page
+        self.pages.addWidget(page)
 
     @property
     def kind(self) -> str:
         """The kind chosen on the first page."""
         checked = self.kinds.checkedButton()
-        return str(checked.property("kind")) if checked is not None else "meta"
+        return str(checked.property("kind")) if checked is not None else next(iter(self._specs))
 
     def choose(self, kind: str) -> None:
         """Pick ``kind`` and show its form (what Next does)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QLocale, QObject, QTimer, Signal
 
 from desktop import bridge
 from desktop.models.account_list_model import AccountListModel
@@ -237,16 +237,17 @@ class InboxPresenter(QObject):
     async def _refresh_reply_window(self, conversation: Conversation) -> None:
         """Tell the composer whether a free-form reply may go out (the 24-hour rule)."""
         capabilities = self._capabilities(conversation.account_id)
-        # The 24-hour customer-service window and approved templates come together: templates
-        # are how the WhatsApp Business Platform lets a business write outside the window, and a
-        # number without them (a linked phone) has no window either. (Should a provider ever
-        # have one without the other, Capabilities gets a field of its own for the window.)
-        if capabilities is None or not capabilities.templates:
+        # Only a provider that declares the customer-service window has one (Meta's Cloud API:
+        # free-form text within 24 hours of the customer's last message); a linked phone writes
+        # whenever it likes.
+        if capabilities is None or not capabilities.service_window:
             self.reply_window_changed.emit(None)
             return
         import time
 
-        from sync.providers.meta_cloud import service_window
+        # The rule is the WhatsApp Business Platform's, written once with Meta's provider (a
+        # small module: the package loads without its adapter).
+        from sync.providers.meta_cloud.window import service_window
 
         last_ms = await self._db.run(queries.last_inbound_ms, conversation.id)
         if self._current is None or self._current.id != conversation.id:
@@ -347,6 +348,19 @@ class InboxPresenter(QObject):
         """Queue ``text`` in the open chat; None when there is nothing to send or it failed."""
         conversation = self._current
         if conversation is None or not text.strip():
+            return None
+        capabilities = self._capabilities(conversation.account_id)
+        if capabilities is not None and len(text) > capabilities.max_text_length:
+            # Refused here, where the text can still be shortened, rather than by the provider
+            # once it is queued: the longest text the number's provider takes (declared).
+            limit = QLocale().toString(capabilities.max_text_length)
+            self.send_failed.emit(
+                text,
+                self.tr(
+                    "the message is longer than this number can send (%1 characters): "
+                    "shorten it or send it in parts."
+                ).replace("%1", limit),
+            )
             return None
         if self.messages.has_newer:  # the chat shows the past: jump to the present first
             await self.open_conversation(conversation.id)

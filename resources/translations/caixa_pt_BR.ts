@@ -114,6 +114,10 @@
         <translation>Endereço do servidor</translation>
     </message>
     <message>
+        <source>Graph API version</source>
+        <translation>Versão da Graph API</translation>
+    </message>
+    <message>
         <source>API key</source>
         <translation>Chave de API</translation>
     </message>
@@ -128,6 +132,22 @@
     <message>
         <source>Instance token</source>
         <translation>Token da instância</translation>
+    </message>
+    <message>
+        <source>Webhook secret</source>
+        <translation>Segredo do webhook</translation>
+    </message>
+    <message>
+        <source>Made from the name when left empty</source>
+        <translation>Criado a partir do nome se ficar vazio</translation>
+    </message>
+    <message>
+        <source>This or %1 (one is enough)</source>
+        <translation>Este campo ou %1 (basta um)</translation>
+    </message>
+    <message>
+        <source>Optional</source>
+        <translation>Opcional</translation>
     </message>
     <message>
         <source>&amp;Add number</source>
@@ -159,6 +179,42 @@
     <message>
         <source>The number could not be saved: %1</source>
         <translation>Não foi possível salvar o número: %1</translation>
+    </message>
+    <message>
+        <source>%1 is required.</source>
+        <translation>Preencha o campo %1.</translation>
+    </message>
+    <message>
+        <source>%1 must be text.</source>
+        <translation>O campo %1 precisa ser um texto.</translation>
+    </message>
+    <message>
+        <source>%1 may be at most 100 characters long.</source>
+        <translation>O campo %1 pode ter no máximo 100 caracteres.</translation>
+    </message>
+    <message>
+        <source>%1 must be an address starting with https:// (or http://).</source>
+        <translation>O campo %1 precisa ser um endereço que comece com https:// (ou http://).</translation>
+    </message>
+    <message>
+        <source>%1 must be the number the provider shows, in digits only.</source>
+        <translation>O campo %1 precisa ser o número que o provedor mostra, só com dígitos.</translation>
+    </message>
+    <message>
+        <source>%1 may hold only letters, digits, dots, hyphens and underscores (up to 100).</source>
+        <translation>O campo %1 pode ter só letras, dígitos, pontos, hifens e sublinhados (até 100).</translation>
+    </message>
+    <message>
+        <source>%1 must look like v23.0.</source>
+        <translation>O campo %1 precisa ter a forma v23.0.</translation>
+    </message>
+    <message>
+        <source>Fill in %1 or %2.</source>
+        <translation>Preencha %1 ou %2.</translation>
+    </message>
+    <message>
+        <source>%1 is not valid.</source>
+        <translation>O valor do campo %1 não é válido.</translation>
     </message>
 </context>
 <context>
@@ -476,6 +532,10 @@
 </context>
 <context>
     <name>InboxPresenter</name>
+    <message>
+        <source>the message is longer than this number can send (%1 characters): shorten it or send it in parts.</source>
+        <translation>a mensagem é mais longa do que este número pode enviar (%1 caracteres): encurte-a ou envie em partes.</translation>
+    </message>
     <message>
         <source>an empty message cannot be sent</source>
         <translation>uma mensagem vazia não pode ser enviada</translation>

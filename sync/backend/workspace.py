@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sync.domain.events import ProviderEvent, QrEvent
-from sync.providers.accounts import GatewayAccount, ProviderAccount
+from sync.providers.accounts import ProviderAccount, Secret
 from sync.providers.base import AccountInfo, CheckedAdapter, ProviderAdapter, QrLinkAdapter
 from sync.providers.registry import build_adapter
 
@@ -126,27 +126,29 @@ class Workspace:
         """What the pairing dialog drives for a QR-linked number (see ``PairingHandle``)."""
         return PairingHandle(self, account_id)
 
-    async def keep_issued_token(self, account_id: int) -> None:
-        """Keep the instance token a gateway issued when its instance was made for this number.
+    async def keep_issued_secrets(self, account_id: int) -> None:
+        """Keep the secrets a provider issued while the number was being linked.
 
-        A number added with only the gateway's master token learns its instance token then; the
-        gateway signs its webhooks with it, so it is stored with the number's other secrets and
-        the receiver is told at once.
+        A gateway number added with only the master token learns its instance token when its
+        instance is made (``GatewayAdapter.issued_secrets``); the gateway signs its webhooks
+        with it, so it is stored with the number's other secrets and the receiver is told at
+        once.
         """
         import dataclasses
 
         adapter = self.adapters.get(account_id)
-        issued = getattr(adapter, "issued_instance_token", None)
+        issued: Mapping[str, Secret] = getattr(adapter, "issued_secrets", None) or {}
         account = next((a for a in self.directory.all() if a.account_id == account_id), None)
-        if not issued or not isinstance(account, GatewayAccount):
+        if account is None:
             return
-        if account.instance_token == issued:
+        changed = {k: v for k, v in issued.items() if v and getattr(account, k, None) != v}
+        if not changed:
             return
-        updated = dataclasses.replace(account, instance_token=issued)
+        updated = dataclasses.replace(account, **changed)
 
         def save(cache: Any) -> None:
             secrets = self._secrets.load(cache, account_id) or {}
-            secrets["instance_token"] = issued
+            secrets.update(changed)
             self._secrets.update(cache, account_id, secrets)
 
         await self._db.run(save)
@@ -289,7 +291,7 @@ class PairingHandle:
     async def request_pairing(self, *, phone: str = "") -> QrEvent:
         """Start linking (see ``QrLinkAdapter.request_pairing``)."""
         first = await self._adapter.request_pairing(phone=phone)
-        await self._workspace.keep_issued_token(self.account_id)
+        await self._workspace.keep_issued_secrets(self.account_id)
         return first
 
     async def check(self) -> AccountInfo:

@@ -35,8 +35,6 @@ from typing import BinaryIO, NoReturn, TextIO
 
 from sync.commands.common import InputError, read_json_file
 
-PROVIDERS = ("meta", "evolution", "gateway")
-
 
 class _UsageParser(argparse.ArgumentParser):
     """Usage errors exit 1 here: 2 and 3 mean "refused" for this command."""
@@ -58,7 +56,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="Print the normalized events of one webhook call, one JSON object per "
         "line. Exit codes: 0 parsed, 2 unauthenticated, 3 bad payload, 1 usage error.",
     )
-    parse.add_argument("--provider", required=True, choices=PROVIDERS)
+    from sync.providers import registry
+
+    kinds = [spec.kind for spec in registry.webhook_providers()]
+    parse.add_argument("--provider", required=True, choices=kinds)
     parse.add_argument(
         "--account-json",
         required=True,

@@ -1,7 +1,7 @@
 """The demo workspace's content as data: businesses, their lines, customers' names, in JSON.
 
 ``corpus.json`` holds what the demo's fictitious customers and agents say and who they are;
-``sync/providers/demo_corpus.py`` turns it into conversations. Text lives here, away from the
+``sync/providers/demo/corpus.py`` turns it into conversations. Text lives here, away from the
 code, so that editing a line or adding a business is a data change. The file ships inside the
 package (a wheel or an installer) and is read with ``importlib.resources``, never by a path.
 """

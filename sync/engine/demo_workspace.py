@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from sync.domain.changes import ChangeSet
 from sync.domain.models import ConnectionState
 from sync.providers.demo import DemoProvider, DemoTiming
-from sync.providers.demo_corpus import PROFILES, DemoCustomer, generate_history
+from sync.providers.demo.corpus import PROFILES, DemoCustomer, generate_history
 from sync.store.local import queries
 from sync.store.local.bulk import load_history
 

@@ -1,6 +1,7 @@
 """The webhook receiver: one small ASGI app where Meta, Evolution and the gateway call us.
 
-Routes (the desktop's listener, ``caixa receive`` and the team server all serve this app)::
+Its routes are the ones each provider declares (``ProviderSpec.webhook_routes``; the desktop's
+listener, ``caixa receive`` and the team server all serve this app), today::
 
     GET|POST /hooks/meta                          Meta Cloud API (GET: the subscription handshake)
     POST     /hooks/evolution/{instance}          Evolution API
@@ -44,9 +45,9 @@ from starlette.routing import Route
 
 from sync.domain.events import ProviderEvent, UnstorableEvents
 from sync.ingress.webhook_request import build_request, parse_query, raw_headers
-from sync.providers.base import WebhookRejected
+from sync.providers import registry
+from sync.providers.base import WebhookParser, WebhookRejected
 from sync.providers.directory import AccountDirectory
-from sync.providers.registry import WEBHOOK_PROVIDERS, WebhookParser, webhook_parser
 
 log = logging.getLogger(__name__)
 
@@ -78,27 +79,22 @@ class WebhookReceiver:
         self.directory = directory
         self._sink = sink
         self._observers: list[Observer] = list(observers)
+        providers = registry.webhook_providers()
         # Resolved now: a provider module that cannot be imported is a start-up error, never a
         # 5xx at the first call.
         self._parsers: dict[str, WebhookParser] = (
             dict(parsers)
             if parsers is not None
-            else {kind: webhook_parser(kind) for kind in WEBHOOK_PROVIDERS}
+            else {spec.kind: spec.load_webhook_parser() for spec in providers}
         )
         self._max_body_bytes = max_body_bytes
-        self.app = Starlette(
-            routes=[
-                Route("/hooks/meta", self._meta, methods=["GET", "POST"]),
-                Route("/hooks/evolution/{instance}", self._evolution, methods=["POST"]),
-                # webhookByEvents appends ONE segment, the event name lower case with "-"
-                # (MESSAGES_UPSERT -> /messages-upsert): EvolutionAPI/evolution-api,
-                # src/api/integrations/event/webhook/webhook.controller.ts (transformedWe).
-                Route("/hooks/evolution/{instance}/{event}", self._evolution, methods=["POST"]),
-                Route("/hooks/gateway/{instance}", self._gateway, methods=["POST"]),
-                Route("/health", self._health, methods=["GET"]),
-            ],
-            exception_handlers={HTTPException: _http_error},
-        )
+        routes = [
+            Route(route.path, self._endpoint(spec.kind), methods=list(route.methods))
+            for spec in providers
+            for route in spec.webhook_routes
+        ]
+        routes.append(Route("/health", self._health, methods=["GET"]))
+        self.app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
 
     def __repr__(self) -> str:
         return f"WebhookReceiver({self.directory!r}, observers={len(self._observers)})"
@@ -108,19 +104,20 @@ class WebhookReceiver:
         self._observers.append(observer)
         return lambda: self._observers.remove(observer)
 
-    async def _meta(self, request: Request) -> Response:
-        return await self._handle("meta", request)
+    def _endpoint(self, provider: str) -> Callable[[Request], Awaitable[Response]]:
+        """The handler of ``provider``'s routes: a route's ``{instance}`` and ``{event}`` are
+        handed to its parser (``WebhookRequest.instance``, ``.event``)."""
 
-    async def _evolution(self, request: Request) -> Response:
-        return await self._handle(
-            "evolution",
-            request,
-            instance=request.path_params["instance"],
-            event=request.path_params.get("event", ""),
-        )
+        async def endpoint(request: Request) -> Response:
+            params = request.path_params
+            return await self._handle(
+                provider,
+                request,
+                instance=params.get("instance", ""),
+                event=params.get("event", ""),
+            )
 
-    async def _gateway(self, request: Request) -> Response:
-        return await self._handle("gateway", request, instance=request.path_params["instance"])
+        return endpoint
 
     async def _health(self, request: Request) -> Response:
         return JSONResponse(health_payload())

@@ -1,7 +1,9 @@
 """What it takes to reach one number through one provider: settings and secrets, validated.
 
 The same JSON shape is used by ``caixa accounts add --from-json FILE``, by
-``caixa webhook parse --account-json FILE`` and by the "Add a number" dialog::
+``caixa webhook parse --account-json FILE`` and by the "Add a number" dialog: ``provider`` (a
+kind of ``registry.py``), ``name``, and the fields that provider declares
+(``ProviderSpec.account_fields``), e.g.::
 
     {"provider": "meta", "name", "phone_number_id", "waba_id", "access_token", "app_secret",
      "verify_token"}
@@ -9,22 +11,38 @@ The same JSON shape is used by ``caixa accounts add --from-json FILE``, by
      "webhook_secret"}
     {"provider": "gateway", "name", "instance", "base_url", "master_token", "instance_token"}
 
-Optional for Meta: ``base_url`` (default ``https://graph.facebook.com``) and ``api_version``.
-Secrets are wrapped in ``Secret`` as soon as they are read, so they never show in a ``repr``, a
-log line or an exception. Where each secret is kept is in ``sync/store/secrets.py``.
+Each provider's account dataclass (``MetaAccount``...) lives in its package and holds exactly
+those fields. Secrets are wrapped in ``Secret`` as soon as they are read, so they never show in
+a ``repr``, a log line or an exception. Where each secret is kept is in
+``sync/store/secrets.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Final
+import secrets
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-META_GRAPH_URL: Final = "https://graph.facebook.com"
-META_API_VERSION: Final = "v23.0"
+from sync.providers.base import NAME_MAX, FieldCheck, ProviderAccount
+
+if TYPE_CHECKING:
+    from sync.providers.base import AccountField, ProviderSpec
+
+__all__ = [
+    "ACCOUNT_TYPES",
+    "AccountConfigError",
+    "ProviderAccount",
+    "Secret",
+    "account_from_json",
+    "account_to_json",
+    "public_settings",
+    "secrets_of",
+    "with_generated_secrets",
+]
 
 
 class Secret:
@@ -64,148 +82,156 @@ class Secret:
 
 
 class AccountConfigError(ValueError):
-    """The account description is incomplete or malformed; the message says which field."""
+    """The account description is incomplete or malformed.
 
+    The message is English and names the field (for the CLI and the logs), never its value.
+    ``field`` is the field it is about ("" for the whole description), ``fields`` all of them
+    (``one_of``: "give one of these"), and ``reason`` a stable code a user interface words in
+    its own language with the fields' labels: ``required``, ``not_text``, ``one_of``, a
+    ``FieldCheck`` value (``url``, ``digits``, ``name``...), or for a description no form makes
+    ``not_object``, ``provider``, ``unknown_fields``.
+    """
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MetaAccount:
-    """A number on Meta's WhatsApp Cloud API."""
-
-    provider: ClassVar[str] = "meta"
-    secret_fields: ClassVar[tuple[str, ...]] = ("access_token", "app_secret", "verify_token")
-
-    account_id: int = 0
-    name: str
-    phone_number_id: str
-    waba_id: str
-    access_token: Secret
-    app_secret: Secret
-    verify_token: Secret
-    base_url: str = META_GRAPH_URL
-    api_version: str = META_API_VERSION
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EvolutionAccount:
-    """A QR-linked number on an Evolution API server (one Evolution "instance")."""
-
-    provider: ClassVar[str] = "evolution"
-    secret_fields: ClassVar[tuple[str, ...]] = ("api_key", "instance_token", "webhook_secret")
-
-    account_id: int = 0
-    name: str
-    instance: str
-    base_url: str
-    api_key: Secret
-    instance_token: Secret
-    webhook_secret: Secret
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GatewayAccount:
-    """A QR-linked number on the self-hosted Baileys VPS gateway."""
-
-    provider: ClassVar[str] = "gateway"
-    secret_fields: ClassVar[tuple[str, ...]] = ("master_token", "instance_token")
-
-    account_id: int = 0
-    name: str
-    instance: str
-    base_url: str
-    master_token: Secret
-    instance_token: Secret
-
-
-ProviderAccount = MetaAccount | EvolutionAccount | GatewayAccount
-
-AccountType = type[MetaAccount] | type[EvolutionAccount] | type[GatewayAccount]
-ACCOUNT_TYPES: Final[dict[str, AccountType]] = {
-    MetaAccount.provider: MetaAccount,
-    EvolutionAccount.provider: EvolutionAccount,
-    GatewayAccount.provider: GatewayAccount,
-}
-
-# Which fields may be left out (or empty) and what they default to.
-_OPTIONAL: Final[dict[str, dict[str, str]]] = {
-    "meta": {"base_url": META_GRAPH_URL, "api_version": META_API_VERSION},
-    # An instance token is optional on Evolution (the global API key works for every instance);
-    # the webhook secret is made by Caixa when absent (see ``with_generated_secrets``).
-    "evolution": {"instance_token": "", "webhook_secret": ""},
-    # Either token is enough for a gateway: the master token for its own instances, or the
-    # instance token for that one instance.
-    "gateway": {"master_token": "", "instance_token": ""},
-}
-
-_DIGITS = re.compile(r"^[0-9]{5,32}$")
-_INSTANCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
+    def __init__(self, message: str, *, reason: str, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.fields = fields
+        self.field = fields[0] if fields else ""
 
 
 def account_from_json(data: Any, *, account_id: int = 0) -> ProviderAccount:
     """Validate an account description (the JSON shape above); raise ``AccountConfigError``.
 
-    Unknown keys are refused (a typo must not silently drop a setting). Error messages name the
-    field, never its value.
+    Unknown keys are refused (a typo must not silently drop a setting). An optional field left
+    out or empty takes its declared default.
     """
+    from sync.providers import registry
+
     if not isinstance(data, Mapping):
-        raise AccountConfigError("the account description must be a JSON object")
-    provider = data.get("provider")
-    if provider not in ACCOUNT_TYPES:
-        known = ", ".join(sorted(ACCOUNT_TYPES))
-        raise AccountConfigError(f"'provider' must be one of: {known}")
-    cls = ACCOUNT_TYPES[provider]
-    optional = _OPTIONAL[provider]
-    names = [f.name for f in fields(cls) if f.name != "account_id"]
-    unknown = sorted(set(data) - set(names) - {"provider"})
+        raise AccountConfigError(
+            "the account description must be a JSON object", reason="not_object"
+        )
+    kind = data.get("provider")
+    known = registry.account_kinds()
+    if not isinstance(kind, str) or kind not in known:
+        raise AccountConfigError(
+            f"'provider' must be one of: {', '.join(sorted(known))}",
+            reason="provider",
+            fields=("provider",),
+        )
+    spec = registry.provider(kind)
+    declared = {f.name for f in spec.account_fields}
+    unknown = sorted(set(data) - declared - {"provider"})
     if unknown:
-        raise AccountConfigError(f"unknown field(s): {', '.join(unknown)}")
+        raise AccountConfigError(
+            f"unknown field(s): {', '.join(unknown)}",
+            reason="unknown_fields",
+            fields=tuple(unknown),
+        )
     values: dict[str, Any] = {}
-    for name in names:
-        raw = data.get(name, optional.get(name))
-        if raw is None:
-            raise AccountConfigError(f"'{name}' is required")
-        if not isinstance(raw, str):
-            raise AccountConfigError(f"'{name}' must be a string")
-        raw = raw.strip()
-        if not raw and name not in optional:
-            raise AccountConfigError(f"'{name}' must not be empty")
-        values[name] = Secret(raw) if name in cls.secret_fields else raw
-    _check(provider, values)
-    return cls(account_id=account_id, **values)
-
-
-def _check(provider: str, values: dict[str, Any]) -> None:
-    if "name" in values and len(values["name"]) > 100:
-        raise AccountConfigError("'name' is longer than 100 characters")
-    if provider == "meta":
-        for name in ("phone_number_id", "waba_id"):
-            if not _DIGITS.match(values[name]):
-                raise AccountConfigError(f"'{name}' must be the numeric id Meta shows")
-        if not re.match(r"^v[0-9]+\.[0-9]+$", values["api_version"]):
-            raise AccountConfigError("'api_version' must look like v23.0")
-    else:
-        if not _INSTANCE.match(values["instance"]):
+    for field in spec.account_fields:
+        text = _value(field, data.get(field.name))
+        values[field.name] = Secret(text) if field.secret else text
+    for group in spec.one_of:
+        if not any(values[name] for name in group):
+            names = " or ".join(f"'{name}'" for name in group)
             raise AccountConfigError(
-                "'instance' may hold letters, digits, '.', '_' and '-' (up to 100)"
+                f"a {kind} number needs {names}", reason="one_of", fields=group
             )
-        if provider == "gateway" and not (values["master_token"] or values["instance_token"]):
-            raise AccountConfigError("a gateway needs 'master_token' or 'instance_token'")
-    url = urlsplit(values["base_url"])
-    if url.scheme not in ("http", "https") or not url.netloc:
-        raise AccountConfigError("'base_url' must be an http:// or https:// address")
+    assert spec.account_type is not None  # account_kinds() lists only those with accounts
+    account: ProviderAccount = spec.account_type(account_id=account_id, **values)
+    return account
+
+
+def _value(field: AccountField, raw: Any) -> str:
+    """The field's value as given, stripped and checked (its default when optional and empty)."""
+    if raw is None and field.required:
+        raise AccountConfigError(
+            f"'{field.name}' is required", reason="required", fields=(field.name,)
+        )
+    if raw is not None and not isinstance(raw, str):
+        raise AccountConfigError(
+            f"'{field.name}' must be a string", reason="not_text", fields=(field.name,)
+        )
+    text = (raw or "").strip()
+    if not text:
+        if field.required:
+            raise AccountConfigError(
+                f"'{field.name}' must not be empty", reason="required", fields=(field.name,)
+            )
+        return field.default
+    problem = _CHECKS[field.check](text)
+    if problem:
+        raise AccountConfigError(
+            f"'{field.name}' {problem}", reason=field.check.value, fields=(field.name,)
+        )
+    return text
+
+
+_DIGITS = re.compile(r"[0-9]{5,32}")
+_INSTANCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}")
+_API_VERSION = re.compile(r"v[0-9]+\.[0-9]+")
+
+
+def _check_text(text: str) -> str:
+    return ""
+
+
+def _check_name(text: str) -> str:
+    return f"is longer than {NAME_MAX} characters" if len(text) > NAME_MAX else ""
+
+
+def _check_url(text: str) -> str:
+    try:
+        url = urlsplit(text)
+    except ValueError:  # "http://[" (an unclosed IPv6 address), for one
+        url = urlsplit("")
+    if url.scheme in ("http", "https") and url.netloc:
+        return ""
+    return "must be an http:// or https:// address"
+
+
+def _check_digits(text: str) -> str:
+    return "" if _DIGITS.fullmatch(text) else "must be a numeric id"
+
+
+def _check_instance(text: str) -> str:
+    if _INSTANCE.fullmatch(text):
+        return ""
+    return "may hold letters, digits, '.', '_' and '-' (up to 100)"
+
+
+def _check_api_version(text: str) -> str:
+    return "" if _API_VERSION.fullmatch(text) else "must look like v23.0"
+
+
+# What each check says of a value it refuses, in English ("" when the value is fine).
+_CHECKS: Final[dict[FieldCheck, Callable[[str], str]]] = {
+    FieldCheck.TEXT: _check_text,
+    FieldCheck.NAME: _check_name,
+    FieldCheck.URL: _check_url,
+    FieldCheck.DIGITS: _check_digits,
+    FieldCheck.INSTANCE: _check_instance,
+    FieldCheck.API_VERSION: _check_api_version,
+}
+
+
+def _spec_of(account: ProviderAccount) -> ProviderSpec:
+    from sync.providers import registry
+
+    return registry.provider(account.provider)
 
 
 def account_to_json(account: ProviderAccount, *, with_secrets: bool = False) -> dict[str, Any]:
     """The JSON shape back; secrets only when ``with_secrets`` (never for display or logs)."""
     out: dict[str, Any] = {"provider": account.provider}
-    for f in fields(account):
-        if f.name == "account_id":
-            continue
-        value = getattr(account, f.name)
+    for field in _spec_of(account).account_fields:
+        value = getattr(account, field.name)
         if isinstance(value, Secret):
             if not with_secrets:
                 continue
             value = value.reveal()
-        out[f.name] = value
+        out[field.name] = value
     return out
 
 
@@ -216,18 +242,47 @@ def public_settings(account: ProviderAccount) -> dict[str, str]:
 
 def secrets_of(account: ProviderAccount) -> dict[str, Secret]:
     """The account's secrets by field name (what goes to the keyring)."""
-    return {name: getattr(account, name) for name in account.secret_fields}
+    return {name: getattr(account, name) for name in _spec_of(account).secret_fields}
 
 
 def with_generated_secrets(account: ProviderAccount) -> ProviderAccount:
-    """``account`` with a fresh random webhook secret when Evolution's was left empty.
+    """``account`` with a fresh random value in each empty field its provider generates
+    (``AccountField.generated``: Evolution's webhook secret, which Evolution then sends back
+    as a header, since it does not sign its webhooks)."""
+    made = {
+        field.name: Secret(secrets.token_urlsafe(32))
+        for field in _spec_of(account).account_fields
+        if field.generated and not getattr(account, field.name)
+    }
+    if not made:
+        return account
+    updated: ProviderAccount = dataclasses.replace(account, **made)
+    return updated
 
-    Evolution does not sign its webhooks, so Caixa makes a per-account secret and has Evolution
-    send it back as the ``x-caixa-webhook-token`` header (see ``evolution.py``).
-    """
-    if isinstance(account, EvolutionAccount) and not account.webhook_secret:
-        import dataclasses
-        import secrets
 
-        return dataclasses.replace(account, webhook_secret=Secret(secrets.token_urlsafe(32)))
-    return account
+class _AccountTypes(Mapping[str, type[Any]]):
+    """The account dataclass of each provider numbers are added to, by kind; read from the
+    registry when asked, so importing this module loads no provider."""
+
+    def __getitem__(self, kind: str) -> type[Any]:
+        from sync.providers import registry
+
+        if kind not in registry.account_kinds():
+            raise KeyError(kind)
+        found = registry.provider(kind).account_type
+        assert found is not None
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        from sync.providers import registry
+
+        return iter(registry.account_kinds())
+
+    def __len__(self) -> int:
+        from sync.providers import registry
+
+        return len(registry.account_kinds())
+
+
+ACCOUNT_TYPES: Final[Mapping[str, type[Any]]] = _AccountTypes()
+"""The account type of each provider numbers are added to (not the demo), by kind."""

@@ -101,13 +101,13 @@ def join_account(
     ``accounts.config`` also holds the server's own settings of a number (``pacing``, read by
     the dispatcher); only the provider account's fields are passed on.
     """
-    from dataclasses import fields
-
-    from sync.providers.accounts import ACCOUNT_TYPES
+    from sync.providers import registry
 
     secrets = key.open(account_id, sealed) if sealed else {}
-    cls = ACCOUNT_TYPES.get(provider)
-    known = {f.name for f in fields(cls)} if cls is not None else set(config)
+    try:
+        known = {f.name for f in registry.provider(provider).account_fields}
+    except KeyError:  # a kind this server does not know: account_from_json says so
+        known = set(config)
     data: dict[str, Any] = {k: v for k, v in config.items() if k in known}
     data.update({"provider": provider, "name": name})
     data.update({k: v.reveal() for k, v in secrets.items()})

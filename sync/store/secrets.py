@@ -12,7 +12,8 @@ machines without one and only when the user names it, in a key file (``--key-fil
 2. The credentials of each number (account secrets)
 ===================================================
 
-The fields ``secret_fields`` of each account type in ``sync/providers/accounts.py``:
+The fields each provider declares secret (``ProviderSpec.secret_fields``, in its
+``sync/providers/<provider>/provider.py``):
 
 - Meta Cloud API: ``access_token``, ``app_secret`` (verifies ``X-Hub-Signature-256``),
   ``verify_token`` (the webhook GET handshake);

@@ -1,7 +1,7 @@
 """A fake of the self-hosted Baileys VPS gateway of the design, for tests over real HTTP.
 
 The gateway has no public repository; this fake implements the API issue 3 states, with the
-semantics of the libraries it stands on (the same sources ``sync/providers/gateway.py`` cites):
+semantics of the libraries it stands on (the same sources ``sync/providers/gateway/`` cites):
 
     GET    /health                              {"status": "ok", ...}               no token
     GET    /api/instances                       {"success", "instances": [...]}     master

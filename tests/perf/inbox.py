@@ -6,7 +6,7 @@ Run on purpose, never collected by pytest::
     uv run python -m tests.perf.inbox --keep DIR   # build the cache in DIR once, reuse it later
     uv run python -m tests.perf.inbox --keep DIR --startup-only --startup-runs 15
 
-It generates ten demo numbers (``demo_corpus`` profiles 0..9, 2,000 conversations each, capped at
+It generates ten demo numbers (``demo.corpus`` profiles 0..9, 2,000 conversations each, capped at
 exactly 1,000,000 messages), loads them through ``sync.store.local.bulk.load_history`` into an
 encrypted cache, times the conversation list, message pages and search on it, then starts the real
 app (``caixa --data-dir DIR --key-file FILE`` with ``CAIXA_STARTUP_PROBE=1``) and a bare PySide6
@@ -48,7 +48,7 @@ from sqlalchemy import event
 
 from sync.engine.demo_workspace import DEMO_SEED
 from sync.providers.demo import DemoProvider
-from sync.providers.demo_corpus import PROFILES, DemoConversation, generate_history
+from sync.providers.demo.corpus import PROFILES, DemoConversation, generate_history
 from sync.store.local import queries
 from sync.store.local.bulk import load_history
 from sync.store.local.cache_key import CacheKey, KeyFileStore

@@ -31,7 +31,7 @@ from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta, signed_webhook, text_webhook
 from tests.fakes.network import Switch
 from tests.polling import eventually
-from tests.sync.providers.harness_meta import (
+from tests.sync.providers.meta_cloud.harness import (
     ACCESS_TOKEN,
     APP_SECRET,
     PHONE_NUMBER_ID,

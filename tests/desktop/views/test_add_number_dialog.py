@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+from PySide6.QtCore import QCoreApplication, QLocale, QTranslator
+from PySide6.QtWidgets import QLineEdit
 
+from desktop.app import resources_dir
 from desktop.views.add_number_dialog import AddNumberDialog, AddNumberPresenter
-from sync.providers.accounts import MetaAccount, ProviderAccount
-from sync.providers.meta_cloud import MetaCloudAdapter
+from sync.providers.accounts import ProviderAccount
+from sync.providers.meta_cloud import MetaAccount, MetaCloudAdapter
 from sync.store.local.accounts import add_provider_account, list_account_summaries
 from sync.store.local.cache_key import CacheKey
 from sync.store.local.local_cache import LocalCache
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from tests.conftest import ARun
 
 TOKEN = "EAAG-good-token-for-the-dialog"
+TRANSLATIONS = resources_dir() / "translations"
 
 
 @pytest.fixture
@@ -115,6 +119,68 @@ def test_bad_input_is_explained_before_any_call(
     _fill(dialog, url, TOKEN)
     dialog.edits["meta"]["phone_number_id"].setText("not a number")
     assert arun(dialog.presenter.submit("meta", dialog.values())) is None
-    assert "phone_number_id" in dialog.message.text()
+    # The field as the form labels it, never its internal name.
+    assert "Phone number ID" in dialog.message.text()
+    assert "phone_number_id" not in dialog.message.text()
     assert fake.requests == []
     assert list_account_summaries(cache) == []
+
+
+def test_a_refusal_is_worded_in_the_users_language(
+    qtbot: QtBot, arun: ARun, cache: LocalCache
+) -> None:
+    translator = QTranslator()
+    assert translator.load(QLocale("pt_BR"), "caixa", "_", str(TRANSLATIONS))
+    QCoreApplication.installTranslator(translator)
+    try:
+        dialog = _dialog(qtbot, cache, MemoryKeyring())
+        dialog.choose("evolution")
+        dialog.edits["evolution"]["name"].setText("Loja")
+        dialog.edits["evolution"]["base_url"].setText("evolution.example")  # no scheme
+        dialog.edits["evolution"]["api_key"].setText("key")
+        assert arun(dialog.presenter.submit("evolution", dialog.values())) is None
+        text = dialog.message.text()
+        assert "Endereço do servidor" in text and "https://" in text
+        assert "base_url" not in text and "must" not in text
+    finally:
+        QCoreApplication.removeTranslator(translator)
+
+
+def test_every_kind_of_number_gets_the_form_its_provider_declares(
+    qtbot: QtBot, cache: LocalCache
+) -> None:
+    from sync.providers import registry
+
+    dialog = _dialog(qtbot, cache, MemoryKeyring())
+    assert [b.property("kind") for b in dialog.kinds.buttons()] == list(registry.account_kinds())
+    for kind in registry.account_kinds():
+        spec = registry.provider(kind)
+        asked = [f.name for f in spec.account_fields if f.in_form]
+        assert list(dialog.edits[kind]) == asked
+        for field in spec.account_fields:
+            if field.in_form:
+                edit = dialog.edits[kind][field.name]
+                hidden = edit.echoMode() is QLineEdit.EchoMode.Password
+                assert hidden == field.secret, (kind, field.name)
+                assert edit.accessibleName() and edit.accessibleName() != field.name
+
+
+def test_a_qr_linked_number_is_saved_without_a_check_and_its_instance_named(
+    qtbot: QtBot, arun: ARun, cache: LocalCache
+) -> None:
+    checked: list[ProviderAccount] = []
+    saved: list[ProviderAccount] = []
+
+    async def verify(account: ProviderAccount) -> object:
+        checked.append(account)
+        raise AssertionError("a QR-linked number is checked by pairing it")
+
+    async def save(account: ProviderAccount) -> ProviderAccount:
+        saved.append(account)
+        return account
+
+    presenter = AddNumberPresenter(verify, save)  # type: ignore[arg-type]
+    values = {"name": "Loja Centro", "base_url": "https://evo.example", "api_key": "k"}
+    added = arun(presenter.submit("evolution", values))
+    assert added is not None and checked == [] and saved == [added]
+    assert added.instance == "caixa-loja-centro"

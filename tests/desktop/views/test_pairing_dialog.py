@@ -14,7 +14,8 @@ import pytest
 from desktop.solo_backend import SoloBackend
 from desktop.views.pairing_dialog import PairingDialog, PairingPresenter
 from sync.domain.models import ConnectionState
-from sync.providers.accounts import GatewayAccount, Secret
+from sync.providers.accounts import Secret
+from sync.providers.gateway import GatewayAccount
 from sync.store.local import queries
 from sync.store.local.cache_key import CacheKey
 from tests.fakes.gateway_server import FakeGateway
@@ -95,7 +96,7 @@ def test_a_gateway_number_is_linked_through_qr_refresh_and_scan(
 def test_an_evolution_number_is_linked_through_qr_refresh_and_scan(
     qtbot: QtBot, arun: ARun, backend: SoloBackend
 ) -> None:
-    from sync.providers.accounts import EvolutionAccount
+    from sync.providers.evolution import EvolutionAccount
     from tests.fakes.evolution_server import FakeEvolution
 
     port = _free_port()

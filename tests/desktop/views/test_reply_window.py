@@ -1,4 +1,5 @@
-"""Meta's 24-hour customer-service window, shown in the composer of a real inbox window."""
+"""What a Meta number's provider declares, in the composer of a real inbox window: the 24-hour
+customer-service window (``Capabilities.service_window``) and the longest text it takes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from desktop.views.inbox_presenter import InboxPresenter
 from desktop.views.main_window import MainWindow
 from sync.domain.events import MessageEvent
 from sync.domain.models import Direction, MessageType
-from sync.providers.accounts import MetaAccount, Secret
+from sync.providers.accounts import Secret
+from sync.providers.meta_cloud import MetaAccount
 from sync.store.local import queries
 from sync.store.local.cache_key import CacheKey
 from tests.desktop.gui import close_inbox
@@ -84,6 +86,14 @@ def test_the_composer_says_when_the_window_is_open_and_keeps_text_when_closed(
         assert "21 more hour" in window.chat_pane.window_note.text()
         window.chat_pane.composer.setPlainText("Temos sim!")
         assert window.chat_pane.send_button.isEnabled()
+        # Longer than Meta's 4,096 characters (its declared max_text_length): refused before
+        # it is queued, the text given back.
+        too_long = "x" * 4097
+        with qtbot.waitSignal(presenter.send_failed) as refused:
+            assert arun(presenter.send_text(too_long)) is None
+        assert refused.args[0] == too_long and "096" in refused.args[1]
+        recent = arun(backend.db.run(queries.message_page, conversations["5511911110000"]))
+        assert all(m.direction is Direction.IN for m in recent)
 
         arun(presenter.open_conversation(conversations["5511922220000"]))
         assert "24 hours" in window.chat_pane.window_note.text()

@@ -14,8 +14,9 @@ import pytest
 from sync.backend.workspace import Workspace
 from sync.domain.events import MessageEvent, ProviderEvent
 from sync.engine.service import Engine
-from sync.providers.accounts import EvolutionAccount, MetaAccount, Secret
-from sync.providers.meta_cloud import MetaCloudAdapter
+from sync.providers.accounts import Secret
+from sync.providers.evolution import EvolutionAccount
+from sync.providers.meta_cloud import MetaAccount, MetaCloudAdapter
 from sync.providers.registry import build_adapter, hook_url
 from sync.store.local import queries
 from sync.store.local.cache_key import CacheKey

@@ -1,9 +1,10 @@
 """The battery every provider adapter passes, run over the registry (STYLE.md).
 
-Each real provider ships a harness (``tests/sync/providers/harness_<kind>.py``): its fake server on
-loopback, an adapter connected to it and ready, and a way to make the next send fail in a given
-way. The same table then holds for every provider: how each failure surfaces to the outbox, how
-many messages the provider took meanwhile, and that no secret leaks into a repr, an error or a log.
+Each real provider ships a harness (``tests/sync/providers/<package>/harness.py``): its fake
+server on loopback, an adapter connected to it and ready, and a way to make the next send fail in
+a given way. The same table then holds for every provider: how each failure surfaces to the
+outbox, how many messages the provider took meanwhile, and that no secret leaks into a repr, an
+error or a log.
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ from sync.providers.base import (
 
 pytestmark = pytest.mark.anyio
 
-REAL_PROVIDERS = [kind for kind in registry.PROVIDER_MODULES if kind != "demo"]
+REAL_PROVIDERS = list(registry.account_kinds())
+
+
+def _harness(kind: str) -> str:
+    """The harness module of provider ``kind``: tests mirror the provider's package."""
+    return f"tests.{registry.PROVIDERS[kind]}.harness"
 
 
 @pytest.fixture(params=REAL_PROVIDERS)
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    module = importlib.import_module(f"tests.sync.providers.harness_{request.param}")
+    module = importlib.import_module(_harness(request.param))
     async with module.harness() as h:
         yield h
 
@@ -58,16 +64,17 @@ async def _send_failing(harness: Any, failure: str, **kw: Any) -> ProviderError:
 
 def test_every_registered_provider_has_a_harness() -> None:
     for kind in REAL_PROVIDERS:
-        importlib.import_module(f"tests.sync.providers.harness_{kind}")
+        importlib.import_module(_harness(kind))
 
 
 def test_the_registry_names_each_adapter_by_its_kind() -> None:
-    for kind in registry.PROVIDER_MODULES:
+    for kind in registry.kinds():
         cls = registry.adapter_class(kind)
         assert cls.kind == kind
+        assert cls.capabilities is registry.provider(kind).capabilities
         assert isinstance(cls.capabilities, Capabilities)
-    for kind in registry.WEBHOOK_PROVIDERS:
-        assert callable(registry.webhook_parser(kind))
+    for spec in registry.webhook_providers():
+        assert callable(registry.webhook_parser(spec.kind))
 
 
 async def test_adapter_implements_the_protocol_and_hides_secrets(harness: Any) -> None:

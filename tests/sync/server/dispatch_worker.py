@@ -181,7 +181,7 @@ def warm_up(url: str) -> None:
     """
     import httpx  # noqa: F401
 
-    from sync.providers import meta_cloud  # noqa: F401
+    from sync.providers.meta_cloud import adapter  # noqa: F401
     from sync.server import dispatcher
 
     ServerKey(generate_key())  # loads the AES code

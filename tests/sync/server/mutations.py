@@ -245,7 +245,7 @@ def _gateway_corpus() -> list[dict[str, Any]]:
 
 def _meta_samples() -> list[dict[str, Any]]:
     """The Meta adapter's documented sample payloads, when present, readdressed to our number."""
-    folder = Path(__file__).parents[1] / "providers" / "payloads" / "meta"
+    folder = Path(__file__).parents[1] / "providers" / "meta_cloud" / "payloads"
     samples = []
     for path in sorted(folder.glob("*.json")):
         text = path.read_text(encoding="utf-8")
@@ -555,7 +555,7 @@ def gateway_calls(draw: st.DrawFn) -> Call:
 # past the BMP (an escaped surrogate pair), combining marks, what Meta escapes (/ < % @), what
 # JSON must escape (" \ line breaks, tabs). Left out: lone surrogates (no one can type half a
 # character; the tests of each parser cover them), NUL (the Evolution parser drops it on
-# purpose: test_evolution_webhooks.py, test_strings_are_made_storable), and a text of
+# purpose: providers/evolution/test_webhooks.py, test_strings_are_made_storable), and a text of
 # whitespace alone (no text to the gateway).
 _TEXT_CHARACTERS = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 _TEXT_CHARACTERS |= st.sampled_from(list('😀🇧🇷👍🏽\u200d\U0010fffd\u2028é\u0301/<%@\\"\r\n\t'))

@@ -22,7 +22,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sync.providers.accounts import EvolutionAccount, GatewayAccount, MetaAccount, Secret
+from sync.providers.accounts import Secret
+from sync.providers.evolution import EvolutionAccount
+from sync.providers.gateway import GatewayAccount
+from sync.providers.meta_cloud import MetaAccount
 
 META_APP_SECRET = "meta-app-secret-for-tests"
 META_VERIFY_TOKEN = "meta-verify-token-for-tests"

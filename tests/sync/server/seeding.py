@@ -362,7 +362,8 @@ def seed_workspace(
     phone_number_id: str = "106540352242922",
 ) -> Seeded:
     """A workspace, a supervisor, two agents (one with access), and one Meta number."""
-    from sync.providers.accounts import MetaAccount, Secret
+    from sync.providers.accounts import Secret
+    from sync.providers.meta_cloud import MetaAccount
     from sync.server.credentials import split_account
 
     account = MetaAccount(

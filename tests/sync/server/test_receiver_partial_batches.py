@@ -145,7 +145,7 @@ async def test_meta_a_parser_bug_on_one_message_loses_only_that_message(
     warnings_only: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from sync.providers import meta_cloud
+    from sync.providers.meta_cloud import webhook as meta_cloud
 
     def buggy(*args: Any, **kwargs: Any) -> Any:
         raise IndexError(SECRET_TEXT)

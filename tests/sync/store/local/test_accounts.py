@@ -12,12 +12,9 @@ from collections.abc import Mapping
 import pytest
 from keyring.backends import fail
 
-from sync.providers.accounts import (
-    EvolutionAccount,
-    MetaAccount,
-    Secret,
-    account_from_json,
-)
+from sync.providers.accounts import Secret, account_from_json
+from sync.providers.evolution import EvolutionAccount
+from sync.providers.meta_cloud import MetaAccount
 from sync.store.local import queries
 from sync.store.local.accounts import (
     DuplicateAccountName,

@@ -248,7 +248,7 @@ def test_bulk_loaded_history_is_searched_newest_first(cache: LocalCache) -> None
 
 
 def test_the_demo_history_loads_consistently(cache: LocalCache) -> None:
-    from sync.providers.demo_corpus import generate_history
+    from sync.providers.demo.corpus import generate_history
 
     account = add_account(cache)
     history = list(generate_history(0, seed=99, conversations=25, max_messages=40, now_ms=T0))
