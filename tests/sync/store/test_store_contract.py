@@ -38,6 +38,8 @@ from sync.domain.outbox import (
     Outcome,
     SendRefused,
 )
+from tests.sync.helpers import inbound, outbound_echo
+from tests.sync.helpers import receipt as status_receipt
 from tests.sync.store.store_probes import StoreProbe, open_probe
 
 if TYPE_CHECKING:
@@ -66,33 +68,13 @@ def customer(
     account: int, pid: str, body: str = "Olá", *, phone: str = ANA, ts: float = TS, name: str = ""
 ) -> MessageEvent:
     """A customer's message."""
-    return MessageEvent(
-        account_id=account,
-        provider_message_id=pid,
-        chat_key=chat_key_for_phone(phone),
-        chat_phone=phone,
-        direction=Direction.IN,
-        timestamp=ts,
-        type=MessageType.TEXT,
-        text=body,
-        sender_name=name or "Ana",
-        sender_phone=phone,
-    )
+    return inbound(account, pid, body, phone=phone, ts=ts, name=name or "Ana")
 
 
 def from_me(account: int, pid: str, body: str, *, phone: str = ANA, ts: float = TS) -> MessageEvent:
     """A message the number sent, as a QR provider reports it ("from me"): from the phone, or
     the echo of one of our own sends."""
-    return MessageEvent(
-        account_id=account,
-        provider_message_id=pid,
-        chat_key=chat_key_for_phone(phone),
-        chat_phone=phone,
-        direction=Direction.OUT,
-        timestamp=ts,
-        type=MessageType.TEXT,
-        text=body,
-    )
+    return outbound_echo(account, pid, body, phone=phone, ts=ts)
 
 
 def receipt(
@@ -104,7 +86,7 @@ def receipt(
     error: str | None = None,
 ) -> StatusEvent:
     """A delivery receipt."""
-    return StatusEvent(account, pid, status, TS + 1, error=error, client_ref=client_ref)
+    return status_receipt(account, pid, status, client_ref=client_ref, error=error, ts=TS + 1)
 
 
 def edit(account: int, target: str, body: str, *, ts: float = TS + 10) -> EditEvent:
