@@ -118,7 +118,6 @@ class SoloBackend:
         """Connect the numbers, start sending, and receive webhooks if set up to."""
         await self.engine.start()
         if self.workspace is not None:
-            self.workspace.start_watchdog()
             listen, _ = await self.receiver_settings()
             if listen and not await self._start_receiver(listen):
                 import logging

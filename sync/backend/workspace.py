@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sync.domain.events import ProviderEvent, QrEvent
 from sync.providers.accounts import ProviderAccount, Secret
-from sync.providers.base import AccountInfo, CheckedAdapter, ProviderAdapter, QrLinkAdapter
+from sync.providers.base import AccountInfo, ProviderAdapter, QrLinkAdapter
 from sync.providers.registry import build_adapter
 
 if TYPE_CHECKING:
@@ -56,9 +56,7 @@ class Workspace:
     ) -> None:
         import httpx
 
-        from sync.engine.ingest_queue import IngestQueue
         from sync.providers.directory import StaticDirectory
-        from sync.store.local.store import LocalStore
 
         self._db = db
         self._engine = engine
@@ -69,16 +67,14 @@ class Workspace:
             timeout=httpx.Timeout(HTTP_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
         )
         self.directory: StaticDirectory = StaticDirectory()
-        self.ingest: IngestQueue = IngestQueue(LocalStore(db))
-        # The views repaint from what each group commit changed (the store only writes).
-        self.ingest.add_listener(lambda result: db.publish(result.changes))
+        # The engine's group commit: webhooks and the adapters' own links store alike.
+        self.ingest: IngestQueue = engine.ingest_queue
         self.adapters: dict[int, ProviderAdapter] = {}
         self._listeners: list[EventsListener] = []
         self._receiver: WebhookReceiver | None = None
         self._server: Server | None = None
         self._serving: asyncio.Task[None] | None = None
         self._sock: Any = None
-        self._watchdog: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"Workspace(numbers={sorted(self.adapters)}, receiving={self.receiving})"
@@ -91,7 +87,7 @@ class Workspace:
         self.directory.replace(accounts)
         for account in accounts:
             self.adapters[account.account_id] = build_adapter(
-                account, self.http, public_url=self.public_url, observer=self.observe
+                account, self.http, public_url=self.public_url, observer=self._notify
             )
         return dict(self.adapters)
 
@@ -104,7 +100,7 @@ class Workspace:
 
         store = self._secrets.store_for_new_account()
         saved = await self._db.run(add_provider_account, account, store)
-        adapter = build_adapter(saved, self.http, public_url=self.public_url, observer=self.observe)
+        adapter = build_adapter(saved, self.http, public_url=self.public_url, observer=self._notify)
         self.adapters[saved.account_id] = adapter
         self.directory.replace([*self.directory.all(), saved])
         await self._engine.add_adapter(adapter)
@@ -162,17 +158,14 @@ class Workspace:
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     def observe(self, events: Sequence[ProviderEvent]) -> None:
-        """Show committed events to their numbers' adapters and to the listeners."""
-        by_account: dict[int, list[ProviderEvent]] = {}
-        for event in events:
-            by_account.setdefault(event.account_id, []).append(event)
-        for account_id, own in by_account.items():
-            adapter = self.adapters.get(account_id)
-            if isinstance(adapter, CheckedAdapter):
-                try:
-                    adapter.observe(own)
-                except Exception:
-                    log.exception("adapter %d failed to observe its events", account_id)
+        """Show committed webhook events to the engine (its numbers' adapters) and to the
+        listeners."""
+        self._engine.observe(events)
+        self._notify(events)
+
+    def _notify(self, events: Sequence[ProviderEvent]) -> None:
+        """Tell the listeners (an adapter's own link calls this: the engine, which stored its
+        events, has shown them to the adapters already)."""
         for listener in list(self._listeners):
             try:
                 listener(events)
@@ -238,37 +231,10 @@ class Workspace:
         self._server = self._serving = None
         self._sock = None
 
-    def start_watchdog(self, period: float | None = None) -> None:
-        """Every ``period`` seconds, let each adapter that can notice a silent link do so
-        (a gateway whose heartbeats stopped: ``GatewayAdapter.check_liveness``)."""
-        from sync.providers.gateway import LIVENESS_PERIOD_S
-
-        if self._watchdog is None or self._watchdog.done():
-            self._watchdog = asyncio.get_running_loop().create_task(
-                self._watch_forever(period or LIVENESS_PERIOD_S)
-            )
-
-    async def _watch_forever(self, period: float) -> None:
-        while True:
-            await asyncio.sleep(period)
-            for adapter in list(self.adapters.values()):
-                check = getattr(adapter, "check_liveness", None)
-                if check is None:
-                    continue
-                try:
-                    check()
-                except Exception:  # one adapter's bug must not stop the others' watchdog
-                    log.exception("liveness check failed")
-
     async def aclose(self) -> None:
-        """Stop the receiver, flush ingest, close the HTTP client (the engine closes adapters)."""
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
-            self._watchdog = None
+        """Stop the receiver and close the HTTP client (the engine flushes ingest and closes
+        the adapters)."""
         await self.stop_receiver()
-        await self.ingest.aclose()
         if self._own_http:
             await self.http.aclose()
 

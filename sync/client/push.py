@@ -20,6 +20,7 @@ from sync.domain.changes import ChangeSet
 from sync.domain.ids import uuid7
 from sync.domain.messages import Message, TemplateRef, template_media, template_spec
 from sync.domain.models import MessageType
+from sync.domain.outbox import SendRefused, text_to_send
 from sync.domain.text import clean_text
 from sync.store.local.outbox import queued_message, write_queued_message
 
@@ -31,15 +32,9 @@ BATCH: Final = 50
 _TEXT_KEYS: Final = frozenset({"text", "label", "name"})
 
 
-class CommandError(ValueError):
-    """A command that cannot be queued (empty text, unknown conversation).
-
-    ``code`` names the reason for the interface, as ``OutboxError.code`` does.
-    """
-
-    def __init__(self, message: str, code: str = "other") -> None:
-        super().__init__(message)
-        self.code = code
+class CommandError(SendRefused):
+    """A command that cannot be queued (empty text, unknown conversation); ``code`` names the
+    reason for the interface (``SendRefused``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +88,7 @@ def queue_send(
     will read (the template filled in): what the bubble, the list and search show. The text is
     cleaned first (``clean_text``), as the server will clean it.
     """
-    text = clean_text(text)
-    if not text.strip():
-        raise CommandError("an empty message cannot be sent", "empty")
+    text = text_to_send(text, CommandError)
     type_ = MessageType.TEXT if template is None else MessageType.TEMPLATE
     ts = _now_ms()
     message_id = uuid7(ts)

@@ -13,6 +13,7 @@ from typing import Final, Literal
 
 from sync.domain.changes import ChangeSet
 from sync.domain.messages import OutgoingMessage
+from sync.domain.text import clean_text
 
 OutcomeKind = Literal["sent", "failed", "unknown", "retry"]
 
@@ -27,6 +28,16 @@ class SendRefused(ValueError):
     def __init__(self, message: str, code: str = "other") -> None:
         super().__init__(message)
         self.code = code
+
+
+def text_to_send(text: str, refusal: type[SendRefused] = SendRefused) -> str:
+    """``text`` as it will be stored and sent: cleaned (``clean_text``), and refused with
+    ``refusal`` (code ``empty``) when nothing but blanks is left. The one rule for every queue
+    a text goes through (the local outbox, the team's, the team client's pending commands)."""
+    cleaned = clean_text(text)
+    if not cleaned.strip():
+        raise refusal("an empty message cannot be sent", "empty")
+    return cleaned
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,7 +89,8 @@ class Store(Protocol):
         now_ms: int,
     ) -> ChangeSet:
         """``queue_text`` for an approved template; ``preview`` is the text the customer will
-        read (the bubble, the list, search), the claim carries ``template`` itself."""
+        read (the bubble, the list, search), the claim carries ``template`` itself. A preview
+        that is empty once cleaned is refused (``empty``), as a text is."""
         ...
 
     async def send_again(self, message_id: str, copy_id: str, *, now_ms: int) -> ChangeSet:

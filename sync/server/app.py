@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -25,8 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from sync.domain.events import MessageEvent
-from sync.domain.models import Direction
 from sync.server.config import ServerConfig
 from sync.server.credentials import ServerKey
 from sync.store.team.database import ServerDatabase
@@ -34,7 +32,6 @@ from sync.store.team.database import ServerDatabase
 if TYPE_CHECKING:
     import httpx
 
-    from sync.domain.events import ProviderEvent
     from sync.providers.directory import StaticDirectory
 
 log = logging.getLogger("caixa.server")
@@ -63,7 +60,7 @@ def build_app(
     from sync.engine.ingest_queue import IngestQueue
     from sync.ingress.receiver import WebhookReceiver
     from sync.providers.directory import StaticDirectory
-    from sync.server.dispatcher import Dispatcher
+    from sync.server.dispatcher import TeamDispatcher
     from sync.server.pokes import PokeHub
     from sync.server.sync_api import sync_routes
     from sync.store.team.store import TeamStore
@@ -72,17 +69,10 @@ def build_app(
     key = ServerKey(config.secret_key)
     db = ServerDatabase(config.database_url.reveal())
     directory = StaticDirectory()
-    state: dict[str, Any] = {}
 
     queue = IngestQueue(TeamStore(db))
 
-    async def sink(events: Sequence[ProviderEvent]) -> None:
-        await queue.submit(events)
-        dispatcher = state.get("dispatcher")
-        if dispatcher is not None and not _only_inbound_messages(events):
-            dispatcher.wake()  # a status may have settled an "unknown" or freed pacing
-
-    receiver = WebhookReceiver(directory, sink)
+    receiver = WebhookReceiver(directory, queue.submit)
 
     async def health(request: Request) -> JSONResponse:
         try:
@@ -110,12 +100,14 @@ def build_app(
         try:
             await asyncio.to_thread(_load_directory, db, key, directory)
             if dispatch:
-                dispatcher = Dispatcher(db, key, client, public_url=config.public_url)
+                dispatcher = TeamDispatcher(
+                    db, key, client, ingest=queue.submit, public_url=config.public_url
+                )
                 await dispatcher.start()
                 app.state.dispatcher = dispatcher
-                state["dispatcher"] = dispatcher
-                # Webhooks tell the adapters their numbers' connection state and heartbeats:
-                # without it a QR-linked number never becomes ready to send.
+                # Webhooks tell the adapters their numbers' connection state and heartbeats
+                # (without it a QR-linked number never becomes ready to send), and wake the
+                # dispatcher when a receipt or a connection may free a send.
                 unobserve = receiver.add_observer(dispatcher.observe)
             yield
         finally:
@@ -140,12 +132,6 @@ def build_app(
         ],
         lifespan=lifespan,
     )
-
-
-def _only_inbound_messages(events: Sequence[ProviderEvent]) -> bool:
-    """Customers' messages only: nothing the dispatcher waits for (a wake costs it two queries,
-    which at hundreds of webhooks a second is a good part of the server's database work)."""
-    return all(isinstance(e, MessageEvent) and e.direction is Direction.IN for e in events)
 
 
 def _ping(db: ServerDatabase) -> None:

@@ -1,4 +1,4 @@
-"""Dispatcher benchmark: how fast the team outbox drains to the fake Graph API on loopback.
+"""TeamDispatcher benchmark: how fast the team outbox drains to the fake Graph API on loopback.
 
 Run on purpose, never collected by pytest::
 
@@ -6,7 +6,7 @@ Run on purpose, never collected by pytest::
 
 A throwaway Postgres cluster (``tests/fakes/postgres.py``), one Meta number whose pacing is
 lifted, ``--messages`` queued texts over ``--conversations`` conversations, and one
-``Dispatcher`` in this process sending them to ``FakeMeta`` (served by a thread of this
+``TeamDispatcher`` in this process sending them to ``FakeMeta`` (served by a thread of this
 process, so the two share the CPU and the GIL). Prints one JSON object on the last line:
 ``dispatch_per_s`` (messages sent per second of wall time) and ``doubled`` (must be 0).
 """
@@ -23,7 +23,7 @@ import httpx
 from sqlalchemy import text
 
 from sync.server.credentials import ServerKey, generate_key
-from sync.server.dispatcher import Dispatcher
+from sync.server.dispatcher import TeamDispatcher
 from sync.store.team.database import ServerDatabase, upgrade
 from tests.fakes.loopback import serve
 from tests.fakes.meta_server import FakeMeta
@@ -33,7 +33,7 @@ from tests.sync.server.seeding import add_conversation, enqueue, seed_workspace
 
 async def drain(db: ServerDatabase, key: ServerKey, concurrency: int) -> float:
     async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as http:
-        dispatcher = Dispatcher(db, key, http, concurrency=concurrency, idle_poll_s=0.05)
+        dispatcher = TeamDispatcher(db, key, http, concurrency=concurrency, idle_poll_s=0.05)
         started = time.perf_counter()
         await dispatcher.start()
         while True:

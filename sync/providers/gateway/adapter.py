@@ -219,7 +219,7 @@ class GatewayAdapter:
 
     def check_liveness(self) -> bool:
         """The watchdog (see ``GatewayLink.check_liveness``), called every
-        ``LIVENESS_PERIOD_S`` by the workspace; True when it dropped the socket now."""
+        ``UPKEEP_INTERVAL_S`` by the dispatcher; True when it dropped the socket now."""
         return self._link.check_liveness()
 
     async def _emit(self, event: ProviderEvent) -> None:

@@ -37,6 +37,7 @@ from sync.domain.outbox import (
     Claim,
     Outcome,
     SendRefused,
+    text_to_send,
 )
 from sync.domain.text import clean_text
 from sync.store.local.search import index_message, unindex_message
@@ -106,9 +107,7 @@ def enqueue_text(
     The text is cleaned first (``clean_text``: no NUL, U+FFFD for a lone surrogate, as every
     stored text), so a text of nothing but NUL is refused as empty.
     """
-    text = clean_text(text)
-    if not text.strip():
-        raise OutboxError("an empty message cannot be sent", "empty")
+    text = text_to_send(text, OutboxError)
     return _enqueue(
         cache,
         conversation_id,
@@ -141,7 +140,7 @@ def enqueue_template(
         cache,
         conversation_id,
         MessageType.TEMPLATE,
-        clean_text(preview),
+        text_to_send(preview, OutboxError),
         media=template_media(template),
         now_ms=now_ms,
         client_id=client_id,

@@ -55,7 +55,7 @@ from sync.domain.models import (
     MessageType,
     preview_of,
 )
-from sync.domain.outbox import IngestResult, SendRefused
+from sync.domain.outbox import IngestResult, SendRefused, text_to_send
 from sync.store.team.database import ServerDatabase
 
 log = logging.getLogger(__name__)
@@ -1050,8 +1050,7 @@ def enqueue_send(
     (so they can only send where they may read); the outbox entry is then written with the
     system scope for that one statement.
     """
-    if not body.strip():
-        raise EnqueueError("an empty message cannot be sent", "empty")
+    body = text_to_send(body, EnqueueError)
     conversation = conn.execute(
         _sql(
             "SELECT id FROM conversations WHERE id = :c AND workspace_id = :ws"

@@ -3,7 +3,7 @@
 Claims use ``FOR UPDATE SKIP LOCKED``, so several dispatchers (tasks of one server, or servers)
 never take the same entry, and only the oldest entry of each conversation can be claimed, so a
 conversation's messages go out in the order they were written. The rules of when to send and
-what an outcome means are the dispatcher's (``sync/server/dispatcher.py``).
+what an outcome means are the engine's dispatcher (``sync/engine/dispatcher.py``).
 
 These are the module functions ``TeamStore`` (``store.py``) calls off the event loop; the
 engine's ``Store`` protocol (``sync/engine/store.py``) documents the contract they keep. Times
@@ -26,7 +26,6 @@ from sync.domain.messages import OutgoingMessage, template_of
 from sync.domain.models import DeliveryStatus, Direction, MessageType
 from sync.domain.outbox import (
     INTERRUPTED_REASON,
-    UNCONFIRMED_AFTER_S,
     UNCONFIRMED_REASON,
     Claim,
     Outcome,
@@ -41,7 +40,6 @@ log = logging.getLogger(__name__)
 
 # Re-exported: the dispatcher and the tests name them from here.
 __all__ = [
-    "UNCONFIRMED_AFTER_S",
     "UNCONFIRMED_REASON",
     "Actor",
     "Claim",
@@ -52,12 +50,9 @@ __all__ = [
     "copy_for_resend",
     "fail_unconfirmed",
     "next_due_ms",
-    "next_due_s",
     "record_outcome",
     "recover",
-    "recover_interrupted",
     "retry_message",
-    "settle_unconfirmed",
 ]
 
 
@@ -199,14 +194,6 @@ def _next_due(
     return None if row[0] is None else (float(row[0]), float(row[1]))
 
 
-def next_due_s(
-    db: ServerDatabase, accounts: Collection[int], blocked: Collection[str]
-) -> float | None:
-    """Seconds until the next claimable entry is due (<= 0: now); None when there is none."""
-    due = _next_due(db, accounts, blocked)
-    return None if due is None else due[0]
-
-
 def next_due_ms(
     db: ServerDatabase, accounts: Collection[int], blocked: Collection[str]
 ) -> int | None:
@@ -334,11 +321,6 @@ def recover(db: ServerDatabase, inflight: Collection[uuid.UUID | str]) -> Change
     )
 
 
-def recover_interrupted(db: ServerDatabase, inflight: Collection[uuid.UUID | str]) -> int:
-    """``recover``, counted: how many sends were marked unknown."""
-    return len(recover(db, inflight).messages)
-
-
 def fail_unconfirmed(db: ServerDatabase, before_ms: int) -> ChangeSet:
     """Mark failed (``UNCONFIRMED_REASON``) the "unknown" sends with no provider id written
     before ``before_ms`` (at most 500 a call, the oldest first); returns what changed."""
@@ -362,17 +344,6 @@ def fail_unconfirmed(db: ServerDatabase, before_ms: int) -> ChangeSet:
     if messages:
         log.warning("%d unconfirmed send(s) marked failed", len(messages))
     return ChangeSet(frozenset(accounts), frozenset(conversations), frozenset(messages))
-
-
-def settle_unconfirmed(
-    db: ServerDatabase, *, now_ms: int, up_since_ms: int, after_s: float = UNCONFIRMED_AFTER_S
-) -> int:
-    """Mark failed the "unknown" sends nothing confirmed within ``after_s`` of the server
-    hearing webhooks (see ``UNCONFIRMED_AFTER_S``); returns how many."""
-    cutoff = now_ms - int(after_s * 1000)
-    if up_since_ms > cutoff:
-        return 0  # not up long enough to have heard the receipts of older sends
-    return len(fail_unconfirmed(db, cutoff).messages)
 
 
 def retry_message(

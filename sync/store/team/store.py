@@ -21,8 +21,7 @@ from sync.domain.changes import ChangeSet
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import TemplateRef, template_spec
 from sync.domain.models import MessageType
-from sync.domain.outbox import Claim, IngestResult, Outcome
-from sync.domain.text import clean_text
+from sync.domain.outbox import Claim, IngestResult, Outcome, text_to_send
 from sync.store.team import outbox
 from sync.store.team.database import ServerDatabase
 from sync.store.team.ingest import EnqueueError, enqueue_send, ingest_events
@@ -97,11 +96,8 @@ class TeamStore:
         reply_to: str | None,
         template: dict[str, Any] | None = None,
     ) -> ChangeSet:
-        # Cleaned as every stored text (Postgres refuses a NUL): a text of nothing but NUL is
-        # then refused as empty, as the local store does.
-        body = clean_text(body)
-        if type_ is MessageType.TEXT and not body.strip():
-            raise EnqueueError("an empty message cannot be sent", "empty")
+        # Cleaned as every stored text (Postgres refuses a NUL); nothing left is refused.
+        body = text_to_send(body, EnqueueError)
         with self._db.system() as conn:
             found = conn.execute(
                 text(

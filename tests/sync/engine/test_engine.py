@@ -14,7 +14,8 @@ import pytest
 from sync.domain.changes import ChangeSet
 from sync.domain.messages import Message
 from sync.domain.models import ConnectionState, DeliveryStatus
-from sync.engine import pacing, service
+from sync.domain.outbox import INTERRUPTED_REASON
+from sync.engine import dispatcher, pacing
 from sync.engine.demo_workspace import DemoShape, demo_adapters, seed_demo_workspace
 from sync.engine.pacing import PacingConfig
 from sync.engine.service import Engine, PacingChoice
@@ -75,6 +76,7 @@ async def running(
     *,
     clock: FakeClock | None = None,
     pacing: PacingChoice = None,
+    **rules: float,
 ) -> AsyncIterator[Engine]:
     """The engine started (on ``clock`` when given) and closed at the end.
 
@@ -82,9 +84,9 @@ async def running(
     pacing on the fake clock by the tests that are about it.
     """
     engine = (
-        Engine(db, adapters, pacing=pacing)
+        Engine(db, adapters, pacing=pacing, **rules)
         if clock is None
-        else Engine(db, adapters, clock=clock.now, sleep=clock.sleep, pacing=pacing)
+        else Engine(db, adapters, clock=clock.now, sleep=clock.sleep, pacing=pacing, **rules)
     )
     await engine.start()
     try:
@@ -212,19 +214,19 @@ async def test_idle_is_not_answered_by_a_pass_that_looked_before_the_call(db: Da
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
-        (RateLimited("slow down", retry_after=0.2), "rate_limited"),
-        (NotSent("connection refused"), "not_sent"),
+        (RateLimited("slow down", retry_after=0.2), "rate_limited: slow down"),
+        (NotSent("connection refused"), "not_sent: connection refused"),
     ],
     ids=["rate-limited", "not-sent"],
 )
 async def test_a_send_the_provider_certainly_did_not_take_is_retried_later(
-    db: Database, monkeypatch: pytest.MonkeyPatch, error: Exception, reason: str
+    db: Database, error: Exception, reason: str
 ) -> None:
-    monkeypatch.setattr(service, "_BACKOFF_BASE_S", 0.2)  # the first retry in 0.1-0.2 s
     account, conversation = _setup_number(db)
     provider = RecordingProvider(account).then(error)
 
-    async with running(db, {account: provider}) as engine:
+    # The first retry in 0.1-0.2 s.
+    async with running(db, {account: provider}, backoff_base_s=0.2) as engine:
         queued = await engine.send_text(conversation, "tente de novo")
         await eventually(lambda: len(provider.calls) == 1)
         # Between the refusal and the retry: back in the queue, the reason kept for the agent.
@@ -268,15 +270,16 @@ async def test_a_refused_send_fails_with_its_reason_and_is_not_retried(
     ("error", "shown"),
     [
         (DeliveryUnknown("timeout after send"), "timeout after send"),
-        (RuntimeError("adapter bug"), "RuntimeError('adapter bug')"),
-        (KeyError("surprise"), "KeyError('surprise')"),
+        # An adapter's bug: only its type is kept (its text might hold anything).
+        (RuntimeError("adapter bug"), "unexpected error: RuntimeError"),
+        (KeyError("surprise"), "unexpected error: KeyError"),
     ],
     ids=["delivery-unknown", "runtime-error", "key-error"],
 )
 async def test_a_send_whose_outcome_is_unknown_is_never_resent(
     db: Database, caplog: pytest.LogCaptureFixture, error: Exception, shown: str
 ) -> None:
-    caplog.set_level(logging.CRITICAL, logger="sync.engine.service")  # expected tracebacks
+    caplog.set_level(logging.CRITICAL, logger="sync.engine.dispatcher")  # expected tracebacks
     account, conversation = _setup_number(db)
     provider = RecordingProvider(account).then(error)
 
@@ -313,7 +316,7 @@ async def test_a_send_cut_short_by_shutdown_becomes_unknown_not_resent(db: Datab
         assert (await message(db, queued.id)).status is DeliveryStatus.SENDING
 
     stored = await message(db, queued.id)
-    assert (stored.status, stored.error) == (DeliveryStatus.UNKNOWN, "interrupted")
+    assert (stored.status, stored.error) == (DeliveryStatus.UNKNOWN, INTERRUPTED_REASON)
     fresh = RecordingProvider(account)
     async with running(db, {account: fresh}) as restarted:
         await idle(restarted)
@@ -436,7 +439,7 @@ async def test_the_dispatcher_does_not_spin_while_a_number_is_offline(db: Databa
         await engine.send_text(conversation, "espera")
         await idle(engine)
         await eventually(lambda: clock.pending == 1, message="the dispatcher sleeps")
-        passes = await _passes_over(engine, clock, 12 * service._IDLE_POLL_S)
+        passes = await _passes_over(engine, clock, 12 * dispatcher.IDLE_POLL_S)
 
     # With nothing it could send, it looks once per idle poll: 12 passes, not one per step.
     assert passes == 12, f"{passes} dispatch passes in 12 idle polls with nothing it could send"
@@ -455,11 +458,11 @@ async def test_the_dispatcher_does_not_spin_behind_a_rescheduled_message(db: Dat
         await idle(engine)
         await eventually(lambda: clock.pending == 1, message="the dispatcher sleeps")
         assert (await message(db, first.id)).status is DeliveryStatus.QUEUED
-        # 25 s of the 30 the provider asked for: the head is not due, the second waits behind it.
-        passes = await _passes_over(engine, clock, 25.0)
+        # 24 s of the 30 the provider asked for: the head is not due, the second waits behind it.
+        passes = await _passes_over(engine, clock, 24.0)
         assert len(provider.calls) == 1
 
-    assert passes == 5, f"{passes} dispatch passes in 25 s with nothing due (one per 5 s poll)"
+    assert passes == 12, f"{passes} dispatch passes in 24 s with nothing due (one per 2 s poll)"
 
 
 # --- pacing ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Run as ``python dispatch_worker.py``: a small fork server (like ``tests/sync/eng
 crash_child.py``). It imports the dispatcher and its dependencies once and warms SQLAlchemy up
 (about a second per interpreter, which 200 restarts cannot afford), then for each JSON
 configuration line read on stdin forks one child: the "server" the test kills. The child
-connects to the test's Postgres, starts a ``Dispatcher`` (crash recovery first) whose number
+connects to the test's Postgres, starts a ``TeamDispatcher`` (crash recovery first) whose number
 sends to the test's fake Graph API over loopback, and dispatches until it is killed: by the
 fork server ``kill_after`` seconds after READY, or by itself with SIGKILL on the
 ``occurrence``-th hit of the fault point ``fault`` (``sync/faults.py``). With ``drain`` it
@@ -75,13 +75,13 @@ async def run(config: dict[str, Any]) -> None:
     """Start a dispatcher, dispatch until killed (or, with ``drain``, until the outbox is empty)."""
     import httpx
 
-    from sync.server.dispatcher import Dispatcher
+    from sync.server.dispatcher import TeamDispatcher
 
     db = ServerDatabase(str(config["url"]), pool_size=6)
     timeout = httpx.Timeout(float(config.get("http_timeout", 2.0)))
     # Plain HTTP on loopback: no TLS context to build at every start.
     async with httpx.AsyncClient(timeout=timeout, verify=False) as http:
-        dispatcher = Dispatcher(
+        dispatcher = TeamDispatcher(
             db,
             ServerKey(str(config["key"])),
             http,
@@ -182,14 +182,15 @@ def warm_up(url: str) -> None:
     import httpx  # noqa: F401
 
     from sync.providers.meta_cloud import adapter  # noqa: F401
-    from sync.server import dispatcher
+    from sync.server import dispatcher  # noqa: F401
+    from sync.store.team import outbox
 
     ServerKey(generate_key())  # loads the AES code
     db = ServerDatabase(url, pool_size=1)
     try:
         _pending(db)
-        dispatcher.next_due_s(db, [0], [])
-        dispatcher.claim_next(db, [0], [])
+        outbox.next_due_ms(db, [0], [])
+        outbox.claim_next(db, [0], [])
     finally:
         db.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -17,7 +18,7 @@ from sync.providers.base import WebhookRequest
 from sync.providers.meta_cloud import parse_webhook
 from sync.server.auth import Principal
 from sync.server.credentials import ServerKey, generate_key, join_account
-from sync.server.dispatcher import Dispatcher
+from sync.server.dispatcher import TeamDispatcher
 from sync.store.team.database import ServerDatabase
 from sync.store.team.ingest import ingest_events
 from sync.store.team.outbox import RetryRefused, claim_next
@@ -80,7 +81,7 @@ def seed(db: ServerDatabase, key: ServerKey, base_url: str, **pacing: Any) -> Se
 
 def dispatcher(
     db: ServerDatabase, key: ServerKey, http: httpx.AsyncClient, **kw: Any
-) -> Dispatcher:
+) -> TeamDispatcher:
     options: dict[str, Any] = {
         "concurrency": 0,
         "backoff_base_s": 0.01,
@@ -89,14 +90,14 @@ def dispatcher(
         "recovery_wait_s": 0.2,
     }
     options.update(kw)
-    return Dispatcher(db, key, http, **options)
+    return TeamDispatcher(db, key, http, **options)
 
 
 def sent_ids(fake: FakeMeta) -> list[str]:
     return [str(p.get("biz_opaque_callback_data")) for p in fake.accepted]
 
 
-async def drain(d: Dispatcher) -> int:
+async def drain(d: TeamDispatcher) -> int:
     """Dispatch until nothing is left; how many were handled."""
     count = 0
     for _ in at_most(1000, "the dispatcher kept finding something to send"):
@@ -165,7 +166,8 @@ async def test_transient_errors_are_retried_with_backoff(
     seeded = seed(db, key, base_url)
     conv = add_conversation(db, seeded, PHONES[0])
     message_id = enqueue(db, seeded, conv, "olá", PHONES[0])
-    d = dispatcher(db, key, http, backoff_base_s=30.0, backoff_cap_s=60.0)
+    clock = FakeClock(start=time.time())
+    d = dispatcher(db, key, http, clock=clock.now, backoff_base_s=30.0, backoff_cap_s=60.0)
     await d.start()
     try:
         fake.fail_next(131057)  # maintenance mode: certainly not sent
@@ -180,6 +182,7 @@ async def test_transient_errors_are_retried_with_backoff(
         assert rows(db, "SELECT status FROM messages") == [("queued",)]
         assert not await d.dispatch_once()  # not due yet
         make_due(db)
+        clock.advance(1)  # past the database's now()
         fake.arrange("rate_limited", retry_after=120)
         assert await d.dispatch_once()
         (entry,) = rows(
@@ -187,6 +190,9 @@ async def test_transient_errors_are_retried_with_backoff(
         )
         assert entry[0] == 2 and 110 <= entry[1] <= 121  # the provider's hint wins
         make_due(db)
+        # ...and the whole number waits it out, not only that message.
+        assert not await d.dispatch_once()
+        clock.advance(121)
         assert await d.dispatch_once()
     finally:
         await d.aclose()
@@ -359,7 +365,6 @@ async def test_two_dispatchers_at_once_never_send_a_message_twice(
 async def test_pacing_per_number_and_per_recipient(
     db: ServerDatabase, key: ServerKey, http: httpx.AsyncClient, fake: FakeMeta, base_url: str
 ) -> None:
-    clock = FakeClock()
     seeded = seed_workspace(
         db,
         key,
@@ -373,6 +378,7 @@ async def test_pacing_per_number_and_per_recipient(
     a2 = enqueue(db, seeded, a, "a2", PHONES[0])
     b1 = enqueue(db, seeded, b, "b1", PHONES[1])
     c1 = enqueue(db, seeded, c, "c1", PHONES[2])
+    clock = FakeClock(start=time.time())  # epoch seconds, after the queuing: the claims' clock
     d = dispatcher(db, key, http, clock=clock.now)
     await d.start()
     try:

@@ -1,4 +1,6 @@
-"""Sends nothing ever confirmed: settled as failed, only once the server could have heard."""
+"""Sends nothing ever confirmed, on Postgres: only those older than the cutoff, with no provider
+id and no receipt, are failed (when to settle is the engine's rule, tested over both stores in
+``tests/sync/engine/test_dispatcher.py``)."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from sqlalchemy import text
 
 from sync.domain.events import StatusEvent
 from sync.domain.models import DeliveryStatus
+from sync.domain.outbox import UNCONFIRMED_AFTER_S
 from sync.server.credentials import ServerKey, generate_key
 from sync.store.team.database import ServerDatabase
 from sync.store.team.ingest import ingest_events_sync, set_status
-from sync.store.team.outbox import UNCONFIRMED_REASON, settle_unconfirmed
+from sync.store.team.outbox import UNCONFIRMED_REASON, fail_unconfirmed
 from tests.sync.server.seeding import add_conversation, enqueue, seed_workspace
 
 if TYPE_CHECKING:
@@ -52,11 +55,11 @@ def test_only_old_unconfirmed_sends_fail_and_a_receipt_still_wins(pg_database: P
             ],
         )
         now = int(time.time() * 1000)
-        # Fresh messages, or a server that just started: nothing is settled yet.
-        assert settle_unconfirmed(db, now_ms=now, up_since_ms=0) == 0
+        wait_ms = int(UNCONFIRMED_AFTER_S * 1000)
+        # Fresh messages: nothing is settled yet.
+        assert not fail_unconfirmed(db, now - wait_ms)
         later = now + 20 * MINUTE_MS
-        assert settle_unconfirmed(db, now_ms=later, up_since_ms=later - MINUTE_MS) == 0
-        assert settle_unconfirmed(db, now_ms=later, up_since_ms=now - MINUTE_MS) == 1
+        assert len(fail_unconfirmed(db, later - wait_ms).messages) == 1
         with db.system() as conn:
             rows = dict(
                 conn.execute(

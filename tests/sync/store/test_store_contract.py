@@ -614,13 +614,18 @@ async def test_queuing_the_same_id_again_changes_nothing(probe: StoreProbe) -> N
     assert await claim(probe.store, {account}) is None
 
 
-async def test_an_empty_text_is_refused(probe: StoreProbe) -> None:
+async def test_an_empty_text_or_template_preview_is_refused(probe: StoreProbe) -> None:
     account = probe.number()
     conversation = await chat(probe, account)
 
+    template = TemplateRef("pedido_pronto", "pt_BR")
     for body in ("", "   ", "\n\t", "\x00", " \x00\x00 "):
         with pytest.raises(SendRefused) as refused:
             await probe.store.queue_text(uuid7(NOW), conversation, body, now_ms=NOW)
+        assert refused.value.code == "empty", body
+        # A template's preview is what the customer reads: nothing to show is refused too.
+        with pytest.raises(SendRefused) as refused:
+            await probe.store.queue_template(uuid7(NOW), conversation, template, body, now_ms=NOW)
         assert refused.value.code == "empty", body
 
     assert probe.queued() == 0 and probe.count(account) == 1
