@@ -13,6 +13,7 @@ from typing import Final, Literal
 
 from sync.domain.changes import ChangeSet
 from sync.domain.messages import OutgoingMessage
+from sync.domain.models import DeliveryStatus, Direction, MessageType
 from sync.domain.text import clean_text
 
 OutcomeKind = Literal["sent", "failed", "unknown", "retry"]
@@ -38,6 +39,27 @@ def text_to_send(text: str, refusal: type[SendRefused] = SendRefused) -> str:
     if not cleaned.strip():
         raise refusal("an empty message cannot be sent", "empty")
     return cleaned
+
+
+def check_resendable(
+    direction: str,
+    status: str,
+    type_: str,
+    body: str | None,
+    refusal: type[SendRefused] = SendRefused,
+) -> None:
+    """Refuse (with ``refusal``) to send a message again unless it is an outgoing text that
+    failed or may not have gone ("unknown"): a sent or received message, or a media one, is not
+    copied. The one rule of both stores' ``send_again``."""
+    if direction != Direction.OUT.value or status not in (
+        DeliveryStatus.UNKNOWN.value,
+        DeliveryStatus.FAILED.value,
+    ):
+        raise refusal(
+            "only a message that failed or may not have been sent can be resent", "not_resendable"
+        )
+    if type_ != MessageType.TEXT.value or not body:
+        raise refusal("only text messages can be sent again", "text_only")
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from sync.domain.outbox import (
     Claim,
     Outcome,
     SendRefused,
+    check_resendable,
     text_to_send,
 )
 from sync.domain.text import clean_text
@@ -79,15 +80,7 @@ def send_again(
     if row is None:
         raise OutboxError("that message no longer exists", "gone")
     conversation_id, direction, type_, body, status, reply_to = row
-    if direction != Direction.OUT.value or status not in (
-        DeliveryStatus.UNKNOWN.value,
-        DeliveryStatus.FAILED.value,
-    ):
-        raise OutboxError(
-            "only a message that failed or may not have been sent can be resent", "not_resendable"
-        )
-    if type_ != MessageType.TEXT.value or not body:
-        raise OutboxError("only text messages can be sent again", "text_only")
+    check_resendable(direction, status, type_, body, OutboxError)
     return enqueue_text(
         cache, conversation_id, body, reply_to=reply_to, now_ms=now_ms, client_id=client_id
     )

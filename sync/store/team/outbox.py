@@ -23,13 +23,14 @@ from sqlalchemy import Connection, text
 
 from sync.domain.changes import ChangeSet
 from sync.domain.messages import OutgoingMessage, template_of
-from sync.domain.models import DeliveryStatus, Direction, MessageType
+from sync.domain.models import DeliveryStatus, MessageType
 from sync.domain.outbox import (
     INTERRUPTED_REASON,
     UNCONFIRMED_REASON,
     Claim,
     Outcome,
     SendRefused,
+    check_resendable,
 )
 from sync.domain.text import clean_text
 from sync.store.team.database import ServerDatabase
@@ -407,15 +408,7 @@ def copy_for_resend(
     if row is None:
         raise RetryRefused("that message does not exist", "gone")
     account_id, conversation_id, direction, type_, body, status, reply_to, chat_key = row
-    if direction != Direction.OUT.value or status not in (
-        DeliveryStatus.FAILED.value,
-        DeliveryStatus.UNKNOWN.value,
-    ):
-        raise RetryRefused(
-            "only a message that failed or may not have been sent can be resent", "not_resendable"
-        )
-    if type_ != MessageType.TEXT.value or not body:
-        raise RetryRefused("only text messages can be sent again", "text_only")
+    check_resendable(direction, status, type_, body, RetryRefused)
     enqueue_send(
         conn,
         message_id=copy_id,
