@@ -16,20 +16,25 @@ The life of a send, each arrow one committed transaction of the store:
    - refused for good (``PermanentSendError``, ``AuthError``): ``failed``, with the reason;
    - answer lost (``DeliveryUnknown``, an adapter's bug, a stop mid-call): ``unknown``, never
      resent blindly; a receipt or an echo carrying our id settles it.
-3. upkeep, every ``UPKEEP_INTERVAL_S``: sends a crash left "sending" become ``unknown`` (only
-   while no other dispatcher of the store is alive: ``Presence``); ``unknown`` sends that nothing
-   confirmed within ``UNCONFIRMED_AFTER_S`` of the dispatcher being up are failed, so the agent
-   can send them again; adapters that can notice a silent link check it.
+3. upkeep, every ``UPKEEP_INTERVAL_S``: sends whose claim's lease ran out become ``unknown``
+   (their dispatcher stopped: a crash, a kill; a live one renews a send's lease every third of
+   ``LEASE_S`` while the provider call lasts), so any process settles another's while all keep
+   running;
+   ``unknown`` sends that nothing confirmed within ``UNCONFIRMED_AFTER_S`` of the dispatcher
+   being up are failed, so the agent can send them again; adapters that can notice a silent
+   link check it. A dispatcher that is its store's only one (``sole``: solo mode) settles every
+   send left "sending" at once when it starts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import Final, Protocol, TypeVar
+from typing import Final
 
 from sync import faults
 from sync.domain.changes import ChangeSet
@@ -46,12 +51,11 @@ from sync.providers.base import (
     PermanentSendError,
     ProviderAdapter,
     RateLimited,
+    SendResult,
 )
 from sync.wakeup import wait_event
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # Transient failures back off exponentially with jitter, capped, so a provider outage never
 # turns into a storm of retries.
@@ -61,12 +65,13 @@ BACKOFF_CAP_S: Final = 300.0
 MAX_ATTEMPTS: Final = 50
 # A dispatcher with nothing due looks again this often even if nobody wakes it.
 IDLE_POLL_S: Final = 2.0
-# Recovery, settling and liveness run this often: as often as a gateway's watchdog needs
-# (``sync/providers/gateway``'s ``LIVENESS_PERIOD_S``), and cheap (indexed, usually empty).
-UPKEEP_INTERVAL_S: Final = 15.0
-# How long start waits to learn it is alone (a crashed predecessor's session may take a moment
-# to end) before leaving recovery to a later upkeep.
-RECOVERY_WAIT_S: Final = 2.0
+# A claim's lease: longer than a provider call may last between two renewals (a third of it),
+# short enough that a stopped dispatcher's sends do not hold their conversations back for long.
+LEASE_S: Final = 30.0
+# Recovery, settling and liveness run this often: cheap (indexed, usually empty), often enough
+# that a send whose lease ran out is settled within seconds, and as often as a gateway's
+# watchdog needs (``sync/providers/gateway``'s ``LIVENESS_PERIOD_S``).
+UPKEEP_INTERVAL_S: Final = 5.0
 # On stop, sends in flight get this long to finish before they are cut short (and "unknown").
 CLOSE_GRACE_S: Final = 5.0
 # A store that cannot record an outcome is asked again this many times, then the entry stays
@@ -77,38 +82,6 @@ ChangesListener = Callable[[ChangeSet], None]
 
 # What an adapter raises by contract (``sync/providers/base.py``); anything else is its bug.
 _PROVIDER_ERRORS: Final = (RateLimited, NotSent, PermanentSendError, AuthError, DeliveryUnknown)
-
-
-class Presence(Protocol):
-    """How a dispatcher knows no other one is sending from its store (so that sends left
-    "sending" are a crash's, not a live dispatcher's)."""
-
-    async def enter(self) -> None:
-        """Announce this dispatcher alive (held until ``leave``)."""
-        ...
-
-    async def exclusively(self, work: Callable[[], Awaitable[T]], *, wait_s: float) -> T | None:
-        """Run ``work`` if, within ``wait_s`` seconds, no other dispatcher is alive, holding
-        that for the duration; None (without running it) when another one is."""
-        ...
-
-    async def leave(self) -> None:
-        """This dispatcher stopped."""
-        ...
-
-
-class Alone:
-    """The presence of a store only one dispatcher ever drives (the desktop's own cache)."""
-
-    async def enter(self) -> None:
-        """Nothing to announce."""
-
-    async def exclusively(self, work: Callable[[], Awaitable[T]], *, wait_s: float) -> T | None:
-        """Always alone: run ``work``."""
-        return await work()
-
-    async def leave(self) -> None:
-        """Nothing to release."""
 
 
 def only_inbound_messages(events: Sequence[ProviderEvent]) -> bool:
@@ -126,14 +99,15 @@ class Dispatcher:
     ``clock`` (epoch seconds) dates retries and drives pacing and upkeep; ``sleep`` is what an
     idle loop waits on (asyncio's by default); ``rng`` draws the jitter: a test hands in a fake
     clock's ``now`` and ``sleep`` and a seeded ``rng``. ``on_changes`` hears what each write
-    changed (the desktop repaints from it).
+    changed (the desktop repaints from it). ``sole`` says no other dispatcher ever drives this
+    store (the desktop's own cache): it may then settle every send left "sending" at start.
     """
 
     def __init__(
         self,
         store: Store,
         *,
-        presence: Presence | None = None,
+        sole: bool = False,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: random.Random | None = None,
@@ -144,11 +118,11 @@ class Dispatcher:
         max_attempts: int = MAX_ATTEMPTS,
         idle_poll_s: float = IDLE_POLL_S,
         upkeep_interval_s: float = UPKEEP_INTERVAL_S,
-        recovery_wait_s: float = RECOVERY_WAIT_S,
+        lease_s: float = LEASE_S,
         close_grace_s: float = CLOSE_GRACE_S,
     ) -> None:
         self._store = store
-        self._presence: Presence = presence or Alone()
+        self._sole = sole
         self._clock = clock
         self._sleep = sleep
         self._rng = rng or random.Random()
@@ -159,7 +133,7 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._idle_poll_s = idle_poll_s
         self._upkeep_interval_s = upkeep_interval_s
-        self._recovery_wait_s = recovery_wait_s
+        self._lease_s = lease_s
         self._close_grace_s = close_grace_s
         self.pacer = Pacer(clock=clock, rng=self._rng)
         self._adapters: dict[int, ProviderAdapter] = {}
@@ -168,7 +142,6 @@ class Dispatcher:
         self._claim_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
-        self._running = False
         self._stopping = False
         self._up_since_ms = 0
         self._upkept_at = 0.0
@@ -183,7 +156,7 @@ class Dispatcher:
     def __repr__(self) -> str:
         return (
             f"Dispatcher(numbers={sorted(self._adapters)}, in_flight={len(self._inflight)},"
-            f" running={self._running})"
+            f" running={bool(self._workers)})"
         )
 
     # -- numbers --------------------------------------------------------------------------------
@@ -232,19 +205,13 @@ class Dispatcher:
     # -- life -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Settle what a crash left "sending" (when alone), then start the send loops."""
-        if self._running:
+        """Settle what a stopped dispatcher left "sending", then start the send loops."""
+        if self._workers:
             raise RuntimeError("the dispatcher is already running")
         self._stopping = False
         self._up_since_ms = self._now_ms()
-        await self._presence.enter()
-        try:
-            await self._recover((), wait_s=self._recovery_wait_s)
-        except BaseException:
-            await self._presence.leave()
-            raise
+        await self._recover(None if self._sole else self._now_ms())
         self._upkept_at = self._clock()
-        self._running = True
         loop = asyncio.get_running_loop()
         self._workers = [
             loop.create_task(self._work(), name=f"caixa-dispatch-{i}")
@@ -266,9 +233,6 @@ class Dispatcher:
             if not waiter.done():
                 waiter.set_exception(RuntimeError("the dispatcher stopped"))
         self._idle_waiters = []
-        if self._running:
-            self._running = False
-            await self._presence.leave()
 
     def wake(self) -> None:
         """Look at the outbox now (a message was queued, a receipt came, a number connected).
@@ -312,7 +276,13 @@ class Dispatcher:
             ready = self._ready_numbers(blocked_numbers)
             if not ready:
                 return False
-            claim = await self._store.claim_next(ready, blocked_pairs, now_ms=self._now_ms())
+            now_ms = self._now_ms()
+            claim = await self._store.claim_next(
+                ready,
+                blocked_pairs,
+                now_ms=now_ms,
+                lease_until_ms=now_ms + int(self._lease_s * 1000),
+            )
             if claim is None:
                 return False
             if claim.account_id in self._paced:
@@ -352,7 +322,7 @@ class Dispatcher:
         if adapter is None:  # removed between the claim and now: certainly not sent
             return self._retry_or_fail(claim, "not_sent: the number is not loaded", None)
         try:
-            result = await adapter.send(claim.message)
+            result = await self._call(adapter, claim)
         except asyncio.CancelledError:
             # Stopping mid-call: the request may be out; never resend it blindly.
             await asyncio.shield(self._record(claim, Outcome("unknown", reason=INTERRUPTED_REASON)))
@@ -363,6 +333,26 @@ class Dispatcher:
             return self.outcome_of(claim, exc)
         faults.point("dispatch.after_send")
         return Outcome("sent", provider_message_id=result.provider_message_id)
+
+    async def _call(self, adapter: ProviderAdapter, claim: Claim) -> SendResult:
+        """The provider call, the claim's lease renewed every third of it while the call lasts
+        (a slow provider is not mistaken for a stopped dispatcher)."""
+        call = asyncio.ensure_future(adapter.send(claim.message))
+        done = asyncio.Event()
+        call.add_done_callback(lambda _: done.set())
+        try:
+            while not await wait_event(done, self._lease_s / 3, sleep=self._sleep):
+                until = self._now_ms() + int(self._lease_s * 1000)
+                try:
+                    await self._store.renew_leases([claim.message_id], until_ms=until)
+                except Exception:  # the store is away: the lease may run out, never a resend
+                    log.warning("could not renew a send's lease", exc_info=True)
+            return call.result()
+        finally:
+            if not call.done():  # cancelled meanwhile: the call goes too
+                call.cancel()
+                with contextlib.suppress(BaseException):
+                    await call
 
     def _retry_or_fail(self, claim: Claim, reason: str, delay: float | None) -> Outcome:
         if claim.attempts >= self._max_attempts:
@@ -461,7 +451,7 @@ class Dispatcher:
     async def upkeep(self) -> None:
         """Recover, settle, check links (see the module docstring); the loops call it every
         ``upkeep_interval_s``, a test may call it directly."""
-        await self._recover(None, wait_s=0.0)
+        await self._recover(self._now_ms())
         cutoff = self._now_ms() - int(UNCONFIRMED_AFTER_S * 1000)
         # Only once up long enough to have heard the receipts of the sends before the cutoff.
         if self._up_since_ms <= cutoff:
@@ -475,14 +465,9 @@ class Dispatcher:
             except Exception:  # one adapter's bug must not stop the others' watchdog
                 log.exception("liveness check failed")
 
-    async def _recover(self, in_flight: Collection[str] | None, *, wait_s: float) -> None:
-        """Make "unknown" the sends left "sending" by a stopped dispatcher, if this one is alone
-        (``in_flight``: this one's own, to leave alone; None: read under the claim lock)."""
-        async with self._claim_lock:  # no claim between reading in-flight sends and recovering
-            mine = frozenset(self._inflight if in_flight is None else in_flight)
-            changes = await self._presence.exclusively(
-                lambda: self._store.recover_interrupted(mine), wait_s=wait_s
-            )
+    async def _recover(self, expired_by_ms: int | None) -> None:
+        """Make "unknown" the sends whose lease ended before ``expired_by_ms`` (None: all)."""
+        changes = await self._store.recover_interrupted(expired_by_ms=expired_by_ms)
         if changes:
             self.recovered += len(changes.messages)
             log.info("%d send(s) interrupted by a stop are now unknown", len(changes.messages))

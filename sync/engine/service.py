@@ -60,6 +60,7 @@ class Engine:
         self.ingest_queue.add_listener(lambda result: db.publish(result.changes))
         self._dispatcher = Dispatcher(
             self.store,
+            sole=True,  # the desktop's own cache: no other dispatcher sends from it
             clock=clock,
             sleep=sleep,
             on_changes=db.publish,

@@ -105,9 +105,18 @@ class Store(Protocol):
         ...
 
     async def claim_next(
-        self, ready: Collection[int], blocked: Collection[Pair], *, now_ms: int
+        self,
+        ready: Collection[int],
+        blocked: Collection[Pair],
+        *,
+        now_ms: int,
+        lease_until_ms: int,
     ) -> Claim | None:
         """Claim one due message and commit it "sending" before returning it; None if none.
+
+        The claim holds a lease until ``lease_until_ms``: while it lasts (``renew_leases``
+        extends it) no recovery touches the send; once it ended, the claimer is taken to have
+        stopped (``recover_interrupted``).
 
         Claimable: an entry of a number in ``ready`` whose (number, recipient) is not in
         ``blocked``, due by ``now_ms``, and the oldest entry of its conversation: a
@@ -139,10 +148,16 @@ class Store(Protocol):
         """
         ...
 
-    async def recover_interrupted(self, in_flight: Collection[str]) -> ChangeSet:
-        """Mark "unknown" every send left "sending" by a stop, except ``in_flight`` (this
-        process's sends in progress). Never resent: a receipt settles them later. Call it only
-        when no other live process may be sending (at start; the team holds a lock)."""
+    async def renew_leases(self, message_ids: Collection[str], *, until_ms: int) -> None:
+        """Extend to ``until_ms`` the leases of these claims, those still "sending" (a claim
+        recovery settled meanwhile stays settled)."""
+        ...
+
+    async def recover_interrupted(self, *, expired_by_ms: int | None) -> ChangeSet:
+        """Mark "unknown" every send left "sending" whose lease ended before ``expired_by_ms``
+        (a claim without a lease counts as ended): its dispatcher stopped. Never resent: a
+        receipt settles them later. With None, every send "sending", whatever its lease: only
+        for a caller that knows no dispatcher is running (solo mode at start)."""
         ...
 
     async def settle_unconfirmed(self, *, before_ms: int) -> ChangeSet:

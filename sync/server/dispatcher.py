@@ -5,9 +5,9 @@ The rules of sending (claim, outcomes, backoff, pacing, recovery, settling) are 
 (``sync/engine/dispatcher.py``), the same as in solo mode; the store is the team's Postgres
 (``TeamStore``). What this adds is the server's: its numbers are the ``accounts`` rows of every
 workspace, loaded with their sealed secrets and reloaded when they change (a number added,
-edited or removed through the sync API), and several servers may share one database, so a
-dispatcher knows it is alone through an advisory lock (``AdvisoryPresence``) before it
-recovers sends a crashed one left "sending". Events a number's adapter receives on its own link
+edited or removed through the sync API). Several server processes may share one database: their
+claims never collide, and each settles the sends of a stopped one once their leases ran out
+(the engine's rule). Events a number's adapter receives on its own link
 (a socket, a stream) are group-committed by the server's ``IngestQueue``, as webhooks are.
 """
 
@@ -35,7 +35,6 @@ from sync.providers.base import ProviderAdapter
 from sync.server.credentials import ServerKey, join_account
 from sync.store.team.database import ServerDatabase
 from sync.store.team.outbox import Actor, account_rows, retry_message
-from sync.store.team.presence import AdvisoryPresence
 from sync.store.team.store import TeamStore
 from sync.wakeup import wait_event
 
@@ -77,7 +76,7 @@ class TeamDispatcher:
     drives ``dispatch_once``. ``ingest`` stores what adapters receive on their own links (the
     server's group commit; one of this dispatcher's own when None). ``clock``, ``sleep`` and
     ``rng`` are injectable for tests; ``rules`` are the engine ``Dispatcher``'s own options
-    (backoff, attempts, idle poll, upkeep, recovery wait).
+    (backoff, attempts, idle poll, upkeep, lease).
     """
 
     def __init__(
@@ -107,7 +106,6 @@ class TeamDispatcher:
         self._ingest: EventsIngest = ingest or self._own_queue.submit  # type: ignore[union-attr]
         self.engine = Dispatcher(
             TeamStore(db),
-            presence=AdvisoryPresence(db),
             clock=clock,
             sleep=sleep,
             rng=rng,

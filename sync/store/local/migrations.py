@@ -255,6 +255,10 @@ _V7 = (
 # costs nothing, where a scan would read the whole history.
 _V8 = ("CREATE INDEX messages_unknown ON messages (ts) WHERE status = 'unknown'",)
 
+# A claimed send holds a lease the dispatcher renews while the provider call lasts: a send whose
+# lease ran out belongs to a dispatcher that stopped, and is settled as "unknown" (never resent).
+_V9 = ("ALTER TABLE outbox ADD COLUMN lease_until INTEGER",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, conversations, messages, outbox", _V1),
     Migration(2, "full-text search over message bodies", _V2),
@@ -264,6 +268,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(6, "team mode: assignments, labels, notes, teammates, pushed commands", _V6),
     Migration(7, "edits and deletions that arrive before their message wait for it", _V7),
     Migration(8, "sends nothing confirmed are found without a scan", _V8),
+    Migration(9, "claimed sends hold a lease", _V9),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

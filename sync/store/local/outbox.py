@@ -281,24 +281,22 @@ def queued_message(
     )
 
 
-def recover_interrupted(cache: LocalCache, in_flight: Collection[str] = ()) -> ChangeSet:
-    """At start-up: entries left ``sending`` by a stop become ``unknown``, never resent.
+def recover_interrupted(cache: LocalCache, *, expired_by_ms: int | None = None) -> ChangeSet:
+    """Entries left ``sending`` by a dispatcher that stopped become ``unknown``, never resent.
 
-    ``in_flight`` are this process's own sends in progress, left alone.
+    Those whose lease ended before ``expired_by_ms`` (a claim without a lease counts as ended);
+    with None, every one (the caller knows no dispatcher is running).
     """
-    mine = set(in_flight)
     cursor = cache.raw_cursor()
     try:
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            rows = [
-                r
-                for r in cursor.execute(
-                    "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
-                    " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
-                ).fetchall()
-                if r[0] not in mine
-            ]
+            rows = cursor.execute(
+                "SELECT o.message_id, m.conversation_id, m.account_id FROM outbox o"
+                " JOIN messages m ON m.id = o.message_id WHERE o.state = 'sending'"
+                " AND (? IS NULL OR o.lease_until IS NULL OR o.lease_until < ?)",
+                (expired_by_ms, expired_by_ms),
+            ).fetchall()
             for message_id, conversation_id, _account in rows:
                 _set_status(
                     cursor, message_id, conversation_id, DeliveryStatus.UNKNOWN, INTERRUPTED_REASON
@@ -311,6 +309,18 @@ def recover_interrupted(cache: LocalCache, in_flight: Collection[str] = ()) -> C
     finally:
         cursor.close()
     return _changes_of(rows)
+
+
+def renew_leases(cache: LocalCache, message_ids: Collection[str], until_ms: int) -> None:
+    """Extend the leases of these claimed sends (those still ``sending``) to ``until_ms``."""
+    if not message_ids:
+        return
+    with cache.transaction() as conn:
+        conn.exec_driver_sql(
+            "UPDATE outbox SET lease_until = ? WHERE state = 'sending'"
+            f" AND message_id IN ({','.join('?' * len(message_ids))})",
+            (until_ms, *message_ids),
+        )
 
 
 def settle_unconfirmed(cache: LocalCache, before_ms: int) -> ChangeSet:
@@ -391,8 +401,10 @@ def claim_next(
     now_ms: int | None = None,
     account_ids: Collection[int] | None = None,
     blocked: Collection[tuple[int, str]] = (),
+    lease_until_ms: int | None = None,
 ) -> Claim | None:
-    """Claim the next due entry (the head of its conversation) and commit ``sending``.
+    """Claim the next due entry (the head of its conversation) and commit ``sending``, leased
+    until ``lease_until_ms`` (None: no lease, recovered as soon as anyone recovers).
 
     ``account_ids`` limits the claim to numbers whose provider is ready to send (None: every
     number), ``blocked`` leaves out (number, chat key) pairs that pacing holds back; their
@@ -424,8 +436,9 @@ def claim_next(
             ).fetchone()
             account_id, conversation_id, phone, chat_key, type_, body, reply_to, media = detail
             cursor.execute(
-                "UPDATE outbox SET state = 'sending', attempts = attempts + 1 WHERE message_id = ?",
-                (message_id,),
+                "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?"
+                " WHERE message_id = ?",
+                (lease_until_ms, message_id),
             )
             _set_status(cursor, message_id, conversation_id, DeliveryStatus.SENDING, None)
             cursor.execute("COMMIT")

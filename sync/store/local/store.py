@@ -89,12 +89,25 @@ class LocalStore:
         return changes
 
     async def claim_next(
-        self, ready: Collection[int], blocked: Collection[tuple[int, str]], *, now_ms: int
+        self,
+        ready: Collection[int],
+        blocked: Collection[tuple[int, str]],
+        *,
+        now_ms: int,
+        lease_until_ms: int,
     ) -> Claim | None:
         """Claim the next due head of a conversation (``Store.claim_next``)."""
         return await self._db.run(
-            outbox.claim_next, now_ms=now_ms, account_ids=frozenset(ready), blocked=blocked
+            outbox.claim_next,
+            now_ms=now_ms,
+            account_ids=frozenset(ready),
+            blocked=blocked,
+            lease_until_ms=lease_until_ms,
         )
+
+    async def renew_leases(self, message_ids: Collection[str], *, until_ms: int) -> None:
+        """Extend the leases of claimed sends (``Store.renew_leases``)."""
+        await self._db.run(outbox.renew_leases, list(message_ids), until_ms)
 
     async def next_due(
         self, ready: Collection[int], blocked: Collection[tuple[int, str]]
@@ -106,9 +119,9 @@ class LocalStore:
         """Write what came of a send (``Store.record_outcome``)."""
         return await self._db.run(outbox.record_outcome, claim, outcome, now_ms=now_ms)
 
-    async def recover_interrupted(self, in_flight: Collection[str]) -> ChangeSet:
+    async def recover_interrupted(self, *, expired_by_ms: int | None) -> ChangeSet:
         """Sends a stop cut short become "unknown" (``Store.recover_interrupted``)."""
-        return await self._db.run(outbox.recover_interrupted, frozenset(in_flight))
+        return await self._db.run(outbox.recover_interrupted, expired_by_ms=expired_by_ms)
 
     async def settle_unconfirmed(self, *, before_ms: int) -> ChangeSet:
         """Old "unknown" sends nothing confirmed become failed (``Store.settle_unconfirmed``)."""

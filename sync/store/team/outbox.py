@@ -53,6 +53,7 @@ __all__ = [
     "next_due_ms",
     "record_outcome",
     "recover",
+    "renew_leases",
     "retry_message",
 ]
 
@@ -118,7 +119,8 @@ _CLAIM = f"""
     LIMIT 1
     FOR UPDATE OF o SKIP LOCKED
 )
-UPDATE outbox SET state = 'sending', attempts = outbox.attempts + 1
+UPDATE outbox SET state = 'sending', attempts = outbox.attempts + 1,
+    lease_until = to_timestamp(CAST(:lease AS double precision) / 1000)
 FROM candidate WHERE outbox.message_id = candidate.message_id AND outbox.state = 'pending'
 RETURNING outbox.message_id, outbox.workspace_id, outbox.account_id, outbox.conversation_id,
     outbox.recipient, outbox.attempts
@@ -143,14 +145,21 @@ def claim_next(
     blocked: Collection[str],
     *,
     now_ms: int | None = None,
+    lease_until_ms: int | None = None,
 ) -> Claim | None:
     """Claim the next due entry of ``accounts`` (recipients ``"account:recipient"`` in
-    ``blocked`` excluded, see ``blocked_keys``) and commit it ``sending``; None when nothing
-    is due by ``now_ms`` (the database's now when None)."""
+    ``blocked`` excluded, see ``blocked_keys``) and commit it ``sending``, leased until
+    ``lease_until_ms`` (None: no lease); None when nothing is due by ``now_ms`` (the
+    database's now when None)."""
     with db.system() as conn:
         row = conn.execute(
             text(_CLAIM),
-            {"accounts": list(accounts), "blocked": list(blocked), "now": now_ms},
+            {
+                "accounts": list(accounts),
+                "blocked": list(blocked),
+                "now": now_ms,
+                "lease": lease_until_ms,
+            },
         ).first()
         if row is None:
             return None
@@ -289,23 +298,38 @@ def _settle_sent(conn: Connection, claim: Claim, provider_id: str) -> set[str]:
     return {str(echo[0])}
 
 
-def recover(db: ServerDatabase, inflight: Collection[uuid.UUID | str]) -> ChangeSet:
-    """Entries left ``sending`` (by a crashed dispatcher) become ``unknown``, never resent.
+def renew_leases(db: ServerDatabase, message_ids: Collection[str], until_ms: int) -> None:
+    """Extend to ``until_ms`` the leases of these claimed sends (those still ``sending``)."""
+    if not message_ids:
+        return
+    with db.system() as conn:
+        conn.execute(
+            text(
+                "UPDATE outbox SET lease_until = to_timestamp(CAST(:u AS double precision) / 1000)"
+                " WHERE state = 'sending' AND message_id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"u": until_ms, "ids": [uuid.UUID(m) for m in message_ids]},
+        )
 
-    Only safe while no other dispatcher is alive (the exclusive advisory lock); ``inflight``
-    are this dispatcher's own sends in progress. Returns what changed.
+
+def recover(db: ServerDatabase, *, expired_by_ms: int | None) -> ChangeSet:
+    """Entries left ``sending`` by a dispatcher that stopped become ``unknown``, never resent.
+
+    Those whose lease ended before ``expired_by_ms`` (a claim without a lease counts as ended);
+    with None, every one (the caller knows no dispatcher is running). Rows another transaction
+    holds (a claim being written, a crashed process's transaction Postgres has not ended yet)
+    are left for the next call. Returns what changed.
     """
     with db.system() as conn:
-        # A crashed process's half-done transaction holds its row until Postgres notices the
-        # process is gone: wait for it (briefly) rather than skip the row.
-        conn.execute(text("SET LOCAL lock_timeout = '10s'"))
         rows = conn.execute(
             text(
                 "SELECT message_id, workspace_id, account_id, conversation_id FROM outbox"
-                " WHERE state = 'sending' AND NOT (message_id = ANY(CAST(:mine AS uuid[])))"
-                " FOR UPDATE"
+                " WHERE state = 'sending' AND (CAST(:exp AS bigint) IS NULL"
+                " OR lease_until IS NULL"
+                " OR lease_until < to_timestamp(CAST(:exp AS double precision) / 1000))"
+                " FOR UPDATE SKIP LOCKED"
             ),
-            {"mine": [uuid.UUID(str(m)) for m in inflight]},
+            {"exp": expired_by_ms},
         ).all()
         for message_id, ws, _account, _conversation in rows:
             conn.execute(
@@ -313,8 +337,6 @@ def recover(db: ServerDatabase, inflight: Collection[uuid.UUID | str]) -> Change
                 {"id": message_id, "ws": ws},
             )
             set_status(conn, int(ws), message_id, DeliveryStatus.UNKNOWN, INTERRUPTED_REASON)
-    if rows:
-        log.warning("%d send(s) interrupted by a stop marked unknown", len(rows))
     return ChangeSet(
         accounts=frozenset(int(r[2]) for r in rows),
         conversations=frozenset(int(r[3]) for r in rows),

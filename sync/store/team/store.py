@@ -163,7 +163,12 @@ class TeamStore:
         return ChangeSet.of_message(int(account_id), int(conversation_id), copy_id)
 
     async def claim_next(
-        self, ready: Collection[int], blocked: Collection[tuple[int, str]], *, now_ms: int
+        self,
+        ready: Collection[int],
+        blocked: Collection[tuple[int, str]],
+        *,
+        now_ms: int,
+        lease_until_ms: int,
     ) -> Claim | None:
         """Claim the next due head of a conversation (``Store.claim_next``)."""
         if not ready:
@@ -174,7 +179,12 @@ class TeamStore:
             sorted(ready),
             outbox.blocked_keys(blocked),
             now_ms=now_ms,
+            lease_until_ms=lease_until_ms,
         )
+
+    async def renew_leases(self, message_ids: Collection[str], *, until_ms: int) -> None:
+        """Extend the leases of claimed sends (``Store.renew_leases``)."""
+        await asyncio.to_thread(outbox.renew_leases, self._db, list(message_ids), until_ms)
 
     async def next_due(
         self, ready: Collection[int], blocked: Collection[tuple[int, str]]
@@ -192,9 +202,9 @@ class TeamStore:
             outbox.record_outcome, self._db, claim, outcome, now_ms=now_ms
         )
 
-    async def recover_interrupted(self, in_flight: Collection[str]) -> ChangeSet:
+    async def recover_interrupted(self, *, expired_by_ms: int | None) -> ChangeSet:
         """Sends a stop cut short become "unknown" (``Store.recover_interrupted``)."""
-        return await asyncio.to_thread(outbox.recover, self._db, frozenset(in_flight))
+        return await asyncio.to_thread(outbox.recover, self._db, expired_by_ms=expired_by_ms)
 
     async def settle_unconfirmed(self, *, before_ms: int) -> ChangeSet:
         """Old "unknown" sends nothing confirmed become failed (``Store.settle_unconfirmed``)."""

@@ -10,6 +10,7 @@ the team dispatcher's own tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -26,7 +27,7 @@ from sync.domain.outbox import (
     Claim,
     Outcome,
 )
-from sync.engine.dispatcher import Alone, Dispatcher, Presence
+from sync.engine.dispatcher import LEASE_S, Dispatcher
 from sync.engine.pacing import PacingConfig
 from sync.providers.base import (
     DeliveryUnknown,
@@ -34,7 +35,6 @@ from sync.providers.base import (
     PermanentSendError,
     RateLimited,
 )
-from sync.store.team.presence import AdvisoryPresence
 from tests.fakes.clock import FakeClock
 from tests.fakes.recording_provider import HANG, RecordingProvider, provider_id_for
 from tests.polling import eventually
@@ -60,22 +60,20 @@ def clock() -> FakeClock:
     return FakeClock(start=START)
 
 
-def presence_for(probe: StoreProbe) -> Presence:
-    """How a dispatcher of this store knows it is alone: the team's advisory lock, or always."""
-    db = getattr(probe.store, "db", None)
-    from sync.store.team.database import ServerDatabase
+def sole(probe: StoreProbe) -> bool:
+    """Whether the store has one dispatcher only: the desktop's cache (not the team's)."""
+    from sync.store.local.store import LocalStore
 
-    return AdvisoryPresence(db) if isinstance(db, ServerDatabase) else Alone()
+    return isinstance(probe.store, LocalStore)
 
 
 def make(probe: StoreProbe, clock: FakeClock, **options: Any) -> Dispatcher:
     settings: dict[str, Any] = {
-        "presence": presence_for(probe),
+        "sole": sole(probe),
         "clock": clock.now,
         "sleep": clock.sleep,
         "rng": random.Random(7),
         "concurrency": 0,
-        "recovery_wait_s": 0.0,
         "close_grace_s": 0.5,
     }
     settings.update(options)
@@ -292,20 +290,29 @@ async def test_an_adapter_bug_makes_the_send_unknown_without_its_text(
 # --- crashes and stops -------------------------------------------------------------------------
 
 
-async def test_a_send_a_crash_left_sending_becomes_unknown_at_start_never_resent(
+async def test_a_send_a_crash_left_sending_becomes_unknown_never_resent(
     probe: StoreProbe, clock: FakeClock, dispatchers: list[Dispatcher]
 ) -> None:
     account = probe.number()
     conversation = await chat(probe, account, PHONES[0])
     crashed = await queue(probe, clock, conversation, "interrompida")
     later = await queue(probe, clock, conversation, "depois")
-    claimed = await probe.store.claim_next([account], [], now_ms=int(clock.now() * 1000))
+    now_ms = int(clock.now() * 1000)
+    claimed = await probe.store.claim_next(
+        [account], [], now_ms=now_ms, lease_until_ms=now_ms + int(LEASE_S * 1000)
+    )
     assert claimed is not None and claimed.message_id == crashed  # then the process died
 
     provider = RecordingProvider(account)
     d = make(probe, clock)
     await add(probe, d, provider, UNPACED)
     await start(dispatchers, d)
+    if not sole(probe):
+        # Another server may still be sending it: only once its lease ran out is it settled.
+        assert d.recovered == 0
+        assert not await d.dispatch_once()
+        clock.advance(LEASE_S + 0.001)
+        await d.upkeep()
     assert d.recovered == 1
     assert status(probe, crashed) == ("unknown", INTERRUPTED_REASON)
     assert await d.dispatch_once()
@@ -332,6 +339,70 @@ async def test_upkeep_leaves_the_dispatchers_own_send_in_flight_alone(
     assert await asyncio.wait_for(sending, 10)
     assert status(probe, message_id) == ("sent", None)
     assert d.recovered == 0
+
+
+async def test_a_stopped_dispatchers_send_is_settled_once_its_lease_ran_out(
+    probe: StoreProbe, clock: FakeClock, dispatchers: list[Dispatcher]
+) -> None:
+    account = probe.number()
+    conversation = await chat(probe, account, PHONES[0])
+    stuck = RecordingProvider(account).then(HANG)
+    # A dispatcher of another process, about to be killed: its own timers never fire again.
+    frozen = FakeClock(start=START)
+    # Two dispatchers on one store: neither is its only one, whatever the store.
+    gone = make(probe, clock, sleep=frozen.sleep, sole=False)
+    await add(probe, gone, stuck, UNPACED)
+    message_id = await queue(probe, clock, conversation, "em voo")
+    later = await queue(probe, clock, conversation, "depois")
+    sending = asyncio.ensure_future(gone.dispatch_once())
+    await asyncio.wait_for(stuck.hanging.wait(), 10)
+
+    live = make(probe, clock, sole=False)  # another process, running meanwhile
+    await add(probe, live, RecordingProvider(account), UNPACED)
+    await start(dispatchers, live)
+    assert not await live.dispatch_once()  # its conversation waits behind it
+    clock.advance(LEASE_S - 1)
+    await live.upkeep()
+    assert status(probe, message_id) == ("sending", None)
+    # Nothing renews it: once the lease ran out, the send is settled, never resent.
+    clock.advance(2)
+    await live.upkeep()
+    assert status(probe, message_id) == ("unknown", INTERRUPTED_REASON)
+    assert live.recovered == 1
+    assert await live.dispatch_once()  # the conversation goes on
+    assert status(probe, later) == ("sent", None)
+    assert [m.client_id for m in stuck.calls] == [message_id]
+    sending.cancel()  # the dead process's task, gone for real
+    with contextlib.suppress(asyncio.CancelledError):
+        await sending
+    assert status(probe, message_id) == ("unknown", INTERRUPTED_REASON)
+
+
+async def test_a_slow_provider_call_keeps_renewing_its_lease(
+    probe: StoreProbe, clock: FakeClock, dispatchers: list[Dispatcher]
+) -> None:
+    account = probe.number()
+    conversation = await chat(probe, account, PHONES[0])
+    slow = RecordingProvider(account).then(HANG)
+    d = make(probe, clock, sole=False)
+    await add(probe, d, slow, UNPACED)
+    message_id = await queue(probe, clock, conversation, "devagar")
+    sending = asyncio.ensure_future(d.dispatch_once())
+    await asyncio.wait_for(slow.hanging.wait(), 10)
+    other = make(probe, clock, sole=False)
+    await start(dispatchers, other)
+
+    # Three leases' worth of time, a tenth of a lease at a time: the call renews its own.
+    for _ in range(30):
+        await clock.advance_and_settle(LEASE_S / 10)
+        # The call's timer is set again once a renewal's write is done.
+        await eventually(lambda: clock.pending == 1, message="the call waits again")
+    await other.upkeep()
+    assert status(probe, message_id) == ("sending", None)
+    slow.release()
+    assert await asyncio.wait_for(sending, 10)
+    assert status(probe, message_id) == ("sent", None)
+    assert other.recovered == 0
 
 
 async def test_a_stop_mid_send_leaves_it_unknown(
@@ -375,7 +446,7 @@ async def test_an_outcome_the_store_cannot_record_is_retried_then_left_to_recove
     conversation = await chat(probe, account, PHONES[0])
     provider = RecordingProvider(account)
     flaky = FlakyStore(probe.store, failures)
-    d = Dispatcher(flaky, clock=clock.now, presence=presence_for(probe), recovery_wait_s=0)  # type: ignore[arg-type]
+    d = Dispatcher(flaky, clock=clock.now, sole=sole(probe))  # type: ignore[arg-type]
     await add(probe, d, provider, UNPACED)
     await start(dispatchers, d)
     message_id = await queue(probe, clock, conversation, "gravar")
@@ -387,7 +458,10 @@ async def test_an_outcome_the_store_cannot_record_is_retried_then_left_to_recove
     await eventually(lambda: flaky.failures <= 100 - 6, message="six tries")
     await asyncio.sleep(0.1)
     assert status(probe, message_id)[0] == "sending"  # never "queued": never resent
-    await d.upkeep()  # recovery settles it as unknown; a receipt with our id may still come
+    # Once its lease ran out, recovery settles it as unknown; a receipt with our id may still
+    # come.
+    clock.advance(LEASE_S + 1)
+    await d.upkeep()
     assert status(probe, message_id) == ("unknown", INTERRUPTED_REASON)
     assert len(provider.calls) == 1
 
@@ -458,10 +532,8 @@ async def test_two_dispatchers_never_send_a_message_twice_and_keep_each_conversa
     for _ in range(2):
         d = Dispatcher(
             probe.store,
-            presence=presence_for(probe),
             clock=real.now,
             concurrency=4,
-            recovery_wait_s=0,
             idle_poll_s=0.05,
         )
         await add(probe, d, provider, UNPACED)

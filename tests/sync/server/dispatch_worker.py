@@ -89,7 +89,10 @@ async def run(config: dict[str, Any]) -> None:
             backoff_base_s=0.01,
             backoff_cap_s=0.05,
             idle_poll_s=0.02,
-            recovery_wait_s=10.0,
+            # A killed child's sends are settled by the next one soon: short leases, renewed
+            # often (the fake answers within milliseconds).
+            lease_s=1.0,
+            upkeep_interval_s=0.2,
         )
         if config.get("fault"):
             install_kill(str(config["fault"]), int(config["occurrence"]))

@@ -49,6 +49,7 @@ pytestmark = pytest.mark.anyio
 
 NOW = 1_750_000_000_000  # epoch ms: the engine's clock, as the verbs are given it
 CLAIM_AT = NOW + 1_000  # when claims look, unless a case says: after the texts it queued
+LEASE_MS = 30_000  # a claim's lease, unless a case says
 TS = NOW / 1000 - 3600  # epoch seconds: when the customer wrote (before anything we send)
 ANA = "+55 11 99999-0001"
 BIA = "+55 11 98888-0002"
@@ -141,12 +142,15 @@ async def claim(
     *,
     blocked: set[tuple[int, str]] | None = None,
     at: int = CLAIM_AT,
+    lease_ms: int = LEASE_MS,
 ) -> Claim | None:
-    return await store.claim_next(ready, blocked or set(), now_ms=at)
+    return await store.claim_next(ready, blocked or set(), now_ms=at, lease_until_ms=at + lease_ms)
 
 
-async def claim_one(probe: StoreProbe, account: int, *, at: int = CLAIM_AT) -> Claim:
-    claimed = await claim(probe.store, {account}, at=at)
+async def claim_one(
+    probe: StoreProbe, account: int, *, at: int = CLAIM_AT, lease_ms: int = LEASE_MS
+) -> Claim:
+    claimed = await claim(probe.store, {account}, at=at, lease_ms=lease_ms)
     assert claimed is not None, "nothing was claimable"
     return claimed
 
@@ -909,7 +913,7 @@ async def test_recovery_marks_sending_unknown_and_never_resends(probe: StoreProb
     account, message_id, _ = await sending(probe)
     waiting = await queue(probe, await chat(probe, account, BIA), "na fila")
 
-    changes = await probe.store.recover_interrupted(set())
+    changes = await probe.store.recover_interrupted(expired_by_ms=None)
 
     seen = probe.message(message_id)
     assert seen is not None and (seen.status, seen.error) == ("unknown", INTERRUPTED_REASON)
@@ -918,21 +922,27 @@ async def test_recovery_marks_sending_unknown_and_never_resends(probe: StoreProb
     claimed = await claim_one(probe, account)
     assert claimed.message_id == waiting  # only the untouched one is ever claimed
     assert await claim(probe.store, {account}, at=NOW * 2) is None
-    assert not await probe.store.recover_interrupted({claimed.message_id})
+    assert not await probe.store.recover_interrupted(expired_by_ms=CLAIM_AT + LEASE_MS - 1)
 
 
-async def test_recovery_leaves_sends_in_flight_alone(probe: StoreProbe) -> None:
+async def test_recovery_takes_only_the_sends_whose_lease_ran_out(probe: StoreProbe) -> None:
     account = probe.number()
     mine = await queue(probe, await chat(probe, account, ANA), "minha")
     crashed = await queue(probe, await chat(probe, account, BIA), "de quem caiu")
-    mine_claim = await claim_one(probe, account)
-    await claim_one(probe, account)
+    mine_claim = await claim_one(probe, account, lease_ms=10_000)
+    await claim_one(probe, account, lease_ms=10_000)
     assert mine_claim.message_id == mine
+    # The live dispatcher renews its own lease; the stopped one renews nothing.
+    await probe.store.renew_leases([mine], until_ms=CLAIM_AT + 20_000)
 
-    changes = await probe.store.recover_interrupted({mine})
+    assert not await probe.store.recover_interrupted(expired_by_ms=CLAIM_AT + 9_999)
+    changes = await probe.store.recover_interrupted(expired_by_ms=CLAIM_AT + 10_001)
 
     assert changes.messages == {crashed}
     assert (status_of(probe, mine), status_of(probe, crashed)) == ("sending", "unknown")
+    # Renewing a settled send does not bring it back.
+    await probe.store.renew_leases([crashed], until_ms=CLAIM_AT + 90_000)
+    assert status_of(probe, crashed) == "unknown"
     await probe.store.record_outcome(mine_claim, Outcome("sent", "wamid.mine"), now_ms=NOW)
     assert status_of(probe, mine) == "sent"
 
@@ -945,7 +955,7 @@ async def test_a_late_outcome_after_recovery_only_teaches_a_provider_id(
     first = await queue(probe, conversation, "primeira", at=NOW)
     second = await queue(probe, await chat(probe, account, BIA), "segunda", at=NOW + 1)
     first_claim, second_claim = await claim_one(probe, account), await claim_one(probe, account)
-    await probe.store.recover_interrupted(set())
+    await probe.store.recover_interrupted(expired_by_ms=None)
 
     sent = await probe.store.record_outcome(first_claim, Outcome("sent", "wamid.late"), now_ms=NOW)
     failed = await probe.store.record_outcome(
