@@ -6,7 +6,7 @@
     caixa-server users list | disable NAME | set-accounts NAME --accounts A,B
     caixa-server accounts add --from-json FILE
     caixa-server accounts list
-    caixa-server serve [--listen HOST:PORT]
+    caixa-server serve [--listen HOST:PORT] [--no-dispatch]
 
 Settings come from the environment or ``--config FILE`` (see ``sync/server/config.py``). Exit
 codes: 0 done, 1 refused or failed (the reason on stderr, never a traceback for a user error),
@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--listen", help="HOST:PORT (default CAIXA_LISTEN or 127.0.0.1:8788)")
+    serve.add_argument(
+        "--no-dispatch",
+        action="store_true",
+        help="serve the API and webhooks only; other processes send the outbox",
+    )
     return parser
 
 
@@ -246,7 +251,7 @@ def _serve(args: argparse.Namespace, config: ServerConfig) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = build_app(config)
+    app = build_app(config, dispatch=not args.no_dispatch)
     server = make_server(
         app,
         host,
@@ -257,7 +262,13 @@ def _serve(args: argparse.Namespace, config: ServerConfig) -> int:
         ssl_keyfile=config.tls_key or None,
     )
     scheme = "https" if config.tls_cert else "http"
-    logging.getLogger("caixa.server").info("serving on %s://%s:%d", scheme, host, port)
+    logging.getLogger("caixa.server").info(
+        "serving on %s://%s:%d%s",
+        scheme,
+        host,
+        port,
+        " (API and webhooks only)" if args.no_dispatch else "",
+    )
     asyncio.run(server.serve())
     return 0 if server.started else 1
 

@@ -173,7 +173,10 @@ def test_console_script_is_installed() -> None:
     )
 
 
-def test_serve_answers_health_and_stops_cleanly(env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("only_api", [False, True], ids=["dispatching", "no-dispatch"])
+def test_serve_answers_health_and_stops_cleanly(
+    env: dict[str, str], tmp_path: Path, only_api: bool
+) -> None:
     import os
     import signal
     import socket
@@ -184,7 +187,15 @@ def test_serve_answers_health_and_stops_cleanly(env: dict[str, str], tmp_path: P
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "sync.server.cli", "serve", "--listen", f"127.0.0.1:{port}"],
+        [
+            sys.executable,
+            "-m",
+            "sync.server.cli",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            *(["--no-dispatch"] if only_api else []),
+        ],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -212,6 +223,7 @@ def test_serve_answers_health_and_stops_cleanly(env: dict[str, str], tmp_path: P
         output, _ = process.communicate(timeout=30)
         assert process.returncode == 0, output
         assert env["CAIXA_SECRET_KEY"] not in output and "owner-password" not in output
+        assert ("(API and webhooks only)" in output) is only_api
     finally:
         if process.poll() is None:
             process.kill()
