@@ -62,7 +62,21 @@ class PacingConfig:
         rate = max(sends_per_second, 0.01)
         if qr_linked:
             return cls(per_second=rate, burst=1.0, jitter_s=QR_JITTER_S)
-        return cls(per_second=rate, burst=max(1.0, rate))
+        # A short burst (a tenth of a second's worth) for replies that pile up, not a whole
+        # second's: the one-second window stays within the rate (``number_limits``).
+        return cls(per_second=rate, burst=max(1.0, math.floor(rate / 10)))
+
+    def number_limits(self) -> tuple[float, float]:
+        """(refill rate, burst) of the number's bucket, such that no one-second window holds
+        more than ``per_second`` sends (whole ones): a burst of ``b`` then ``per_second - b + 1``
+        a second (Meta counts messages per second; a bucket refilling at the full rate after a
+        full burst would allow almost twice that). The burst is at most half the rate, so the
+        rate is mostly spent steadily."""
+        if self.per_second < 1:
+            return self.per_second, 1.0
+        whole = math.floor(self.per_second)
+        burst = max(1.0, min(self.burst, math.floor(whole / 2)))
+        return whole - burst + 1, burst
 
     def with_overrides(self, settings: Mapping[str, Any] | None) -> PacingConfig:
         """These limits with the number's ``"pacing"`` settings applied (validated)."""
@@ -174,10 +188,11 @@ class Pacer:
         current = self._numbers.get(account_id)
         if current is not None and current.config == config:
             return
-        bucket = TokenBucket(config.per_second, config.burst, now)
+        rate, burst = config.number_limits()
+        bucket = TokenBucket(rate, burst, now)
         if current is not None:
             current.bucket._refill(now)
-            bucket._tokens = min(config.burst, current.bucket._tokens)
+            bucket._tokens = min(burst, current.bucket._tokens)
         self._numbers[account_id] = _Number(
             config, bucket, current.not_before if current is not None else 0.0
         )
