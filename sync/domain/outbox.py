@@ -8,6 +8,7 @@ the engine runs reads the same claim and writes the same outcome whichever store
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
@@ -17,6 +18,12 @@ from sync.domain.models import DeliveryStatus, Direction, MessageType
 from sync.domain.text import clean_text
 
 OutcomeKind = Literal["sent", "failed", "unknown", "retry"]
+
+# Pacing's say on a claim (the engine's ``Pacer.admit`` at the claim's time), which a store calls
+# inside its claim transaction: (account id, recipient, the number's pacing time, the
+# recipient's; None for one never written) -> their new times (None: nothing to write), or
+# None: the send must wait.
+Admit = Callable[[int, str, float | None, float | None], tuple[float | None, float | None] | None]
 
 
 class SendRefused(ValueError):

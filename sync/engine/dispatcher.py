@@ -41,7 +41,7 @@ from sync.domain.changes import ChangeSet
 from sync.domain.events import MessageEvent, ProviderEvent
 from sync.domain.models import Direction
 from sync.domain.outbox import INTERRUPTED_REASON, UNCONFIRMED_AFTER_S, Claim, Outcome
-from sync.engine.pacing import Pacer, PacingConfig
+from sync.engine.pacing import FORGET_AFTER_S, Pacer, PacingConfig
 from sync.engine.store import Store
 from sync.providers.base import (
     AuthError,
@@ -135,9 +135,8 @@ class Dispatcher:
         self._upkeep_interval_s = upkeep_interval_s
         self._lease_s = lease_s
         self._close_grace_s = close_grace_s
-        self.pacer = Pacer(clock=clock, rng=self._rng)
+        self.pacer = Pacer(rng=self._rng)
         self._adapters: dict[int, ProviderAdapter] = {}
-        self._paced: set[int] = set()
         self._inflight: set[str] = set()  # our ids of the sends in progress
         self._claim_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -164,16 +163,12 @@ class Dispatcher:
     def set_number(self, adapter: ProviderAdapter, pacing: PacingConfig | None) -> None:
         """Send from ``adapter``'s number, within ``pacing`` (None: as fast as messages come)."""
         self._adapters[adapter.account_id] = adapter
-        if pacing is None:
-            self._paced.discard(adapter.account_id)
-        else:
-            self.pacer.configure(adapter.account_id, pacing)
-            self._paced.add(adapter.account_id)
+        self.pacer.configure(adapter.account_id, pacing)
         self.wake()
 
     def remove_number(self, account_id: int) -> ProviderAdapter | None:
         """Stop sending from a number; returns its adapter (its owner closes it)."""
-        self._paced.discard(account_id)
+        self.pacer.configure(account_id, None)
         return self._adapters.pop(account_id, None)
 
     def adapter(self, account_id: int) -> ProviderAdapter | None:
@@ -272,22 +267,21 @@ class Dispatcher:
     async def dispatch_once(self) -> bool:
         """Send the next claimable message, if any; True when one was handled."""
         async with self._claim_lock:
-            blocked_numbers, blocked_pairs, _ = self.pacer.blocked()
-            ready = self._ready_numbers(blocked_numbers)
+            ready, blocked_pairs, _ = await self._sendable()
             if not ready:
                 return False
             now_ms = self._now_ms()
+            paced = self.pacer.paced.intersection(ready)
             claim = await self._store.claim_next(
                 ready,
                 blocked_pairs,
                 now_ms=now_ms,
                 lease_until_ms=now_ms + int(self._lease_s * 1000),
+                # Pacing is spent in the claim's transaction: shared by every dispatcher.
+                admit=self._admit if paced else None,
             )
             if claim is None:
                 return False
-            if claim.account_id in self._paced:
-                # Counted when claimed, before the call: a send that fails still spent its slot.
-                self.pacer.take(claim.account_id, claim.recipient)
             self._inflight.add(claim.message_id)
             self._moves += 1
         try:
@@ -300,11 +294,27 @@ class Dispatcher:
         self.wake()  # the conversation's next message, or a freed pacing slot
         return True
 
+    async def _sendable(self) -> tuple[list[int], set[tuple[int, str]], float | None]:
+        """(the numbers ready to send and not held back by pacing, the (number, recipient)
+        pairs pacing holds back, and when the next of those frees up), from the store's
+        pacing state now."""
+        ready = self._ready_numbers(())
+        paced = self.pacer.paced.intersection(ready)
+        now = self._clock()
+        state = await self._store.pacing_state(paced, after=now) if paced else {}
+        blocked_numbers, blocked_pairs, freed_at = self.pacer.blocked(state, now)
+        return [a for a in ready if a not in blocked_numbers], blocked_pairs, freed_at
+
+    def _admit(
+        self, account_id: int, recipient: str, number: float | None, pair: float | None
+    ) -> tuple[float | None, float | None] | None:
+        # Called by the store inside its claim transaction (maybe on its thread), under this
+        # dispatcher's claim lock: one at a time.
+        return self.pacer.admit(account_id, recipient, number, pair, self._clock())
+
     def outcome_of(self, claim: Claim, error: Exception) -> Outcome:
         """What a provider's error means for this claim (the rules of the module docstring)."""
         if isinstance(error, RateLimited):
-            # The provider asked the number to slow down: all of it waits, not one message.
-            self.pacer.pause(claim.account_id, error.retry_after)
             return self._retry_or_fail(claim, f"{error.code}: {error.detail}", error.retry_after)
         if isinstance(error, NotSent):
             return self._retry_or_fail(claim, f"{error.code}: {error.detail}", None)
@@ -330,6 +340,8 @@ class Dispatcher:
         except Exception as exc:
             if not isinstance(exc, _PROVIDER_ERRORS):
                 log.error("send failed unexpectedly: %s", type(exc).__name__)
+            if isinstance(exc, RateLimited):
+                await self._hold(claim.account_id, exc.retry_after)
             return self.outcome_of(claim, exc)
         faults.point("dispatch.after_send")
         return Outcome("sent", provider_message_id=result.provider_message_id)
@@ -353,6 +365,16 @@ class Dispatcher:
                 call.cancel()
                 with contextlib.suppress(BaseException):
                     await call
+
+    async def _hold(self, account_id: int, seconds: float) -> None:
+        """The provider asked the number to slow down: all of it waits, for every dispatcher."""
+        until = self.pacer.paused(account_id, seconds, self._clock())
+        if until is None:
+            return
+        try:
+            await self._store.hold_pacing(account_id, until)
+        except Exception:  # the message is retried later anyway; only the pause is lost
+            log.warning("could not hold number %d's sends", account_id, exc_info=True)
 
     def _retry_or_fail(self, claim: Claim, reason: str, delay: float | None) -> Outcome:
         if claim.attempts >= self._max_attempts:
@@ -417,11 +439,10 @@ class Dispatcher:
             await wait_event(event, delay, sleep=self._sleep)
 
     async def _idle_delay(self) -> float:
-        blocked_numbers, blocked_pairs, freed_at = self.pacer.blocked()
+        ready, blocked_pairs, freed_at = await self._sendable()
         delay = self._idle_poll_s
         if freed_at is not None:  # a paced number or customer may send again then
             delay = min(delay, freed_at - self._clock())
-        ready = self._ready_numbers(blocked_numbers)
         if ready:
             due = await self._store.next_due(ready, blocked_pairs)
             if due is not None:
@@ -452,6 +473,7 @@ class Dispatcher:
         """Recover, settle, check links (see the module docstring); the loops call it every
         ``upkeep_interval_s``, a test may call it directly."""
         await self._recover(self._now_ms())
+        await self._store.forget_pacing(before=self._clock() - FORGET_AFTER_S)
         cutoff = self._now_ms() - int(UNCONFIRMED_AFTER_S * 1000)
         # Only once up long enough to have heard the receipts of the sends before the cutoff.
         if self._up_since_ms <= cutoff:

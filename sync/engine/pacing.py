@@ -1,6 +1,7 @@
 """How fast a dispatcher may send: per number, and per recipient (solo and team alike).
 
-Two limits, both token buckets on an injectable clock (seconds, monotonic):
+Two limits, each a token bucket kept as one number (the generic cell rate algorithm: the
+"theoretical arrival time" of the next send, epoch seconds):
 
 - per number: Meta's Cloud API takes "up to 80 messages per second" per number by default
   (https://developers.facebook.com/docs/whatsapp/cloud-api/overview#throughput); numbers linked by
@@ -17,16 +18,17 @@ In a team every setting can be changed per number in its ``accounts.config`` und
     {"pacing": {"per_second": 0.5, "burst": 1, "jitter_s": 2.0,
                 "recipient_interval_s": 6.0, "recipient_burst": 5}}
 
-The limits are kept in memory by one dispatcher process; two server processes each keep their
-own (the deployment runs one).
+The rules are here; their state (one time per number, one per recipient lately written to) is
+the store's (``Store.pacing_state``), and a claim spends it in the claim's own transaction
+(``Pacer.admit``, handed to ``Store.claim_next``): however many dispatchers share a store, in one
+process or several, a number's limits hold across all of them.
 """
 
 from __future__ import annotations
 
 import math
 import random
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -38,8 +40,9 @@ RECIPIENT_INTERVAL_S: Final = 6.0
 RECIPIENT_BURST: Final = 5
 # QR-linked numbers: a random pause of up to this much after each send, so the rhythm is human.
 QR_JITTER_S: Final = 0.5
-# Recipient buckets idle longer than this are forgotten (they would be full again anyway).
-_FORGET_AFTER_S: Final = 600.0
+# A limit whose time is this far in the past is forgotten by the store (it is full again: the
+# same as never used); the margin covers clocks of several processes a little apart.
+FORGET_AFTER_S: Final = 600.0
 
 
 class PacingConfigError(ValueError):
@@ -123,153 +126,140 @@ def pacing_for(capabilities: Capabilities) -> PacingConfig:
     )
 
 
-class TokenBucket:
-    """``rate`` tokens per second up to ``burst``; one token per send."""
-
-    __slots__ = ("_last", "_tokens", "burst", "rate")
-
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._tokens = burst
-        self._last = now
-
-    def _refill(self, now: float) -> None:
-        if now > self._last:
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-
-    def ready_at(self, now: float) -> float:
-        """When a token is available (``now`` if one is)."""
-        self._refill(now)
-        if self._tokens >= 1.0 or self.rate <= 0:
-            return now
-        return now + (1.0 - self._tokens) / self.rate
-
-    def take(self, now: float) -> None:
-        """Spend one token (the bucket may go below zero: the debt delays the next send)."""
-        self._refill(now)
-        self._tokens -= 1.0
-
-    def full_since(self, now: float) -> bool:
-        """Whether the bucket is full again (nothing to remember about it)."""
-        self._refill(now)
-        return self._tokens >= self.burst
+# A (number, recipient) pacing key; the recipient "" is the number's own limit.
+Key = tuple[int, str]
+NUMBER: Final = ""
+# A claim's admission: the new times of the number's and the recipient's limits (None: that
+# limit does not apply, nothing to write), or None when the send must wait.
+Admission = tuple[float | None, float | None]
 
 
-@dataclass(slots=True)
-class _Number:
-    config: PacingConfig
-    bucket: TokenBucket
-    not_before: float = 0.0
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """One token bucket as GCRA sees it: a send every ``interval`` seconds, running up to
+    ``tolerance`` seconds ahead (a burst of ``tolerance / interval + 1``)."""
+
+    interval: float
+    tolerance: float
+
+    @classmethod
+    def of(cls, rate: float, burst: float) -> Limit:
+        """``rate`` sends a second with bursts of ``burst``."""
+        interval = 1.0 / rate
+        return cls(interval, (max(1.0, burst) - 1.0) * interval)
+
+    def ready_at(self, tat: float | None, now: float) -> float:
+        """When the next send is allowed, given the limit's time ``tat`` (None: never used)."""
+        return now if tat is None else max(now, tat - self.tolerance)
+
+    def after_send(self, tat: float | None, now: float) -> float:
+        """The limit's time once a send is counted at ``now``."""
+        return max(now if tat is None else tat, now) + self.interval
 
 
 class Pacer:
-    """The send limits of every number the dispatcher serves (not thread-safe: one loop)."""
+    """The send limits of every number a dispatcher serves: pure rules over a state the store
+    keeps (see the module docstring). Numbers never configured are not paced."""
 
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._clock = clock
+    def __init__(self, *, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
-        self._numbers: dict[int, _Number] = {}
-        self._recipients: dict[tuple[int, str], TokenBucket] = {}
-        self._last_prune = clock()
+        self._configs: dict[int, PacingConfig] = {}
 
     def __repr__(self) -> str:
-        return f"Pacer(numbers={len(self._numbers)}, recipients={len(self._recipients)})"
+        return f"Pacer(numbers={sorted(self._configs)})"
 
-    def configure(self, account_id: int, config: PacingConfig) -> None:
-        """Set (or change) one number's limits; the tokens it has left are kept."""
-        now = self._clock()
-        current = self._numbers.get(account_id)
-        if current is not None and current.config == config:
-            return
-        rate, burst = config.number_limits()
-        bucket = TokenBucket(rate, burst, now)
-        if current is not None:
-            current.bucket._refill(now)
-            bucket._tokens = min(burst, current.bucket._tokens)
-        self._numbers[account_id] = _Number(
-            config, bucket, current.not_before if current is not None else 0.0
-        )
+    def configure(self, account_id: int, config: PacingConfig | None) -> None:
+        """Set, change or (None) lift one number's limits."""
+        if config is None:
+            self._configs.pop(account_id, None)
+        else:
+            self._configs[account_id] = config
 
     def config_of(self, account_id: int) -> PacingConfig | None:
-        """The limits of ``account_id`` (None when it was never configured)."""
-        number = self._numbers.get(account_id)
-        return number.config if number is not None else None
+        """The limits of ``account_id`` (None: not paced)."""
+        return self._configs.get(account_id)
 
-    def number_ready_at(self, account_id: int) -> float:
-        """When this number may send next (now if it may); unconfigured numbers are unlimited."""
-        return self._number_ready_at(account_id, self._clock())
+    @property
+    def paced(self) -> frozenset[int]:
+        """The numbers with limits."""
+        return frozenset(self._configs)
 
-    def _number_ready_at(self, account_id: int, now: float) -> float:
-        number = self._numbers.get(account_id)
-        if number is None:
+    def _limits(self, config: PacingConfig) -> tuple[Limit, Limit | None]:
+        rate, burst = config.number_limits()
+        recipient = None
+        if config.recipient_interval_s > 0:
+            recipient = Limit.of(1.0 / config.recipient_interval_s, config.recipient_burst)
+        return Limit.of(rate, burst), recipient
+
+    def ready_at(
+        self, state: Mapping[Key, float], account_id: int, recipient: str, now: float
+    ) -> float:
+        """When a send from ``account_id`` to ``recipient`` is allowed, in ``state``."""
+        config = self._configs.get(account_id)
+        if config is None:
             return now
-        return max(number.bucket.ready_at(now), number.not_before, now)
+        number, per_recipient = self._limits(config)
+        at = number.ready_at(state.get((account_id, NUMBER)), now)
+        if per_recipient is not None and recipient != NUMBER:
+            at = max(at, per_recipient.ready_at(state.get((account_id, recipient)), now))
+        return at
 
-    def recipient_ready_at(self, account_id: int, recipient: str) -> float:
-        """When this number may send to ``recipient`` next."""
-        now = self._clock()
-        bucket = self._recipients.get((account_id, recipient))
-        return now if bucket is None else bucket.ready_at(now)
-
-    def ready_at(self, account_id: int, recipient: str) -> float:
-        """When a send from this number to this recipient is allowed."""
-        return max(self.number_ready_at(account_id), self.recipient_ready_at(account_id, recipient))
-
-    def blocked(self) -> tuple[set[int], set[tuple[int, str]], float | None]:
+    def blocked(
+        self, state: Mapping[Key, float], now: float
+    ) -> tuple[set[int], set[Key], float | None]:
         """(numbers that may not send now, (number, recipient) pairs that may not, and the
-        earliest time one of them frees up)."""
-        now = self._clock()
+        earliest time one of them frees up), in ``state``."""
         numbers: set[int] = set()
-        pairs: set[tuple[int, str]] = set()
+        pairs: set[Key] = set()
         soonest: float | None = None
-        for account_id in self._numbers:
-            at = self._number_ready_at(account_id, now)
+        for (account_id, recipient), tat in state.items():
+            config = self._configs.get(account_id)
+            if config is None:
+                continue
+            number, per_recipient = self._limits(config)
+            limit = number if recipient == NUMBER else per_recipient
+            if limit is None:
+                continue
+            at = limit.ready_at(tat, now)
             if at > now:
-                numbers.add(account_id)
-                soonest = at if soonest is None else min(soonest, at)
-        for key, bucket in self._recipients.items():
-            at = bucket.ready_at(now)
-            if at > now:
-                pairs.add(key)
+                if recipient == NUMBER:
+                    numbers.add(account_id)
+                else:
+                    pairs.add((account_id, recipient))
                 soonest = at if soonest is None else min(soonest, at)
         return numbers, pairs, soonest
 
-    def take(self, account_id: int, recipient: str) -> None:
-        """Count one send from ``account_id`` to ``recipient`` (when the send is claimed)."""
-        now = self._clock()
-        number = self._numbers.get(account_id)
-        if number is not None:
-            number.bucket.take(now)
-            if number.config.jitter_s > 0:
-                number.not_before = now + self._rng.uniform(0.0, number.config.jitter_s)
-            interval = number.config.recipient_interval_s
-            burst = number.config.recipient_burst
-        else:
-            interval, burst = RECIPIENT_INTERVAL_S, RECIPIENT_BURST
-        if interval > 0:
-            key = (account_id, recipient)
-            bucket = self._recipients.get(key)
-            if bucket is None:
-                bucket = self._recipients[key] = TokenBucket(1.0 / interval, burst, now)
-            bucket.take(now)
-        self._prune(now)
+    def admit(
+        self,
+        account_id: int,
+        recipient: str,
+        number_tat: float | None,
+        recipient_tat: float | None,
+        now: float,
+    ) -> Admission | None:
+        """Whether a send from ``account_id`` to ``recipient`` may be claimed at ``now``, given
+        the limits' current times (read by the store under lock); if so, their new times."""
+        config = self._configs.get(account_id)
+        if config is None:
+            return None, None
+        number, per_recipient = self._limits(config)
+        if number.ready_at(number_tat, now) > now:
+            return None
+        if per_recipient is not None and per_recipient.ready_at(recipient_tat, now) > now:
+            return None
+        new_number = number.after_send(number_tat, now)
+        if config.jitter_s > 0:  # a human rhythm: a random extra pause after each send
+            new_number += self._rng.uniform(0.0, config.jitter_s)
+        new_recipient = None
+        if per_recipient is not None:
+            new_recipient = per_recipient.after_send(recipient_tat, now)
+        return new_number, new_recipient
 
-    def pause(self, account_id: int, seconds: float) -> None:
-        """The provider asked this number to slow down: send nothing for ``seconds``."""
-        number = self._numbers.get(account_id)
-        if number is not None:
-            number.not_before = max(number.not_before, self._clock() + seconds)
-
-    def _prune(self, now: float) -> None:
-        if now - self._last_prune < _FORGET_AFTER_S / 10:
-            return
-        self._last_prune = now
-        for key in [k for k, b in self._recipients.items() if b.full_since(now)]:
-            del self._recipients[key]
+    def paused(self, account_id: int, seconds: float, now: float) -> float | None:
+        """The number's time that holds all its sends for ``seconds`` (the provider asked it
+        to slow down); None for a number without limits."""
+        config = self._configs.get(account_id)
+        if config is None:
+            return None
+        number, _ = self._limits(config)
+        return now + seconds + number.tolerance

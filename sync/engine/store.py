@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from sync.domain.changes import ChangeSet
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import TemplateRef
-from sync.domain.outbox import Claim, IngestResult, Outcome
+from sync.domain.outbox import Admit, Claim, IngestResult, Outcome
 
 # A (number, recipient) pair per-customer pacing holds back: the number's account id and the
 # ``Claim.recipient`` of the messages to hold.
@@ -111,8 +111,16 @@ class Store(Protocol):
         *,
         now_ms: int,
         lease_until_ms: int,
+        admit: Admit | None = None,
     ) -> Claim | None:
         """Claim one due message and commit it "sending" before returning it; None if none.
+
+        With ``admit``, the claim also spends pacing, in its own transaction: the store locks
+        the pacing times of the candidate's number and (number, recipient), calls
+        ``admit(account_id, recipient, number_time, recipient_time)`` (None for a time never
+        written), and writes the new times it returns; when it returns None the send must wait,
+        and nothing is claimed. Concurrent claims of one number take turns on its lock, so its
+        limits hold across every dispatcher of the store.
 
         The claim holds a lease until ``lease_until_ms``: while it lasts (``renew_leases``
         extends it) no recovery touches the send; once it ended, the claimer is taken to have
@@ -125,6 +133,22 @@ class Store(Protocol):
         the same number go ahead. Among those, the earliest due, then the oldest. Concurrent
         claimers (tasks, processes) never get the same entry.
         """
+        ...
+
+    async def pacing_state(self, accounts: Collection[int], *, after: float) -> dict[Pair, float]:
+        """The pacing times (epoch seconds) of these numbers later than ``after``, keyed by
+        (number, recipient), the recipient "" being the number's own limit (what ``admit`` and
+        ``hold_pacing`` wrote). A time at or before now holds nothing back."""
+        ...
+
+    async def hold_pacing(self, account_id: int, until: float) -> None:
+        """Make the number's own pacing time at least ``until`` (a provider's "slow down"
+        holds the whole number, for every dispatcher)."""
+        ...
+
+    async def forget_pacing(self, *, before: float) -> None:
+        """Drop the pacing times earlier than ``before`` (a time in the past is the same as
+        none)."""
         ...
 
     async def next_due(self, ready: Collection[int], blocked: Collection[Pair]) -> int | None:

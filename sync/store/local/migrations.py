@@ -259,6 +259,19 @@ _V8 = ("CREATE INDEX messages_unknown ON messages (ts) WHERE status = 'unknown'"
 # lease ran out belongs to a dispatcher that stopped, and is settled as "unknown" (never resent).
 _V9 = ("ALTER TABLE outbox ADD COLUMN lease_until INTEGER",)
 
+# Pacing's state: the time of each number's limit (recipient "") and of each (number, recipient)
+# lately written to; a claim spends it in its own transaction (``outbox.claim_next``).
+_V10 = (
+    """
+    CREATE TABLE pacing (
+        account_id INTEGER NOT NULL,
+        recipient TEXT NOT NULL,
+        tat REAL NOT NULL,
+        PRIMARY KEY (account_id, recipient)
+    ) WITHOUT ROWID
+    """,
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "accounts, conversations, messages, outbox", _V1),
     Migration(2, "full-text search over message bodies", _V2),
@@ -269,6 +282,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(7, "edits and deletions that arrive before their message wait for it", _V7),
     Migration(8, "sends nothing confirmed are found without a scan", _V8),
     Migration(9, "claimed sends hold a lease", _V9),
+    Migration(10, "pacing's state, shared by every dispatcher of the cache", _V10),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -34,6 +34,7 @@ from sync.domain.models import DeliveryStatus, Direction, MessageType, preview_o
 from sync.domain.outbox import (
     INTERRUPTED_REASON,
     UNCONFIRMED_REASON,
+    Admit,
     Claim,
     Outcome,
     SendRefused,
@@ -402,13 +403,15 @@ def claim_next(
     account_ids: Collection[int] | None = None,
     blocked: Collection[tuple[int, str]] = (),
     lease_until_ms: int | None = None,
+    admit: Admit | None = None,
 ) -> Claim | None:
     """Claim the next due entry (the head of its conversation) and commit ``sending``, leased
     until ``lease_until_ms`` (None: no lease, recovered as soon as anyone recovers).
 
     ``account_ids`` limits the claim to numbers whose provider is ready to send (None: every
     number), ``blocked`` leaves out (number, chat key) pairs that pacing holds back; their
-    entries simply wait. The earliest due goes first, then the oldest.
+    entries simply wait. The earliest due goes first, then the oldest. ``admit`` spends pacing
+    in this transaction (see ``Store.claim_next``).
     """
     now = _now_ms() if now_ms is None else now_ms
     filters = _head_filters(account_ids, blocked)
@@ -435,6 +438,9 @@ def claim_next(
                 (message_id,),
             ).fetchone()
             account_id, conversation_id, phone, chat_key, type_, body, reply_to, media = detail
+            if admit is not None and not _admitted(cursor, admit, account_id, chat_key):
+                cursor.execute("COMMIT")
+                return None
             cursor.execute(
                 "UPDATE outbox SET state = 'sending', attempts = attempts + 1, lease_until = ?"
                 " WHERE message_id = ?",
@@ -462,6 +468,57 @@ def claim_next(
         recipient=chat_key,
         attempts=attempts + 1,
     )
+
+
+def _admitted(cursor: Any, admit: Admit, account_id: int, recipient: str) -> bool:
+    """Ask pacing whether this send may go now, and write the times it spends if so."""
+    times = dict(
+        cursor.execute(
+            "SELECT recipient, tat FROM pacing WHERE account_id = ? AND recipient IN ('', ?)",
+            (account_id, recipient),
+        ).fetchall()
+    )
+    admission = admit(account_id, recipient, times.get(""), times.get(recipient))
+    if admission is None:
+        return False
+    for key, tat in (("", admission[0]), (recipient, admission[1])):
+        if tat is not None:
+            cursor.execute(
+                "INSERT INTO pacing (account_id, recipient, tat) VALUES (?, ?, ?)"
+                " ON CONFLICT (account_id, recipient) DO UPDATE SET tat = excluded.tat",
+                (account_id, key, tat),
+            )
+    return True
+
+
+def pacing_state(
+    cache: LocalCache, accounts: Collection[int], after: float
+) -> dict[tuple[int, str], float]:
+    """The pacing times of ``accounts`` later than ``after`` (``Store.pacing_state``)."""
+    if not accounts:
+        return {}
+    rows = cache.conn.exec_driver_sql(
+        "SELECT account_id, recipient, tat FROM pacing WHERE tat > ?"
+        f" AND account_id IN ({','.join('?' * len(accounts))})",
+        (after, *accounts),
+    ).fetchall()
+    return {(int(a), str(r)): float(t) for a, r, t in rows}
+
+
+def hold_pacing(cache: LocalCache, account_id: int, until: float) -> None:
+    """The number's own pacing time becomes at least ``until`` (``Store.hold_pacing``)."""
+    with cache.transaction() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO pacing (account_id, recipient, tat) VALUES (?, '', ?)"
+            " ON CONFLICT (account_id, recipient) DO UPDATE SET tat = max(tat, excluded.tat)",
+            (account_id, until),
+        )
+
+
+def forget_pacing(cache: LocalCache, before: float) -> None:
+    """Drop the pacing times earlier than ``before`` (``Store.forget_pacing``)."""
+    with cache.transaction() as conn:
+        conn.exec_driver_sql("DELETE FROM pacing WHERE tat < ?", (before,))
 
 
 def record_outcome(

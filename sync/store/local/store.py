@@ -13,7 +13,7 @@ from collections.abc import Collection, Sequence
 from sync.domain.changes import ChangeSet
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import TemplateRef
-from sync.domain.outbox import Claim, IngestResult, Outcome
+from sync.domain.outbox import Admit, Claim, IngestResult, Outcome
 from sync.store.local import outbox
 from sync.store.local.database import Database
 from sync.store.local.ingest import apply_events
@@ -95,6 +95,7 @@ class LocalStore:
         *,
         now_ms: int,
         lease_until_ms: int,
+        admit: Admit | None = None,
     ) -> Claim | None:
         """Claim the next due head of a conversation (``Store.claim_next``)."""
         return await self._db.run(
@@ -103,7 +104,22 @@ class LocalStore:
             account_ids=frozenset(ready),
             blocked=blocked,
             lease_until_ms=lease_until_ms,
+            admit=admit,
         )
+
+    async def pacing_state(
+        self, accounts: Collection[int], *, after: float
+    ) -> dict[tuple[int, str], float]:
+        """The pacing times later than ``after`` (``Store.pacing_state``)."""
+        return await self._db.run(outbox.pacing_state, list(accounts), after)
+
+    async def hold_pacing(self, account_id: int, until: float) -> None:
+        """Hold a number's sends until ``until`` (``Store.hold_pacing``)."""
+        await self._db.run(outbox.hold_pacing, account_id, until)
+
+    async def forget_pacing(self, *, before: float) -> None:
+        """Drop pacing times before ``before`` (``Store.forget_pacing``)."""
+        await self._db.run(outbox.forget_pacing, before)
 
     async def renew_leases(self, message_ids: Collection[str], *, until_ms: int) -> None:
         """Extend the leases of claimed sends (``Store.renew_leases``)."""

@@ -27,6 +27,7 @@ from sync.domain.models import DeliveryStatus, MessageType
 from sync.domain.outbox import (
     INTERRUPTED_REASON,
     UNCONFIRMED_REASON,
+    Admit,
     Claim,
     Outcome,
     SendRefused,
@@ -111,19 +112,21 @@ _CLAIMABLE = """
 # The caller's clock when it gives one (``now_ms``), else the database's.
 _NOW = "COALESCE(to_timestamp(CAST(:now AS double precision) / 1000), now())"
 
-_CLAIM = f"""
-{_HEADS}, candidate AS (
-    SELECT o.message_id FROM heads h JOIN outbox o ON o.message_id = h.message_id
-    WHERE {_CLAIMABLE} AND o.next_attempt_at <= {_NOW}
-    ORDER BY o.next_attempt_at, o.created_at, o.message_id
-    LIMIT 1
-    FOR UPDATE OF o SKIP LOCKED
-)
-UPDATE outbox SET state = 'sending', attempts = outbox.attempts + 1,
+_CANDIDATE = f"""
+{_HEADS}
+SELECT o.message_id, o.workspace_id, o.account_id, o.recipient
+FROM heads h JOIN outbox o ON o.message_id = h.message_id
+WHERE {_CLAIMABLE} AND o.next_attempt_at <= {_NOW}
+ORDER BY o.next_attempt_at, o.created_at, o.message_id
+LIMIT 1
+FOR UPDATE OF o SKIP LOCKED
+"""
+
+_CLAIM = """
+UPDATE outbox SET state = 'sending', attempts = attempts + 1,
     lease_until = to_timestamp(CAST(:lease AS double precision) / 1000)
-FROM candidate WHERE outbox.message_id = candidate.message_id AND outbox.state = 'pending'
-RETURNING outbox.message_id, outbox.workspace_id, outbox.account_id, outbox.conversation_id,
-    outbox.recipient, outbox.attempts
+WHERE message_id = :id AND state = 'pending'
+RETURNING message_id, workspace_id, account_id, conversation_id, recipient, attempts
 """
 
 _NEXT_DUE = f"""
@@ -146,21 +149,23 @@ def claim_next(
     *,
     now_ms: int | None = None,
     lease_until_ms: int | None = None,
+    admit: Admit | None = None,
 ) -> Claim | None:
     """Claim the next due entry of ``accounts`` (recipients ``"account:recipient"`` in
     ``blocked`` excluded, see ``blocked_keys``) and commit it ``sending``, leased until
     ``lease_until_ms`` (None: no lease); None when nothing is due by ``now_ms`` (the
-    database's now when None)."""
+    database's now when None), or when ``admit`` says its send must wait (see
+    ``Store.claim_next``)."""
     with db.system() as conn:
-        row = conn.execute(
-            text(_CLAIM),
-            {
-                "accounts": list(accounts),
-                "blocked": list(blocked),
-                "now": now_ms,
-                "lease": lease_until_ms,
-            },
+        candidate = conn.execute(
+            text(_CANDIDATE),
+            {"accounts": list(accounts), "blocked": list(blocked), "now": now_ms},
         ).first()
+        if candidate is None:
+            return None
+        if admit is not None and not _admitted(conn, admit, *candidate[1:]):
+            return None
+        row = conn.execute(text(_CLAIM), {"id": candidate[0], "lease": lease_until_ms}).first()
         if row is None:
             return None
         message_id, ws, account_id, conversation_id, recipient, attempts = row
@@ -192,6 +197,74 @@ def claim_next(
         attempts=int(attempts),
         workspace_id=int(ws),
     )
+
+
+def _admitted(conn: Connection, admit: Admit, ws: int, account_id: int, recipient: str) -> bool:
+    """Ask pacing whether this send may go now, under the lock of its number's and its
+    recipient's pacing rows (made first if missing, so that even a first send takes turns);
+    write the times it spends if so."""
+    keys = {"ws": ws, "a": account_id, "r": recipient}
+    conn.execute(
+        text(
+            "INSERT INTO pacing (workspace_id, account_id, recipient) VALUES (:ws, :a, ''),"
+            " (:ws, :a, :r) ON CONFLICT (account_id, recipient) DO NOTHING"
+        ),
+        keys,
+    )
+    times: dict[str, float | None] = dict(
+        conn.execute(
+            text(
+                "SELECT recipient, tat FROM pacing WHERE account_id = :a"
+                " AND recipient IN ('', :r) ORDER BY recipient FOR UPDATE"
+            ),
+            keys,
+        ).all()
+    )
+    admission = admit(account_id, recipient, times.get(""), times.get(recipient))
+    if admission is None:
+        return False
+    for key, tat in (("", admission[0]), (recipient, admission[1])):
+        if tat is not None:
+            conn.execute(
+                text("UPDATE pacing SET tat = :t WHERE account_id = :a AND recipient = :r"),
+                {"t": tat, "a": account_id, "r": key},
+            )
+    return True
+
+
+def pacing_state(
+    db: ServerDatabase, accounts: Collection[int], after: float
+) -> dict[tuple[int, str], float]:
+    """The pacing times of ``accounts`` later than ``after`` (``Store.pacing_state``)."""
+    with db.system() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT account_id, recipient, tat FROM pacing"
+                " WHERE account_id = ANY(CAST(:a AS bigint[])) AND tat > :after"
+            ),
+            {"a": list(accounts), "after": after},
+        ).all()
+    return {(int(a), str(r)): float(t) for a, r, t in rows}
+
+
+def hold_pacing(db: ServerDatabase, account_id: int, until: float) -> None:
+    """The number's own pacing time becomes at least ``until`` (``Store.hold_pacing``)."""
+    with db.system() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO pacing (workspace_id, account_id, recipient, tat)"
+                " SELECT workspace_id, id, '', :t FROM accounts WHERE id = :a"
+                " ON CONFLICT (account_id, recipient)"
+                " DO UPDATE SET tat = greatest(coalesce(pacing.tat, excluded.tat), excluded.tat)"
+            ),
+            {"a": account_id, "t": until},
+        )
+
+
+def forget_pacing(db: ServerDatabase, before: float) -> None:
+    """Drop the pacing times earlier than ``before`` (``Store.forget_pacing``)."""
+    with db.system() as conn:
+        conn.execute(text("DELETE FROM pacing WHERE tat < :b OR tat IS NULL"), {"b": before})
 
 
 def _next_due(

@@ -21,7 +21,7 @@ from sync.domain.changes import ChangeSet
 from sync.domain.events import ProviderEvent
 from sync.domain.messages import TemplateRef, template_spec
 from sync.domain.models import MessageType
-from sync.domain.outbox import Claim, IngestResult, Outcome, text_to_send
+from sync.domain.outbox import Admit, Claim, IngestResult, Outcome, text_to_send
 from sync.store.team import outbox
 from sync.store.team.database import ServerDatabase
 from sync.store.team.ingest import EnqueueError, enqueue_send, ingest_events
@@ -169,6 +169,7 @@ class TeamStore:
         *,
         now_ms: int,
         lease_until_ms: int,
+        admit: Admit | None = None,
     ) -> Claim | None:
         """Claim the next due head of a conversation (``Store.claim_next``)."""
         if not ready:
@@ -180,7 +181,24 @@ class TeamStore:
             outbox.blocked_keys(blocked),
             now_ms=now_ms,
             lease_until_ms=lease_until_ms,
+            admit=admit,
         )
+
+    async def pacing_state(
+        self, accounts: Collection[int], *, after: float
+    ) -> dict[tuple[int, str], float]:
+        """The pacing times later than ``after`` (``Store.pacing_state``)."""
+        if not accounts:
+            return {}
+        return await asyncio.to_thread(outbox.pacing_state, self._db, sorted(accounts), after)
+
+    async def hold_pacing(self, account_id: int, until: float) -> None:
+        """Hold a number's sends until ``until`` (``Store.hold_pacing``)."""
+        await asyncio.to_thread(outbox.hold_pacing, self._db, account_id, until)
+
+    async def forget_pacing(self, *, before: float) -> None:
+        """Drop pacing times before ``before`` (``Store.forget_pacing``)."""
+        await asyncio.to_thread(outbox.forget_pacing, self._db, before)
 
     async def renew_leases(self, message_ids: Collection[str], *, until_ms: int) -> None:
         """Extend the leases of claimed sends (``Store.renew_leases``)."""

@@ -500,6 +500,40 @@ async def test_pacing_per_number_and_per_customer(
     assert [m.client_id for m in provider.calls] == [a1, b1, c1, a2]
 
 
+async def test_two_dispatchers_share_a_numbers_pacing(
+    probe: StoreProbe, clock: FakeClock, dispatchers: list[Dispatcher]
+) -> None:
+    account = probe.number()
+    conversations = [await chat(probe, account, phone) for phone in PHONES]
+    for i in range(40):
+        await queue(probe, clock, conversations[i % len(conversations)], f"m{i}")
+    limits = PacingConfig(per_second=5, burst=1, recipient_interval_s=0)
+    provider = RecordingProvider(account)
+    one, two = make(probe, clock, sole=False), make(probe, clock, sole=False)
+    await add(probe, one, provider, limits)
+    await add(probe, two, provider, limits)
+    sent_at: list[float] = []
+    # Two processes, each sending whenever its own look says it may, for 4 s of fake time.
+    for _ in range(400):
+        for d in (one, two):
+            if await d.dispatch_once():
+                sent_at.append(clock.now())
+        clock.advance(0.01)
+    busiest = max(sum(1 for t in sent_at if start <= t < start + 1.0 - 1e-9) for start in sent_at)
+    assert busiest <= 5, busiest  # not 10: the limit is the number's, not each dispatcher's
+    assert len(sent_at) >= 18  # and it is used: 5 a second for 4 s
+
+    # One of them is told to slow down: the other holds the number too.
+    provider.then(RateLimited("slow down", retry_after=10.0))
+    clock.advance(1.0)
+    assert await one.dispatch_once()
+    for _ in range(19):  # 9.5 s of the 10
+        clock.advance(0.5)
+        assert not await two.dispatch_once()
+    clock.advance(0.6)
+    assert await two.dispatch_once()
+
+
 async def test_a_number_not_ready_keeps_its_messages_until_it_connects(
     probe: StoreProbe, clock: FakeClock, dispatchers: list[Dispatcher]
 ) -> None:

@@ -426,3 +426,15 @@ def enqueue(
             ts_ms=int(time.time() * 1000),
         )
     return message_id
+
+
+def pacing_time(
+    conn: Connection, workspace_id: int, account_id: int, recipient: str, tat: float
+) -> None:
+    """A pacing time of a number (recipient "") or of one of its recipients."""
+    conn.execute(
+        text(
+            "INSERT INTO pacing (workspace_id, account_id, recipient, tat) VALUES (:ws, :a, :r, :t)"
+        ),
+        {"ws": workspace_id, "a": account_id, "r": recipient, "t": tat},
+    )

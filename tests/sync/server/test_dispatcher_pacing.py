@@ -1,5 +1,6 @@
-"""Pacing on a fake clock: per-number token buckets within the rate in every second,
-per-recipient spacing, QR jitter."""
+"""Pacing's rules on a fake clock: per-number limits within the rate in every second,
+per-recipient spacing, QR jitter, a provider's pause; the state kept in a dict, as a store keeps
+it (the stores' side is in the contract test, the dispatchers' in the engine's)."""
 
 from __future__ import annotations
 
@@ -8,58 +9,82 @@ import random
 
 import pytest
 
-from sync.engine.pacing import Pacer, PacingConfig, PacingConfigError, TokenBucket
-from tests.fakes.clock import FakeClock
+from sync.engine.pacing import NUMBER, Key, Limit, Pacer, PacingConfig, PacingConfigError
 
 
-def test_a_token_bucket_allows_its_burst_then_its_rate() -> None:
-    bucket = TokenBucket(rate=2.0, burst=3, now=0.0)
+class Paced:
+    """A pacer and its state, spent as a claim spends it."""
+
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+        self.state: dict[Key, float] = {}
+
+    def send(self, account: int, recipient: str, now: float) -> bool:
+        """Claim a send now if pacing admits it (and count it)."""
+        admission = self.pacer.admit(
+            account,
+            recipient,
+            self.state.get((account, NUMBER)),
+            self.state.get((account, recipient)),
+            now,
+        )
+        if admission is None:
+            return False
+        for key, tat in (((account, NUMBER), admission[0]), ((account, recipient), admission[1])):
+            if tat is not None:
+                self.state[key] = tat
+        return True
+
+    def ready_at(self, account: int, recipient: str, now: float) -> float:
+        return self.pacer.ready_at(self.state, account, recipient, now)
+
+
+def test_a_limit_allows_its_burst_then_its_rate() -> None:
+    limit = Limit.of(rate=2.0, burst=3)
+    tat = None
     for _ in range(3):
-        assert bucket.ready_at(0.0) == 0.0
-        bucket.take(0.0)
-    assert bucket.ready_at(0.0) == pytest.approx(0.5)
-    assert bucket.ready_at(0.5) == 0.5
-    bucket.take(0.5)
-    assert bucket.ready_at(0.5) == pytest.approx(1.0)
-    assert bucket.ready_at(100.0) == 100.0 and bucket.full_since(100.0)
+        assert limit.ready_at(tat, 0.0) == 0.0
+        tat = limit.after_send(tat, 0.0)
+    assert limit.ready_at(tat, 0.0) == pytest.approx(0.5)
+    tat = limit.after_send(tat, 0.5)
+    assert limit.ready_at(tat, 0.5) == pytest.approx(1.0)
+    assert limit.ready_at(tat, 100.0) == 100.0  # long unused: full again
 
 
 def test_meta_defaults_are_80_per_second_and_6_seconds_per_recipient() -> None:
-    clock = FakeClock(0.0)
-    pacer = Pacer(clock=clock.now)
+    paced = Paced(Pacer())
     config = PacingConfig.default_for(80.0, qr_linked=False)
     assert (config.per_second, config.burst) == (80.0, 8.0)
-    pacer.configure(1, config)
+    paced.pacer.configure(1, config)
     for n in range(8):  # a short burst...
-        assert pacer.ready_at(1, f"c{n}") == 0.0
-        pacer.take(1, f"c{n}")
-    numbers, _, soonest = pacer.blocked()
+        assert paced.send(1, f"c{n}", 0.0)
+    assert not paced.send(1, "c9", 0.0)
+    numbers, _, soonest = paced.pacer.blocked(paced.state, 0.0)
     assert numbers == {1} and soonest == pytest.approx(1 / 73)  # ...then 73 a second
-    clock.advance(1.0)
     # One recipient: a burst of 5, then one every 6 s.
+    now = 1.0
     for _ in range(5):
-        assert pacer.recipient_ready_at(1, "5511") == clock.now()
-        pacer.take(1, "5511")
-        clock.advance(1 / 73)
-    assert pacer.recipient_ready_at(1, "5511") == pytest.approx(clock.now() - 5 / 73 + 6.0)
-    _, pairs, _ = pacer.blocked()
+        assert paced.send(1, "5511", now)
+        now += 1 / 73
+    assert not paced.send(1, "5511", now)
+    assert paced.ready_at(1, "5511", now) == pytest.approx(1.0 + 6.0)
+    _, pairs, _ = paced.pacer.blocked(paced.state, now)
     assert pairs == {(1, "5511")}
-    assert pacer.recipient_ready_at(1, "5599") == clock.now()  # another customer is free
+    assert paced.send(1, "5599", now)  # another customer is free
 
 
 def _greedy_sends(config: PacingConfig, seconds: float) -> list[float]:
-    """When a sender that sends whenever the pacer lets it would send, on a fake clock."""
-    clock = FakeClock(0.0)
-    pacer = Pacer(clock=clock.now, rng=random.Random(3))
-    pacer.configure(1, config)
+    """When a sender that sends whenever pacing lets it would send."""
+    paced = Paced(Pacer(rng=random.Random(3)))
+    paced.pacer.configure(1, config)
     sent: list[float] = []
-    while clock.now() < seconds:
-        at = pacer.number_ready_at(1)
-        if at > clock.now():
-            clock.advance(at - clock.now())
-            continue
-        sent.append(clock.now())
-        pacer.take(1, f"customer {len(sent)}")  # each to another customer: the number's limit
+    now = 0.0
+    while now < seconds:
+        recipient = f"customer {len(sent)}"  # each to another customer: the number's limit
+        if paced.send(1, recipient, now):
+            sent.append(now)
+        else:
+            now = max(now, paced.ready_at(1, recipient, now))
     return sent
 
 
@@ -80,20 +105,22 @@ def test_no_one_second_window_holds_more_than_the_rate(per_second: float, burst:
 
 
 def test_qr_numbers_default_to_one_per_second_with_jitter() -> None:
-    clock = FakeClock(0.0)
-    pacer = Pacer(clock=clock.now, rng=random.Random(7))
+    paced = Paced(Pacer(rng=random.Random(7)))
     config = PacingConfig.default_for(1.0, qr_linked=True)
     assert (config.per_second, config.burst, config.jitter_s) == (1.0, 1.0, 0.5)
-    pacer.configure(2, config)
-    pacer.take(2, "a")
+    paced.pacer.configure(2, config)
+    now = 0.0
+    assert paced.send(2, "a", now)
     waits = []
-    for _ in range(20):
-        at = pacer.number_ready_at(2)
-        assert at >= clock.now() + 1.0 - 1e-9  # never faster than the rate
-        waits.append(at - clock.now())
-        clock.advance(at - clock.now())
-        pacer.take(2, "b")
+    for n in range(20):
+        customer = f"customer {n}"  # each another customer: the number's own limit
+        at = paced.ready_at(2, customer, now)
+        assert at >= now + 1.0 - 1e-9  # never faster than the rate
+        waits.append(at - now)
+        now = at
+        assert paced.send(2, customer, now)
     assert max(waits) <= 1.0 + 0.5 + 1e-9
+    assert len({round(w, 6) for w in waits}) > 1  # jittered, not a metronome
 
 
 def test_account_config_overrides_and_validation() -> None:
@@ -106,15 +133,18 @@ def test_account_config_overrides_and_validation() -> None:
             base.with_overrides(bad)  # type: ignore[arg-type]
 
 
-def test_a_pause_and_a_changed_config_keep_the_spent_tokens() -> None:
-    clock = FakeClock(0.0)
-    pacer = Pacer(clock=clock.now)
-    pacer.configure(1, PacingConfig(per_second=4.0, burst=2.0, recipient_interval_s=0))
-    pacer.take(1, "a")
-    pacer.take(1, "a")
-    pacer.configure(1, PacingConfig(per_second=4.0, burst=1.0, recipient_interval_s=0))
-    assert pacer.number_ready_at(1) == pytest.approx(0.25)  # the debt is kept (4 a second now)
-    pacer.pause(1, 30.0)
-    assert pacer.number_ready_at(1) == pytest.approx(30.0)
-    assert pacer.config_of(1) is not None and pacer.config_of(9) is None
-    assert pacer.number_ready_at(9) == clock.now()  # unknown numbers are not limited
+def test_a_pause_and_a_changed_config_keep_what_was_spent() -> None:
+    paced = Paced(Pacer())
+    paced.pacer.configure(1, PacingConfig(per_second=4.0, burst=2.0, recipient_interval_s=0))
+    assert paced.send(1, "a", 0.0) and paced.send(1, "a", 0.0)
+    paced.pacer.configure(1, PacingConfig(per_second=4.0, burst=1.0, recipient_interval_s=0))
+    assert paced.ready_at(1, "a", 0.0) == pytest.approx(2 / 3)  # what was spent stays
+    hold = paced.pacer.paused(1, 30.0, 0.0)
+    assert hold is not None
+    paced.state[(1, NUMBER)] = max(paced.state[(1, NUMBER)], hold)
+    assert paced.ready_at(1, "a", 0.0) == pytest.approx(30.0)
+    assert not paced.send(1, "b", 29.9) and paced.send(1, "b", 30.0)
+    assert paced.pacer.config_of(1) is not None and paced.pacer.config_of(9) is None
+    assert paced.pacer.paused(9, 30.0, 0.0) is None
+    assert paced.send(9, "a", 0.0) and paced.send(9, "a", 0.0)  # unknown numbers are not limited
+    assert paced.pacer.admit(9, "a", None, None, 0.0) == (None, None)  # and spend nothing

@@ -766,6 +766,61 @@ async def test_a_blocked_recipient_is_skipped(probe: StoreProbe) -> None:
     assert (await claim_one(probe, account)).message_id == to_ana  # released
 
 
+async def test_a_claim_spends_pacing_in_its_own_transaction(probe: StoreProbe) -> None:
+    account = probe.number()
+    ana = await chat(probe, account, ANA)
+    first = await queue(probe, ana, "primeira", at=NOW)
+    second = await queue(probe, ana, "segunda", at=NOW + 1)
+    key = chat_key_for_phone(ANA)
+    asked: list[tuple[int, str, float | None, float | None]] = []
+
+    def admit(a: int, r: str, n: float | None, p: float | None) -> tuple[float, float] | None:
+        asked.append((a, r, n, p))
+        return None if n is not None and n >= 200.0 else ((n or 100.0) + 50.0, 7.0)
+
+    one = await probe.store.claim_next(
+        {account}, set(), now_ms=CLAIM_AT, lease_until_ms=CLAIM_AT + LEASE_MS, admit=admit
+    )
+    assert one is not None and one.message_id == first
+    assert asked == [(account, key, None, None)]  # never written: None
+    assert await probe.store.pacing_state({account}, after=0.0) == {
+        (account, ""): 150.0,
+        (account, key): 7.0,
+    }
+    await probe.store.record_outcome(one, Outcome("sent", "wamid.p1"), now_ms=NOW)
+    two = await probe.store.claim_next(
+        {account}, set(), now_ms=CLAIM_AT, lease_until_ms=CLAIM_AT + LEASE_MS, admit=admit
+    )
+    assert two is not None and two.message_id == second
+    assert asked[-1] == (account, key, 150.0, 7.0)
+    # Refused: nothing is claimed and nothing is written.
+    await probe.store.record_outcome(two, Outcome("sent", "wamid.p2"), now_ms=NOW)
+    third = await queue(probe, ana, "terceira", at=NOW + 2)
+    refused = await probe.store.claim_next(
+        {account}, set(), now_ms=CLAIM_AT, lease_until_ms=CLAIM_AT + LEASE_MS, admit=admit
+    )
+    assert refused is None and status_of(probe, third) == "queued"
+    assert await probe.store.pacing_state({account}, after=0.0) == {
+        (account, ""): 200.0,
+        (account, key): 7.0,
+    }
+    assert await probe.store.pacing_state({account}, after=100.0) == {(account, ""): 200.0}
+    assert await probe.store.pacing_state({probe.number()}, after=0.0) == {}
+
+
+async def test_a_number_is_held_and_old_pacing_times_are_forgotten(probe: StoreProbe) -> None:
+    account, other = probe.number(), probe.number()
+    await probe.store.hold_pacing(account, 500.0)
+    await probe.store.hold_pacing(account, 400.0)  # never shortens a hold
+    await probe.store.hold_pacing(other, 300.0)
+    assert await probe.store.pacing_state({account, other}, after=0.0) == {
+        (account, ""): 500.0,
+        (other, ""): 300.0,
+    }
+    await probe.store.forget_pacing(before=400.0)
+    assert await probe.store.pacing_state({account, other}, after=0.0) == {(account, ""): 500.0}
+
+
 async def test_a_number_not_ready_is_skipped(probe: StoreProbe) -> None:
     shop, garage = probe.number(), probe.number()
     to_shop = await queue(probe, await chat(probe, shop), "loja")

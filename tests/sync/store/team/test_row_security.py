@@ -60,7 +60,7 @@ class Visible:
     key: str | None = None
 
 
-# What each tenant table shows an agent or a supervisor (migrations 0001, 0002, 0005).
+# What each tenant table shows an agent or a supervisor (migrations 0001, 0002, 0005, 0007).
 VISIBLE = {
     "workspaces": Visible("workspace", workspace="id"),
     # Teammates' names, and who may see which number, are shared within the workspace.
@@ -79,6 +79,8 @@ VISIBLE = {
     "sessions": Visible("system"),
     "chat_aliases": Visible("system"),
     "pending_changes": Visible("system"),
+    # Pacing's state (migration 0007): the dispatchers' only.
+    "pacing": Visible("system"),
 }
 
 
@@ -280,6 +282,8 @@ def _seed(conn: Connection, world: World) -> None:
             seeding.reaction(conn, ws, a, f"wamid.{a}", "5511900000000", "")  # removed
             seeding.chat_alias(conn, ws, a, f"{a}@lid", phone)
             seeding.pending_change(conn, ws, a, f"wamid.{a}.later", body="edited")
+            seeding.pacing_time(conn, ws, a, "", 1e9)
+            seeding.pacing_time(conn, ws, a, phone, 1e9)
 
 
 @pytest.fixture(scope="module")
