@@ -27,7 +27,12 @@ from sync.store.local.outbox import queued_message, write_queued_message
 if TYPE_CHECKING:
     from sync.store.local.local_cache import LocalCache
 
-BATCH: Final = 50
+# Commands per push: the server's most (MAX_BATCH), which it applies in one transaction, so
+# a long queue costs it one commit per 100 commands.
+BATCH: Final = 100
+# And at most this much payload per push: far below the server's limit on a body (8 MB) even
+# when the commands hold long texts.
+BATCH_BYTES: Final = 2 * 1024 * 1024
 # The payload keys of ``queue_command`` that hold texts the user typed.
 _TEXT_KEYS: Final = frozenset({"text", "label", "name"})
 
@@ -193,14 +198,26 @@ def queue_command(
     return command_id, changes
 
 
-def pending(cache: LocalCache, limit: int = BATCH) -> list[PendingCommand]:
-    """The oldest commands waiting to be pushed, in the order they were made."""
+def pending(
+    cache: LocalCache, limit: int = BATCH, max_bytes: int = BATCH_BYTES
+) -> list[PendingCommand]:
+    """The oldest commands waiting to be pushed, in the order they were made: at most ``limit``
+    of them, with at most ``max_bytes`` of payload together (but always the first)."""
     rows = cache.conn.exec_driver_sql(
         "SELECT seq, id, kind, payload FROM team_commands WHERE state = 'pending'"
         " ORDER BY seq LIMIT ?",
         (limit,),
-    )
-    return [PendingCommand(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+    ).all()
+    commands: list[PendingCommand] = []
+    size = 0
+    for seq, command_id, kind, payload in rows:
+        # The payload is stored as ASCII JSON (non-ASCII escaped): at least as long as its UTF-8
+        # on the wire.
+        size += len(payload)
+        if commands and size > max_bytes:
+            break
+        commands.append(PendingCommand(seq, command_id, kind, json.loads(payload)))
+    return commands
 
 
 def pending_count(cache: LocalCache) -> int:

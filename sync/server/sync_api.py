@@ -562,8 +562,12 @@ async def pull_endpoint(request: Request) -> Response:
 
 
 async def push_endpoint(request: Request) -> Response:
-    """``POST /push`` {commands: [...]}: each command applied once, in order; one result each."""
-    from sync.server.commands import MAX_BATCH, apply_commands
+    """``POST /push`` {commands: [...]}: each command applied once, in order; one result each.
+
+    The batch is one transaction: when it fails as a whole (the database went away) the answer
+    is 503 and nothing of it was applied; the client keeps the commands and pushes them again.
+    """
+    from sync.server.commands import MAX_BATCH, BatchFailed, apply_commands
 
     principal = await _principal(request)
     if principal is None:
@@ -577,7 +581,11 @@ async def push_endpoint(request: Request) -> Response:
             raise BadRequest(f"commands must be a list of at most {MAX_BATCH}")
     except BadRequest as exc:
         return _error(400, "bad_request", detail=str(exc))
-    results, sent = await run_in_threadpool(apply_commands, _db(request), principal, commands)
+    try:
+        results, sent = await run_in_threadpool(apply_commands, _db(request), principal, commands)
+    except BatchFailed as exc:
+        log.warning("push: a batch of %d was not applied (%s)", len(commands), exc)
+        return _error(503, "unavailable", detail="the batch was not applied; push it again")
     dispatcher = getattr(request.app.state, "dispatcher", None)
     if sent and dispatcher is not None:
         dispatcher.wake()

@@ -142,6 +142,18 @@ class PostgresCluster:
                 conn.execute(f'CREATE DATABASE "{name}"')
         return name
 
+    def end_open_transactions(self, database: str) -> int:
+        """End the sessions on ``database`` that wait inside a transaction (a server's connection
+        between two statements, or before its commit), as a restart of Postgres would; return
+        how many."""
+        with self.connect(database) as conn:
+            ended = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s"
+                " AND state = 'idle in transaction' AND pid <> pg_backend_pid()",
+                (database,),
+            ).fetchall()
+        return len(ended)
+
     def drop_database(self, name: str) -> None:
         """Drop a database, ending whatever sessions still use it."""
         with self.connect() as conn:

@@ -24,38 +24,23 @@ import argparse
 import asyncio
 import json
 import math
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 from sync.server.credentials import generate_key
 from tests.fakes.postgres import running_cluster
 from tests.sync.server.payloads import dumps, meta_account_json, meta_headers, meta_text_message
-from tests.sync.server.process import HttpConnection, free_port
+from tests.sync.server.process import HttpConnection, caixa_server, running_caixa_server
 
 
 def _p(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def _server(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "sync.server.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
 
 
 async def _load(port: int, posts: int, connections: int, prefix: str) -> dict[str, Any]:
@@ -103,44 +88,19 @@ def main(argv: list[str] | None = None) -> int:
 
     with running_cluster(durable=True) as cluster, tempfile.TemporaryDirectory() as tmp:
         name = cluster.create_database()
-        port = free_port()
         env = {
-            **os.environ,
             "CAIXA_DATABASE_URL": cluster.url(name, app=True),
             "CAIXA_DATABASE_OWNER_URL": cluster.url(name),
             "CAIXA_SECRET_KEY": generate_key(),
         }
-        _server(env, "db", "upgrade")
+        caixa_server(env, "db", "upgrade")
         account = Path(tmp) / "meta.json"
         account.write_text(json.dumps(meta_account_json()))
-        print(_server(env, "accounts", "add", "--from-json", str(account)).stdout.strip())
-        server = subprocess.Popen(
-            [sys.executable, "-m", "sync.server.cli", "serve", "--listen", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("caixa-server did not start")
-                time.sleep(0.1)
+        print(caixa_server(env, "accounts", "add", "--from-json", str(account)).stdout.strip())
+        with running_caixa_server(env, Path(tmp) / "server.log") as (port, server):
             print(f"caixa-server up on port {port} (durable Postgres)", flush=True)
             asyncio.run(_load(port, args.warmup, 4, "warmup"))
             run = asyncio.run(_load(port, args.posts, args.connections, "bench"))
-        finally:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
         with psycopg.connect(cluster.dsn(name)) as conn:
             stored = {
                 str(r[0])

@@ -1,4 +1,5 @@
-"""A team desktop's queued commands clean their texts as the server will (``clean_text``)."""
+"""A team desktop's queued commands: their texts cleaned as the server will (``clean_text``),
+and pushed in batches the server takes."""
 
 from __future__ import annotations
 
@@ -40,3 +41,16 @@ def test_a_send_of_nothing_but_nul_is_refused_as_empty(cache: LocalCache) -> Non
     with pytest.raises(push.CommandError, match="empty"):
         push.queue_send(cache, conversation, "\x00\x00")
     assert push.pending(cache) == []
+
+
+def test_a_push_holds_at_most_its_budget_of_payload_but_always_one_command(
+    cache: LocalCache,
+) -> None:
+    account = add_account(cache)
+    apply_events(cache, [inbound(account, "wamid.in", phone=PHONE)])
+    conversation = conversation_id_for(cache, account, PHONE)
+    for n in range(3):
+        push.queue_send(cache, conversation, f"{n} " + "é" * 1000)  # 6 bytes each as JSON
+
+    assert [len(push.pending(cache, max_bytes=b)) for b in (20_000, 13_000, 10)] == [3, 2, 1]
+    assert len(push.pending(cache, limit=2)) == 2

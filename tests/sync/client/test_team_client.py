@@ -6,15 +6,16 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 import pytest
 from sqlalchemy import text
 
+from sync import faults
 from sync.client import pull as pulling
-from sync.client.team import AuthRefused, TeamClient
+from sync.client.team import AuthRefused, TeamClient, TeamOffline
 from sync.domain.models import DeliveryStatus
 from sync.server.auth import revoke_user
 from sync.store.local import queries
@@ -28,6 +29,9 @@ from tests.polling import eventually
 from tests.sync.client.conftest import Desktop
 from tests.sync.client.team_server import PASSWORD, Team, add_messages
 from tests.sync.helpers import rows, scalar
+
+if TYPE_CHECKING:
+    from tests.conftest import PgDatabase
 
 pytestmark = pytest.mark.anyio
 
@@ -127,6 +131,60 @@ async def test_replies_written_offline_go_out_once_in_order(
     # The pulled rows replaced the local ones: one copy each.
     count = await b_db.run(scalar, "SELECT count(*) FROM messages WHERE direction = 'out'")
     assert count == 3
+
+
+async def test_a_push_the_server_could_not_commit_waits_and_goes_once_later(
+    desktops: Callable[..., Desktop],
+    team: Team,
+    server_db: ServerDatabase,
+    pg_database: PgDatabase,
+    postgres_cluster: Any,
+) -> None:
+    b, b_db, _ = desktops("b")
+    await b.login("ana", PASSWORD)
+    await b.sync_now()
+    texts = ["um", "dois", "três"]
+    sent = [await b.send_text(team.shop_chat, t) for t in texts]
+    await b.add_note(team.shop_chat, "ligar amanhã")
+
+    def lose_the_connection(name: str) -> None:
+        # The server's database connection dies just before the batch's commit.
+        if name == "push.before_commit":
+            postgres_cluster.end_open_transactions(pg_database.name)
+
+    faults.install(lose_the_connection)
+    try:
+        with pytest.raises(TeamOffline, match="503"):
+            await b.push()
+    finally:
+        faults.install(None)
+    # Nothing of the batch was applied; the desktop keeps it, as queued.
+    with server_db.system() as conn:
+        applied = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM commands), (SELECT count(*) FROM messages"
+                " WHERE direction = 'out'), (SELECT count(*) FROM notes)"
+            )
+        ).one()
+    assert tuple(applied) == (0, 0, 0)
+    assert await b.pending_count() == 4
+    statuses = await b_db.run(rows, "SELECT status FROM messages WHERE direction = 'out'")
+    assert statuses == [("queued",)] * 3
+
+    # Later, the same commands again: each applied once, in order.
+    await b.sync_now()
+    assert await b.pending_count() == 0
+    with server_db.system() as conn:
+        queued = conn.execute(
+            text(
+                "SELECT m.id::text, m.body FROM messages m JOIN outbox o ON o.message_id = m.id"
+                " ORDER BY o.created_at, o.message_id"
+            )
+        ).all()
+        commands = conn.execute(text("SELECT count(*) FROM commands")).scalar_one()
+        notes = conn.execute(text("SELECT count(*) FROM notes")).scalar_one()
+    assert [tuple(r) for r in queued] == [(m.id, t) for m, t in zip(sent, texts, strict=True)]
+    assert (commands, notes) == (4, 1)
 
 
 async def test_an_interrupted_initial_sync_resumes_from_its_cursor(

@@ -1,6 +1,7 @@
-"""The real ``caixa`` CLI in a child process, and a lean HTTP/1.1 client to load it.
+"""The real ``caixa`` and ``caixa-server`` CLIs in child processes, and a lean HTTP/1.1 client.
 
-Used by the kill-and-restart test and by the receiver benchmark (``tests/perf/receiver.py``).
+Used by the kill-and-restart test and by the benchmarks (``tests/perf/receiver.py``,
+``server_webhooks.py``, ``scale_out.py``).
 The client speaks plain HTTP/1.1 with keep-alive over asyncio streams: a load generator must
 cost far less CPU than the server it measures (httpx's pool costs a few ms per request under
 concurrency on a small machine, more than the receiver itself).
@@ -17,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 # Tests never touch the machine's keyring: in the child, keyring finds no backend, so the
@@ -113,21 +114,13 @@ class ReceiverProcess:
                 stderr=log,
             )
         deadline = time.monotonic() + timeout
-        while not self._healthy():
+        while not _healthy(self.port):
             if self.process.poll() is not None:
                 raise RuntimeError(f"caixa receive exited: {self.log.read_text()[-2000:]}")
             if time.monotonic() > deadline:
                 self.kill()
                 raise TimeoutError("caixa receive did not come up")
             time.sleep(0.05)
-
-    def _healthy(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                return sock.recv(64).startswith(b"HTTP/1.1 200")
-        except OSError:
-            return False
 
     def kill(self) -> None:
         """SIGKILL: no cleanup of any kind runs in the child."""
@@ -140,6 +133,62 @@ class ReceiverProcess:
         assert self.process is not None
         self.process.send_signal(sig)
         return self.process.wait(timeout=timeout)
+
+
+def caixa_server(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``caixa-server ARGS`` (an admin command) to completion; raise if it fails."""
+    return subprocess.run(
+        [sys.executable, "-m", "sync.server.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+
+
+@contextlib.contextmanager
+def running_caixa_server(
+    env: Mapping[str, str], log: Path, *, timeout: float = 60
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """``caixa-server serve`` on a free loopback port while the block runs: (port, process).
+
+    ``env`` holds its settings (``CAIXA_DATABASE_URL``, ``CAIXA_SECRET_KEY``, ...); its output
+    goes to ``log`` (a pipe nobody reads would stall it once full). Stopped with SIGINT, as an
+    operator would, and killed if it does not stop.
+    """
+    port = free_port()
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sync.server.cli", "serve", "--listen", f"127.0.0.1:{port}"],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(port):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"caixa-server did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield port, process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _healthy(port: int) -> bool:
+    """Whether a server on ``port`` answers ``GET /health`` with 200."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
 
 
 class HttpConnection:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from sync.server.commands import apply_command
+from sync.server.commands import apply_commands
 from sync.store.team.database import ServerDatabase
 from tests.sync.client.team_server import Team, new_id, seed
 
@@ -28,9 +28,10 @@ def test_texts_of_every_command_are_cleaned(server_db: ServerDatabase) -> None:
     team: Team = seed(server_db)
     ana, sup = team.principal("ana"), team.principal("sup")
     chat = team.shop_chat
-    results = [
-        apply_command(server_db, ana, raw)
-        for raw in (
+    results, _ = apply_commands(
+        server_db,
+        ana,
+        [
             {"id": new_id(), "kind": "send", "conversation_id": chat, "text": SENT},
             {"id": new_id(), "kind": "note", "conversation_id": chat, "text": SENT},
             {"id": new_id(), "kind": "label", "conversation_id": chat, "label": "vip\x00\udc00"},
@@ -45,21 +46,21 @@ def test_texts_of_every_command_are_cleaned(server_db: ServerDatabase) -> None:
                     "body_parameters": ["Ana\x00", "\ud83d"],
                 },
             },
-        )
-    ]
-    results.append(
-        apply_command(
-            server_db,
-            sup,
+        ],
+    )
+    results += apply_commands(
+        server_db,
+        sup,
+        [
             {
                 "id": new_id(),
                 "kind": "automation",
                 "account_id": team.shop,
                 "name": "away\x00",
                 "enabled": True,
-            },
-        )
-    )
+            }
+        ],
+    )[0]
     assert [r["result"] for r in results] == ["ok"] * 5, results
 
     bodies = {
@@ -78,10 +79,10 @@ def test_texts_of_every_command_are_cleaned(server_db: ServerDatabase) -> None:
 
 def test_a_text_of_nothing_but_nul_is_refused_as_empty(server_db: ServerDatabase) -> None:
     team = seed(server_db)
-    result = apply_command(
+    [result], _ = apply_commands(
         server_db,
         team.principal("ana"),
-        {"id": new_id(), "kind": "note", "conversation_id": team.shop_chat, "text": "\x00 \x00"},
+        [{"id": new_id(), "kind": "note", "conversation_id": team.shop_chat, "text": "\x00 \x00"}],
     )
     assert result["result"] == "invalid" and "non-empty" in result["error"]
     assert _one(server_db, "SELECT count(*) FROM notes") == 0
