@@ -41,7 +41,7 @@ from sync.domain.changes import ChangeSet
 from sync.domain.events import MessageEvent, ProviderEvent
 from sync.domain.models import Direction
 from sync.domain.outbox import INTERRUPTED_REASON, UNCONFIRMED_AFTER_S, Claim, Outcome
-from sync.engine.pacing import FORGET_AFTER_S, Pacer, PacingConfig
+from sync.engine.pacing import FORGET_AFTER_S, NUMBER, Pacer, PacingConfig
 from sync.engine.store import Store
 from sync.providers.base import (
     AuthError,
@@ -341,7 +341,7 @@ class Dispatcher:
             if not isinstance(exc, _PROVIDER_ERRORS):
                 log.error("send failed unexpectedly: %s", type(exc).__name__)
             if isinstance(exc, RateLimited):
-                await self._hold(claim.account_id, exc.retry_after)
+                await self._hold(claim, exc.retry_after, per_recipient=exc.per_recipient)
             return self.outcome_of(claim, exc)
         faults.point("dispatch.after_send")
         return Outcome("sent", provider_message_id=result.provider_message_id)
@@ -366,15 +366,21 @@ class Dispatcher:
                 with contextlib.suppress(BaseException):
                     await call
 
-    async def _hold(self, account_id: int, seconds: float) -> None:
-        """The provider asked the number to slow down: all of it waits, for every dispatcher."""
-        until = self.pacer.paused(account_id, seconds, self._clock())
-        if until is None:
+    async def _hold(self, claim: Claim, seconds: float, *, per_recipient: bool) -> None:
+        """The provider asked the number (or its messages to this customer) to slow down: they
+        all wait, for every dispatcher."""
+        held = self.pacer.paused(
+            claim.account_id,
+            seconds,
+            self._clock(),
+            recipient=claim.recipient if per_recipient else NUMBER,
+        )
+        if held is None:
             return
         try:
-            await self._store.hold_pacing(account_id, until)
+            await self._store.hold_pacing(claim.account_id, held[1], recipient=held[0])
         except Exception:  # the message is retried later anyway; only the pause is lost
-            log.warning("could not hold number %d's sends", account_id, exc_info=True)
+            log.warning("could not hold number %d's sends", claim.account_id, exc_info=True)
 
     def _retry_or_fail(self, claim: Claim, reason: str, delay: float | None) -> Outcome:
         if claim.attempts >= self._max_attempts:

@@ -255,11 +255,17 @@ class Pacer:
             new_recipient = per_recipient.after_send(recipient_tat, now)
         return new_number, new_recipient
 
-    def paused(self, account_id: int, seconds: float, now: float) -> float | None:
-        """The number's time that holds all its sends for ``seconds`` (the provider asked it
-        to slow down); None for a number without limits."""
+    def paused(
+        self, account_id: int, seconds: float, now: float, *, recipient: str = NUMBER
+    ) -> tuple[str, float] | None:
+        """The (key, time) that holds the sends of the number (or, with ``recipient``, of that
+        customer only) for ``seconds``: the provider asked it to slow down. A customer's hold
+        on a number without customer limits holds the number. None for a number without
+        limits."""
         config = self._configs.get(account_id)
         if config is None:
             return None
-        number, _ = self._limits(config)
-        return now + seconds + number.tolerance
+        number, per_recipient = self._limits(config)
+        if recipient != NUMBER and per_recipient is not None:
+            return recipient, now + seconds + per_recipient.tolerance
+        return NUMBER, now + seconds + number.tolerance

@@ -141,9 +141,9 @@ class Store(Protocol):
         ``hold_pacing`` wrote). A time at or before now holds nothing back."""
         ...
 
-    async def hold_pacing(self, account_id: int, until: float) -> None:
-        """Make the number's own pacing time at least ``until`` (a provider's "slow down"
-        holds the whole number, for every dispatcher)."""
+    async def hold_pacing(self, account_id: int, until: float, *, recipient: str = "") -> None:
+        """Make the pacing time of the number (or, with ``recipient``, of that customer) at
+        least ``until``: a provider's "slow down" holds them for every dispatcher."""
         ...
 
     async def forget_pacing(self, *, before: float) -> None:

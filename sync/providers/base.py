@@ -91,13 +91,20 @@ class AuthError(ProviderError):
 
 
 class RateLimited(ProviderError):
-    """Too many requests; the message was not taken. Retry after ``retry_after`` seconds."""
+    """Too many requests; the message was not taken. Retry after ``retry_after`` seconds.
+
+    ``per_recipient``: the limit is on messages to this one customer (Meta's pair rate limit),
+    not on the number: only that customer's messages wait.
+    """
 
     code = "rate_limited"
 
-    def __init__(self, detail: str = "", retry_after: float = 1.0) -> None:
+    def __init__(
+        self, detail: str = "", retry_after: float = 1.0, *, per_recipient: bool = False
+    ) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+        self.per_recipient = per_recipient
 
 
 class NotSent(ProviderError):

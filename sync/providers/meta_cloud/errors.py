@@ -110,6 +110,8 @@ _AUTH_RANGE: Final = range(200, 300)  # 200-299 "API Permission"
 # "Service unavailable"; 131001/131002 are not on the page but sit in the same family.
 _UNKNOWN_CODES: Final = frozenset({1, 2, 131000, 131001, 131002, 131016})
 _NOT_SENT_CODES: Final = frozenset({131057})  # account in maintenance mode: nothing sent yet
+# Meta's pair rate limit: too many messages to one customer; the number's others may go.
+_PAIR_RATE_LIMIT = 131056
 # Default waits (seconds) when Meta gives no hint. 131056: "1 message every 6 seconds" to the same
 # user; 130429: Cloud API throughput (80 mps by default), a short pause; 80007/4: business/app
 # rate limits, reset over the hour; 131048: quality-based spam limit, a long pause.
@@ -223,7 +225,9 @@ def classify_error(error: GraphError, response: httpx.Response | None = None) ->
         elif code in _RATE_LIMITS:
             default = _RATE_LIMITS[code]
             exc = RateLimited(
-                detail, retry_after=_retry_after(response, default) if response else default
+                detail,
+                retry_after=_retry_after(response, default) if response else default,
+                per_recipient=code == _PAIR_RATE_LIMIT,
             )
         elif code in _UNKNOWN_CODES:
             exc = DeliveryUnknown(detail)

@@ -505,13 +505,13 @@ def pacing_state(
     return {(int(a), str(r)): float(t) for a, r, t in rows}
 
 
-def hold_pacing(cache: LocalCache, account_id: int, until: float) -> None:
-    """The number's own pacing time becomes at least ``until`` (``Store.hold_pacing``)."""
+def hold_pacing(cache: LocalCache, account_id: int, until: float, recipient: str = "") -> None:
+    """A pacing time becomes at least ``until`` (``Store.hold_pacing``)."""
     with cache.transaction() as conn:
         conn.exec_driver_sql(
-            "INSERT INTO pacing (account_id, recipient, tat) VALUES (?, '', ?)"
+            "INSERT INTO pacing (account_id, recipient, tat) VALUES (?, ?, ?)"
             " ON CONFLICT (account_id, recipient) DO UPDATE SET tat = max(tat, excluded.tat)",
-            (account_id, until),
+            (account_id, recipient, until),
         )
 
 

@@ -113,9 +113,9 @@ class LocalStore:
         """The pacing times later than ``after`` (``Store.pacing_state``)."""
         return await self._db.run(outbox.pacing_state, list(accounts), after)
 
-    async def hold_pacing(self, account_id: int, until: float) -> None:
-        """Hold a number's sends until ``until`` (``Store.hold_pacing``)."""
-        await self._db.run(outbox.hold_pacing, account_id, until)
+    async def hold_pacing(self, account_id: int, until: float, *, recipient: str = "") -> None:
+        """Hold a number's (or a customer's) sends until ``until`` (``Store.hold_pacing``)."""
+        await self._db.run(outbox.hold_pacing, account_id, until, recipient)
 
     async def forget_pacing(self, *, before: float) -> None:
         """Drop pacing times before ``before`` (``Store.forget_pacing``)."""

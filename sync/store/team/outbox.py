@@ -247,17 +247,17 @@ def pacing_state(
     return {(int(a), str(r)): float(t) for a, r, t in rows}
 
 
-def hold_pacing(db: ServerDatabase, account_id: int, until: float) -> None:
-    """The number's own pacing time becomes at least ``until`` (``Store.hold_pacing``)."""
+def hold_pacing(db: ServerDatabase, account_id: int, until: float, recipient: str = "") -> None:
+    """A pacing time becomes at least ``until`` (``Store.hold_pacing``)."""
     with db.system() as conn:
         conn.execute(
             text(
                 "INSERT INTO pacing (workspace_id, account_id, recipient, tat)"
-                " SELECT workspace_id, id, '', :t FROM accounts WHERE id = :a"
+                " SELECT workspace_id, id, :r, :t FROM accounts WHERE id = :a"
                 " ON CONFLICT (account_id, recipient)"
                 " DO UPDATE SET tat = greatest(coalesce(pacing.tat, excluded.tat), excluded.tat)"
             ),
-            {"a": account_id, "t": until},
+            {"a": account_id, "t": until, "r": recipient},
         )
 
 

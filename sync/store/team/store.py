@@ -192,9 +192,9 @@ class TeamStore:
             return {}
         return await asyncio.to_thread(outbox.pacing_state, self._db, sorted(accounts), after)
 
-    async def hold_pacing(self, account_id: int, until: float) -> None:
-        """Hold a number's sends until ``until`` (``Store.hold_pacing``)."""
-        await asyncio.to_thread(outbox.hold_pacing, self._db, account_id, until)
+    async def hold_pacing(self, account_id: int, until: float, *, recipient: str = "") -> None:
+        """Hold a number's (or a customer's) sends until ``until`` (``Store.hold_pacing``)."""
+        await asyncio.to_thread(outbox.hold_pacing, self._db, account_id, until, recipient)
 
     async def forget_pacing(self, *, before: float) -> None:
         """Drop pacing times before ``before`` (``Store.forget_pacing``)."""

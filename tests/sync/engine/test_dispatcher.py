@@ -224,6 +224,31 @@ async def test_a_rate_limit_holds_back_the_whole_number(
     assert [m.client_id for m in provider.calls] == [limited, waiting, limited]
 
 
+async def test_a_customers_rate_limit_holds_only_that_customer(
+    probe: StoreProbe, clock: FakeClock, dispatchers: list[Dispatcher]
+) -> None:
+    account = probe.number()
+    one = await chat(probe, account, PHONES[0])
+    other = await chat(probe, account, PHONES[1])
+    provider = RecordingProvider(account).then(
+        RateLimited("pair rate limit", retry_after=6.0, per_recipient=True)
+    )
+    d = make(probe, clock)
+    await add(probe, d, provider, PacingConfig(per_second=80, burst=8))
+    await start(dispatchers, d)
+    limited = await queue(probe, clock, one, "muitas")
+    clock.advance(0.001)
+    goes = await queue(probe, clock, other, "outra cliente")
+
+    assert await d.dispatch_once()  # refused: the customer is held...
+    clock.advance(0.1)
+    assert await d.dispatch_once()  # ...the number's other customer is not
+    assert not await d.dispatch_once()
+    clock.advance(6.0)
+    assert await d.dispatch_once()
+    assert [m.client_id for m in provider.calls] == [limited, goes, limited]
+
+
 async def test_an_unknown_send_is_never_resent_and_failed_once_nothing_confirmed_it(
     probe: StoreProbe, clock: FakeClock, dispatchers: list[Dispatcher]
 ) -> None:

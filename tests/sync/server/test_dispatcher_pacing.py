@@ -140,11 +140,25 @@ def test_a_pause_and_a_changed_config_keep_what_was_spent() -> None:
     paced.pacer.configure(1, PacingConfig(per_second=4.0, burst=1.0, recipient_interval_s=0))
     assert paced.ready_at(1, "a", 0.0) == pytest.approx(2 / 3)  # what was spent stays
     hold = paced.pacer.paused(1, 30.0, 0.0)
-    assert hold is not None
-    paced.state[(1, NUMBER)] = max(paced.state[(1, NUMBER)], hold)
+    assert hold is not None and hold[0] == NUMBER
+    paced.state[(1, NUMBER)] = max(paced.state[(1, NUMBER)], hold[1])
     assert paced.ready_at(1, "a", 0.0) == pytest.approx(30.0)
     assert not paced.send(1, "b", 29.9) and paced.send(1, "b", 30.0)
     assert paced.pacer.config_of(1) is not None and paced.pacer.config_of(9) is None
     assert paced.pacer.paused(9, 30.0, 0.0) is None
     assert paced.send(9, "a", 0.0) and paced.send(9, "a", 0.0)  # unknown numbers are not limited
     assert paced.pacer.admit(9, "a", None, None, 0.0) == (None, None)  # and spend nothing
+
+
+def test_a_customers_rate_limit_holds_that_customer_only() -> None:
+    paced = Paced(Pacer())
+    paced.pacer.configure(1, PacingConfig.default_for(80.0, qr_linked=False))
+    key, until = paced.pacer.paused(1, 6.0, 0.0, recipient="5511") or ("", 0.0)
+    assert key == "5511"
+    paced.state[(1, key)] = until
+    assert not paced.send(1, "5511", 5.9)
+    assert paced.send(1, "5599", 0.0)  # the number's other customers go on
+    assert paced.send(1, "5511", 6.0)
+    # Without customer limits configured, a customer's hold holds the number.
+    paced.pacer.configure(2, PacingConfig(per_second=10, burst=1, recipient_interval_s=0))
+    assert paced.pacer.paused(2, 6.0, 0.0, recipient="5511") == (NUMBER, 6.0)

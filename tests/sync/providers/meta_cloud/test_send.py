@@ -706,6 +706,9 @@ async def test_rate_limit_waits(meta: MetaHarness) -> None:
     assert pair.value.retry_after == 6.0
     assert business.value.retry_after == 180.0
     assert header.value.retry_after == 17.0
+    # Only the pair rate limit is about one customer; the others hold the number.
+    assert pair.value.per_recipient
+    assert not any(e.value.per_recipient for e in (throughput, business, header))
 
 
 async def test_answers_without_a_graph_error_use_the_http_status(meta: MetaHarness) -> None:
