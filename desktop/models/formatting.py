@@ -159,12 +159,33 @@ def preview_text(preview: str) -> str:
     return body_for(type_, "", None)
 
 
+def failure_reason(error: str | None) -> str:
+    """Why a message failed, in the user's language where the words are Caixa's own (the
+    provider's own words are shown as they came)."""
+    from sync.domain.outbox import GAVE_UP, UNCONFIRMED_REASON
+
+    if not error:
+        return QCoreApplication.translate("Formatting", "unknown reason")
+    if error == UNCONFIRMED_REASON:
+        return QCoreApplication.translate(
+            "Formatting",
+            "the provider never confirmed it, so it was not sent (send it again if needed)",
+        )
+    found = GAVE_UP.fullmatch(error)
+    if found is not None:
+        return (
+            QCoreApplication.translate("Formatting", "Caixa gave up after {n} attempts ({last})")
+            .replace("{n}", found.group(1))
+            .replace("{last}", found.group(2))
+        )
+    return error
+
+
 def status_tooltip(status: DeliveryStatus, error: str | None) -> str | None:
     """The tooltip of a message whose delivery needs explaining; None when the tick says it all."""
     if status is DeliveryStatus.FAILED:
-        reason = error or QCoreApplication.translate("Formatting", "unknown reason")
         return QCoreApplication.translate("Formatting", "Not sent: {reason}").replace(
-            "{reason}", reason
+            "{reason}", failure_reason(error)
         )
     if status is DeliveryStatus.UNKNOWN:
         return QCoreApplication.translate("Formatting", "This message may not have been delivered")

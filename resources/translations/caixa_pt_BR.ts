@@ -522,6 +522,14 @@
         <translation>motivo desconhecido</translation>
     </message>
     <message>
+        <source>the provider never confirmed it, so it was not sent (send it again if needed)</source>
+        <translation>o provedor nunca a confirmou, então ela não foi enviada (envie de novo se precisar)</translation>
+    </message>
+    <message>
+        <source>Caixa gave up after {n} attempts ({last})</source>
+        <translation>o Caixa desistiu depois de {n} tentativas ({last})</translation>
+    </message>
+    <message>
         <source>Not sent: {reason}</source>
         <translation>Não enviada: {reason}</translation>
     </message>

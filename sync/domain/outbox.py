@@ -8,6 +8,7 @@ the engine runs reads the same claim and writes the same outcome whichever store
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -144,6 +145,16 @@ class IngestResult:
 UNCONFIRMED_AFTER_S: Final = 15 * 60.0
 # The reason a send cut short by a stop (a crash, a kill) shows: it may or may not have gone.
 INTERRUPTED_REASON: Final = "interrupted while sending"
+# The reason of a message the engine stopped trying (``gave_up``; the interface reads it back
+# with ``GAVE_UP`` to word it in the user's language).
+GAVE_UP: Final = re.compile(r"gave up after (\d+) attempts: (.*)", re.DOTALL)
+
+
+def gave_up(attempts: int, reason: str) -> str:
+    """The reason stored for a message failed after ``attempts`` tries, the last for ``reason``."""
+    return f"gave up after {attempts} attempts: {reason}"
+
+
 UNCONFIRMED_REASON: Final = (
     "the provider never confirmed this message: it was not sent (send it again if needed)"
 )

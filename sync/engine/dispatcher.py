@@ -40,7 +40,13 @@ from sync import faults
 from sync.domain.changes import ChangeSet
 from sync.domain.events import MessageEvent, ProviderEvent
 from sync.domain.models import Direction
-from sync.domain.outbox import INTERRUPTED_REASON, UNCONFIRMED_AFTER_S, Claim, Outcome
+from sync.domain.outbox import (
+    INTERRUPTED_REASON,
+    UNCONFIRMED_AFTER_S,
+    Claim,
+    Outcome,
+    gave_up,
+)
 from sync.engine.pacing import FORGET_AFTER_S, NUMBER, Pacer, PacingConfig
 from sync.engine.store import Store
 from sync.providers.base import (
@@ -384,7 +390,7 @@ class Dispatcher:
 
     def _retry_or_fail(self, claim: Claim, reason: str, delay: float | None) -> Outcome:
         if claim.attempts >= self._max_attempts:
-            return Outcome("failed", reason=f"gave up after {claim.attempts} attempts: {reason}")
+            return Outcome("failed", reason=gave_up(claim.attempts, reason))
         if delay is None:
             ceiling = min(self._backoff_cap_s, self._backoff_base_s * 2 ** (claim.attempts - 1))
             delay = self._rng.uniform(ceiling / 2, ceiling)

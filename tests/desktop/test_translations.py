@@ -97,3 +97,33 @@ def test_why_a_message_was_not_queued_is_said_in_the_users_language(qapp) -> Non
             translator.deleteLater()
         QLocale.setDefault(QLocale("en_US"))
         presenter.deleteLater()
+
+
+def test_why_the_engine_failed_a_message_is_said_in_the_users_language(qapp) -> None:
+    from desktop.models.formatting import status_tooltip
+    from sync.domain.models import DeliveryStatus
+    from sync.domain.outbox import UNCONFIRMED_REASON, gave_up
+
+    gave = gave_up(50, "not_sent: connection refused")
+    before = set(qapp.findChildren(QTranslator))
+    install_translations(qapp, "pt_BR")
+    try:
+        assert status_tooltip(DeliveryStatus.FAILED, UNCONFIRMED_REASON) == (
+            "Não enviada: o provedor nunca a confirmou, então ela não foi enviada"
+            " (envie de novo se precisar)"
+        )
+        assert status_tooltip(DeliveryStatus.FAILED, gave) == (
+            "Não enviada: o Caixa desistiu depois de 50 tentativas (not_sent: connection refused)"
+        )
+        # The provider's own words come as they are.
+        assert status_tooltip(
+            DeliveryStatus.FAILED, "rejected: (#131026) Message undeliverable"
+        ) == ("Não enviada: rejected: (#131026) Message undeliverable")
+    finally:
+        for translator in set(qapp.findChildren(QTranslator)) - before:
+            QCoreApplication.removeTranslator(translator)
+            translator.deleteLater()
+        QLocale.setDefault(QLocale("en_US"))
+    assert status_tooltip(DeliveryStatus.FAILED, gave) == (
+        "Not sent: Caixa gave up after 50 attempts (not_sent: connection refused)"
+    )
