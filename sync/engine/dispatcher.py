@@ -33,7 +33,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Final
 
 from sync import faults
@@ -85,6 +85,9 @@ CLOSE_GRACE_S: Final = 5.0
 RECORD_TRIES: Final = 6
 
 ChangesListener = Callable[[ChangeSet], None]
+# What a dispatcher may send now: the numbers ready and not held back by pacing, the (number,
+# recipient) pairs pacing holds back, and when the next of those frees up.
+Sendable = tuple[list[int], set[tuple[int, str]], float | None]
 
 # What an adapter raises by contract (``sync/providers/base.py``); anything else is its bug.
 _PROVIDER_ERRORS: Final = (RateLimited, NotSent, PermanentSendError, AuthError, DeliveryUnknown)
@@ -272,10 +275,17 @@ class Dispatcher:
 
     async def dispatch_once(self) -> bool:
         """Send the next claimable message, if any; True when one was handled."""
+        handled, _ = await self._dispatch()
+        return handled
+
+    async def _dispatch(self) -> tuple[bool, Sendable]:
+        """``dispatch_once``, with what pacing and readiness allowed when it looked (an idle
+        loop then sleeps on that look, not on a second one)."""
         async with self._claim_lock:
-            ready, blocked_pairs, _ = await self._sendable()
+            view = await self._sendable()
+            ready, blocked_pairs, _ = view
             if not ready:
-                return False
+                return False, view
             now_ms = self._now_ms()
             paced = self.pacer.paced.intersection(ready)
             claim = await self._store.claim_next(
@@ -287,7 +297,7 @@ class Dispatcher:
                 admit=self._admit if paced else None,
             )
             if claim is None:
-                return False
+                return False, view
             self._inflight.add(claim.message_id)
             self._moves += 1
         try:
@@ -298,13 +308,13 @@ class Dispatcher:
             self._inflight.discard(claim.message_id)
             self._moves += 1
         self.wake()  # the conversation's next message, or a freed pacing slot
-        return True
+        return True, view
 
-    async def _sendable(self) -> tuple[list[int], set[tuple[int, str]], float | None]:
+    async def _sendable(self) -> Sendable:
         """(the numbers ready to send and not held back by pacing, the (number, recipient)
         pairs pacing holds back, and when the next of those frees up), from the store's
         pacing state now."""
-        ready = self._ready_numbers(())
+        ready = self._ready_numbers()
         paced = self.pacer.paced.intersection(ready)
         now = self._clock()
         state = await self._store.pacing_state(paced, after=now) if paced else {}
@@ -318,7 +328,7 @@ class Dispatcher:
         # dispatcher's claim lock: one at a time.
         return self.pacer.admit(account_id, recipient, number, pair, self._clock())
 
-    def outcome_of(self, claim: Claim, error: Exception) -> Outcome:
+    def _outcome_of(self, claim: Claim, error: Exception) -> Outcome:
         """What a provider's error means for this claim (the rules of the module docstring)."""
         if isinstance(error, RateLimited):
             return self._retry_or_fail(claim, f"{error.code}: {error.detail}", error.retry_after)
@@ -348,7 +358,7 @@ class Dispatcher:
                 log.error("send failed unexpectedly: %s", type(exc).__name__)
             if isinstance(exc, RateLimited):
                 await self._hold(claim, exc.retry_after, per_recipient=exc.per_recipient)
-            return self.outcome_of(claim, exc)
+            return self._outcome_of(claim, exc)
         faults.point("dispatch.after_send")
         return Outcome("sent", provider_message_id=result.provider_message_id)
 
@@ -413,11 +423,9 @@ class Dispatcher:
                 self._publish(changes)
                 return
 
-    def _ready_numbers(self, blocked: Collection[int]) -> list[int]:
+    def _ready_numbers(self) -> list[int]:
         ready = []
         for account_id, adapter in self._adapters.items():
-            if account_id in blocked:
-                continue
             try:
                 if adapter.ready_to_send():
                     ready.append(account_id)
@@ -435,9 +443,10 @@ class Dispatcher:
             moves = self._moves
             try:
                 await self._upkeep_if_due()
-                if await self.dispatch_once():
+                handled, view = await self._dispatch()
+                if handled:
                     continue
-                delay = await self._idle_delay()
+                delay = await self._idle_delay(view)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -450,8 +459,8 @@ class Dispatcher:
                     self._answer_idle(this_pass)
             await wait_event(event, delay, sleep=self._sleep)
 
-    async def _idle_delay(self) -> float:
-        ready, blocked_pairs, freed_at = await self._sendable()
+    async def _idle_delay(self, view: Sendable) -> float:
+        ready, blocked_pairs, freed_at = view
         delay = self._idle_poll_s
         if freed_at is not None:  # a paced number or customer may send again then
             delay = min(delay, freed_at - self._clock())

@@ -36,7 +36,6 @@ from sync.server.credentials import ServerKey, join_account
 from sync.store.team.database import ServerDatabase
 from sync.store.team.outbox import Actor, account_rows, retry_message
 from sync.store.team.store import TeamStore
-from sync.wakeup import wait_event
 
 if TYPE_CHECKING:
     import httpx
@@ -193,7 +192,7 @@ class TeamDispatcher:
 
     async def _refresh_forever(self) -> None:
         while True:
-            await wait_event(asyncio.Event(), self._account_refresh_s, sleep=self._sleep)
+            await (self._sleep or asyncio.sleep)(self._account_refresh_s)
             try:
                 await self._refresh_numbers()
             except asyncio.CancelledError:
