@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, cast
 
-from sync.domain.changes import ChangeSet
 from sync.domain.events import ProviderEvent
-from sync.domain.ids import uuid7
 from sync.domain.messages import Message, TemplateRef
 from sync.domain.outbox import IngestResult
 from sync.engine.dispatcher import Dispatcher
 from sync.engine.ingest_queue import IngestQueue
 from sync.engine.pacing import Pacer, PacingConfig, pacing_for
 from sync.providers.base import Capabilities, ProviderAdapter
-from sync.store.local import queries
+from sync.store.local import outbox, queries
 from sync.store.local.database import Database
 from sync.store.local.store import LocalStore
 
@@ -139,27 +138,21 @@ class Engine:
         self, conversation_id: int, text: str, *, reply_to: str | None = None
     ) -> Message:
         """Queue a reply; it is safe on disk when this returns, and goes out when it can."""
-        message_id = uuid7(self._now_ms())
-        changes = await self.store.queue_text(
-            message_id, conversation_id, text, reply_to=reply_to, now_ms=self._now_ms()
+        return await self._queue(
+            outbox.enqueue_text, conversation_id, text, reply_to=reply_to, now_ms=self._now_ms()
         )
-        return await self._queued(message_id, changes)
 
     async def send_template(
         self, conversation_id: int, template: TemplateRef, preview: str
     ) -> Message:
         """Queue an approved template (the only thing Meta sends once the 24-hour window closed)."""
-        message_id = uuid7(self._now_ms())
-        changes = await self.store.queue_template(
-            message_id, conversation_id, template, preview, now_ms=self._now_ms()
+        return await self._queue(
+            outbox.enqueue_template, conversation_id, template, preview, now_ms=self._now_ms()
         )
-        return await self._queued(message_id, changes)
 
     async def send_again(self, message_id: str) -> Message:
         """Queue a new copy of a message that failed or may not have been sent (agent's call)."""
-        copy_id = uuid7(self._now_ms())
-        changes = await self.store.send_again(message_id, copy_id, now_ms=self._now_ms())
-        return await self._queued(copy_id, changes)
+        return await self._queue(outbox.send_again, message_id, now_ms=self._now_ms())
 
     async def mark_read(self, conversation_id: int) -> None:
         """The agent opened the conversation: clear its unread badge."""
@@ -169,12 +162,14 @@ class Engine:
         """Send the next due message, if any; True when one was handled."""
         return await self._dispatcher.dispatch_once()
 
-    async def _queued(self, message_id: str, changes: ChangeSet) -> Message:
-        """The message just queued, shown to the views and handed to the dispatcher."""
+    async def _queue(self, write: Any, *args: Any, **kwargs: Any) -> Message:
+        """Run one of the cache's queuing writes (``LocalStore``'s verbs, keeping the message
+        the write made): the message comes back as its transaction wrote it, "queued", even if
+        a dispatcher pass claims it a moment later; then the views and the dispatcher hear."""
+        message, changes = await self._db.run(write, *args, **kwargs)
         self._db.publish(changes)
         self._dispatcher.wake()
-        (message,) = await self._db.run(queries.messages_by_id, [message_id])
-        return message
+        return cast(Message, message)
 
     def _pacing_of(self, adapter: ProviderAdapter) -> PacingConfig | None:
         return self._pacing(adapter.capabilities) if self._pacing is not None else None
